@@ -1,0 +1,47 @@
+// ESLint flat config: type-aware typescript-eslint rules plus the layer rule of DESIGN.md §4.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+/**
+ * Which folders a layer may import from (besides itself and node_modules).
+ * Imports flow downward only: server -> daemon -> pool and kvm. src/pool imports nothing
+ * outside itself, not even Node built-ins. Clients import nothing from src/.
+ */
+const LAYERS = [
+  { layer: "src/pool", forbidden: ["**/kvm/**", "**/daemon/**", "**/server/**", "**/clients/**", "node:*", "fs", "os", "path", "child_process", "koffi", "@grpc/*"] },
+  { layer: "src/kvm", forbidden: ["**/pool/**", "**/daemon/**", "**/server/**", "**/clients/**"] },
+  { layer: "src/daemon", forbidden: ["**/server/**", "**/clients/**", "@grpc/*"] },
+  { layer: "src/server", forbidden: ["**/clients/**"] },
+  { layer: "clients", forbidden: ["**/src/**"] },
+];
+
+export default tseslint.config(
+  { ignores: ["dist/**", "coverage/**", "node_modules/**", "src/server/generated/**", "clients/node/src/generated/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBigInt: true, allowBoolean: true }],
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "no-restricted-syntax": ["error", { selector: "TSEnumDeclaration", message: "Use a union of string literals (erasable syntax)." }],
+    },
+  },
+  ...LAYERS.map(({ layer, forbidden }) => ({
+    files: [`${layer}/**/*.ts`],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: forbidden, message: `Layer rule (DESIGN.md §4): ${layer} may not import this.` }] }],
+    },
+  })),
+  {
+    files: ["**/*.test.ts", "bench/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-non-null-assertion": "off",
+      "@typescript-eslint/no-floating-promises": ["error", { allowForKnownSafeCalls: [{ from: "package", name: ["test", "it", "describe", "suite"], package: "node:test" }] }],
+    },
+  },
+  { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
+  { files: ["scripts/**/*.mjs"], languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } } },
+);
