@@ -1,0 +1,94 @@
+/**
+ * Plans: the claim -> kernel -> commit / abort protocol (DESIGN.md §5).
+ *
+ * A mutating pool operation does its bookkeeping synchronously and returns a plan: the exact
+ * kernel calls the daemon must make, as independent steps. The units the plan touches are
+ * claimed until the daemon settles the plan with `Pool.commit(planId, failedSteps)`, telling for
+ * every step whether the kernel did it. A step that failed is reverted exactly (its units go back
+ * where they were), a step that succeeded is applied; so a failure mid-way never loses a unit.
+ *
+ * Offsets are arena file offsets in bytes; reserve slots are unit indices in the reserve file.
+ * Every populate and punch is aligned to and a multiple of the arena's punch granularity
+ * (DESIGN.md §3 invariant 2), except that populates are never smaller than a unit.
+ */
+import type { ArenaId } from "./arena.ts";
+import type { LeaseId } from "./lease.ts";
+import type { ByteRange, UnitRange } from "./units.ts";
+
+export type PlanId = number;
+export type Side = 0 | 1;
+
+/** Populate `bytes` of the arena file (fallocate KEEP_SIZE), then punch `reserveSlots`. */
+export interface PopulateStep {
+  readonly op: "populate";
+  readonly arenaId: ArenaId;
+  readonly side: Side;
+  readonly bytes: ByteRange;
+  /** Units this step takes out of the reserve (the side-units in `bytes` that were empty). */
+  readonly unitsTaken: number;
+  readonly reserveSlots: readonly UnitRange[];
+}
+
+/** Punch `bytes` of the arena file (PUNCH_HOLE|KEEP_SIZE), then populate `reserveSlots`. */
+export interface PunchStep {
+  readonly op: "punch";
+  readonly arenaId: ArenaId;
+  readonly side: Side;
+  readonly bytes: ByteRange;
+  /** Units this step gives back to the reserve (0 for a 4 KiB page punch inside a unit). */
+  readonly unitsReturned: number;
+  readonly reserveSlots: readonly UnitRange[];
+}
+
+/** Write zeroes over shared pages in place (policy `zero`); nothing is freed. */
+export interface ZeroStep {
+  readonly op: "zero";
+  readonly arenaId: ArenaId;
+  readonly side: Side;
+  readonly bytes: ByteRange;
+}
+
+/** In-place conversion: KVM_SET_MEMORY_ATTRIBUTES2 on the gmem fd (side 0). */
+export interface SetAttributesStep {
+  readonly op: "set-attributes";
+  readonly arenaId: ArenaId;
+  readonly side: 0;
+  readonly bytes: ByteRange;
+  readonly private: boolean;
+}
+
+export type KernelStep = PopulateStep | PunchStep | ZeroStep | SetAttributesStep;
+
+export type PlanKind = "allocate" | "release" | "discard" | "populate" | "convert";
+
+/** What a discard did with the pages it was given (reported back to the client). */
+export interface DiscardOutcome {
+  /** Bytes whose units are punched by this plan. */
+  readonly punchedBytes: number;
+  /** Bytes zeroed in place. */
+  readonly zeroedBytes: number;
+  /** Bytes marked discarded and held until their whole block is discarded. */
+  readonly deferredBytes: number;
+  /** The policy that decided the sub-granularity part. */
+  readonly policy: "reject" | "zero" | "defer" | "none";
+}
+
+export interface Plan {
+  readonly id: PlanId;
+  readonly kind: PlanKind;
+  readonly leaseId: LeaseId;
+  readonly arenaId: ArenaId;
+  readonly steps: readonly KernelStep[];
+  readonly discard?: DiscardOutcome;
+}
+
+/** What settling a plan did. */
+export interface PlanResult {
+  readonly planId: PlanId;
+  readonly applied: number;
+  readonly reverted: number;
+  /** The lease after the plan, or undefined when it is gone (released). */
+  readonly leaseState: "active" | "failed" | "released";
+  /** Arena units (absolute) whose pages are all private again after a conversion to private. */
+  readonly collapsibleUnits: readonly number[];
+}

@@ -1,0 +1,748 @@
+/**
+ * The pool: the host-wide capacity of N units, the reserve that holds the free ones, the arenas
+ * and the leases (DESIGN.md §2). Pure and synchronous: no I/O, no clock, no randomness.
+ *
+ * Every mutating method validates first (early returns that throw a typed error naming the
+ * wrong value, with no state changed), then does its bookkeeping and returns a `Plan` of kernel
+ * steps. The units the plan touches stay claimed until `commit` settles it.
+ *
+ * Invariants (DESIGN.md §3, checked by `assertInvariants`):
+ * 1. conservation: free + claimed + leased = capacity (the reserve's slots), and the leased
+ *    count equals the populated side-units of all leases;
+ * 2. every populate / punch step is aligned to the arena's granularity (by construction in
+ *    `planPopulation`; checked on every plan by `checkStepAlignment`);
+ * 3. in each arena, free units and lease ranges partition the arena;
+ * 4. a unit returned to the reserve leaves no page state: leases own page state, and a lease's
+ *    state is dropped with the lease;
+ * 5. every method that names an arena or lease checks the caller owns it.
+ */
+import { Arena, FILE_KINDS, type ArenaId, type FileKind } from "./arena.ts";
+import {
+  ConflictError,
+  ExhaustedError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  NotOwnerError,
+} from "./errors.ts";
+import type { ExtentSet } from "./extent-set.ts";
+import { Lease, type LeaseId } from "./lease.ts";
+import { FIELD_DISCARDED, FIELD_PRIVATE, LeasePages } from "./lease-pages.ts";
+import { countPageStates, type PageStateCounts } from "./page-state-counts.ts";
+import type { DiscardOutcome, KernelStep, Plan, PlanId, PlanKind, PlanResult, Side } from "./plan.ts";
+import {
+  DEFAULT_POLICY,
+  populateBlockBytes,
+  requireOneOf,
+  validateArenaPolicy,
+  validatePoolPolicy,
+  type ArenaPolicy,
+  type DiscardPolicy,
+  type PoolPolicy,
+} from "./policy.ts";
+import { planPopulation, populatedFieldOf, populatedPredicate, type PopulationAction } from "./population-planner.ts";
+import { Reserve } from "./reserve.ts";
+import {
+  PAGES_PER_UNIT,
+  PAGE_BYTES,
+  UNIT_BYTES,
+  formatBytes,
+  requireCount,
+  requirePageRange,
+  units,
+  type ByteRange,
+  type Bytes,
+  type UnitRange,
+  type Units,
+} from "./units.ts";
+
+const PAGES = PAGES_PER_UNIT as number;
+
+export interface PoolOptions {
+  readonly capacityUnits: number;
+  readonly policy?: Partial<PoolPolicy>;
+  /** The most units one kernel step covers, so that large work runs as parallel steps. */
+  readonly maxStepUnits?: number;
+}
+
+export interface ArenaSpec {
+  readonly id?: ArenaId;
+  readonly sizeBytes: number;
+  /** One file, or a pair: guest_memfd (private side) + memfd (shared side). */
+  readonly files: readonly FileKind[];
+  readonly policy?: ArenaPolicy;
+}
+
+export interface AllocateRequest {
+  readonly arenaId: ArenaId;
+  readonly unitCount: number;
+  /** Placement: the first unit of the lease in the arena. Omitted: the fit strategy chooses. */
+  readonly offsetUnits?: number;
+  /** Initial attribute of every page (default shared). */
+  readonly initiallyPrivate?: boolean;
+}
+
+export interface RangeRequest {
+  readonly leaseId: LeaseId;
+  /** Arena file offset in bytes, 4 KiB aligned, inside the lease. */
+  readonly offsetBytes: number;
+  readonly lengthBytes: number;
+}
+
+export type ConversionMode = "in-place" | "notify";
+
+export interface ConvertRequest extends RangeRequest {
+  readonly toPrivate: boolean;
+  readonly mode: ConversionMode;
+}
+
+interface PendingStep {
+  readonly step: KernelStep;
+  readonly apply: () => void;
+  readonly revert: () => void;
+}
+
+interface PendingPlan {
+  readonly plan: Plan;
+  readonly lease: Lease;
+  readonly steps: readonly PendingStep[];
+  /** Lease-relative units claimed by the plan. */
+  readonly busy: readonly [number, number];
+  readonly settle: (allApplied: boolean) => PlanResult["leaseState"];
+  /** Lease-relative units that were not all-private before a conversion to private. */
+  readonly collapseCandidates: readonly number[];
+}
+
+export const DEFAULT_MAX_STEP_UNITS = 16;
+
+export class Pool {
+  private reserveState: Reserve;
+  private poolPolicy: PoolPolicy;
+  readonly maxStepUnits: number;
+  private readonly arenaMap = new Map<ArenaId, Arena>();
+  private readonly leaseMap = new Map<LeaseId, Lease>();
+  private readonly pending = new Map<PlanId, PendingPlan>();
+  private nextPlanId = 1;
+  private nextArenaNumber = 1;
+  private nextLeaseNumber = 1;
+  /** Running totals over all leases, kept exact by measuring every changed range. */
+  private totals: PageStateCounts = { deferredPages: 0, stalePages: 0, splitUnits: 0 };
+
+  constructor(options: PoolOptions) {
+    requireCount(options.capacityUnits, "pool capacity (units)");
+    this.reserveState = new Reserve(units(options.capacityUnits));
+    this.poolPolicy = validatePoolPolicy({ ...DEFAULT_POLICY, ...options.policy });
+    this.maxStepUnits = options.maxStepUnits ?? DEFAULT_MAX_STEP_UNITS;
+    requireCount(this.maxStepUnits, "max step units");
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  get capacityUnits(): Units {
+    return this.reserveState.capacity;
+  }
+  get reserve(): Reserve {
+    return this.reserveState;
+  }
+  get policy(): PoolPolicy {
+    return this.poolPolicy;
+  }
+  get deferredBytes(): number {
+    return this.totals.deferredPages * PAGE_BYTES;
+  }
+  get staleBytes(): number {
+    return this.totals.stalePages * PAGE_BYTES;
+  }
+  get splitUnits(): number {
+    return this.totals.splitUnits;
+  }
+  get pendingPlanCount(): number {
+    return this.pending.size;
+  }
+
+  arenas(): IterableIterator<Arena> {
+    return this.arenaMap.values();
+  }
+  leases(): IterableIterator<Lease> {
+    return this.leaseMap.values();
+  }
+
+  arena(id: ArenaId): Arena {
+    const arena = this.arenaMap.get(id);
+    if (arena === undefined) throw new NotFoundError(`arena "${id}" does not exist`);
+    return arena;
+  }
+
+  lease(id: LeaseId): Lease {
+    const lease = this.leaseMap.get(id);
+    if (lease === undefined) throw new NotFoundError(`lease "${id}" does not exist`);
+    return lease;
+  }
+
+  ownedArena(owner: string, id: ArenaId): Arena {
+    const arena = this.arena(id);
+    if (arena.owner !== owner) throw new NotOwnerError(`arena "${id}" is not owned by ${owner}`);
+    return arena;
+  }
+
+  ownedLease(owner: string, id: LeaseId): Lease {
+    const lease = this.lease(id);
+    if (lease.owner !== owner) throw new NotOwnerError(`lease "${id}" is not owned by ${owner}`);
+    return lease;
+  }
+
+  /** The punch granularity in force for an arena (its override, else the pool's). */
+  granularityOf(arena: Arena): number {
+    return arena.policy.punchGranularityBytes ?? this.poolPolicy.punchGranularityBytes;
+  }
+
+  discardPolicyOf(arena: Arena): DiscardPolicy {
+    return arena.policy.discard ?? this.poolPolicy.discard;
+  }
+
+  // ---------------------------------------------------------------- arenas
+
+  registerArena(owner: string, spec: ArenaSpec): Arena {
+    requireCount(spec.sizeBytes, "arena size (bytes)");
+    if (spec.sizeBytes === 0 || spec.sizeBytes % UNIT_BYTES !== 0) {
+      throw new InvalidArgumentError(`arena size ${spec.sizeBytes} is not a positive multiple of 2 MiB`);
+    }
+    validateFiles(spec.files);
+    const policy = validateArenaPolicy(spec.policy ?? {});
+    const block = populateBlockBytes(policy.punchGranularityBytes ?? this.poolPolicy.punchGranularityBytes);
+    if (spec.sizeBytes % block !== 0) {
+      throw new InvalidArgumentError(`arena size ${spec.sizeBytes} is not a multiple of its punch granularity ${formatBytes(block)}`);
+    }
+    const id = spec.id ?? this.freshArenaId();
+    if (id.length === 0) throw new InvalidArgumentError("arena id must not be empty");
+    if (this.arenaMap.has(id)) throw new ConflictError(`arena "${id}" already exists`);
+    const arena = new Arena(id, owner, units(spec.sizeBytes / UNIT_BYTES), [...spec.files], policy);
+    this.arenaMap.set(id, arena);
+    return arena;
+  }
+
+  /** Forgets an arena; it must hold no lease (release them first). */
+  unregisterArena(owner: string, id: ArenaId): void {
+    const arena = this.ownedArena(owner, id);
+    if (arena.leases.size > 0) {
+      throw new FailedPreconditionError(`arena "${id}" still holds ${arena.leases.size} lease(s): ${[...arena.leases.keys()].join(", ")}`);
+    }
+    this.arenaMap.delete(id);
+  }
+
+  /** Admin: sets an arena's policy override; the arena's leases must fit the new granularity. */
+  setArenaPolicy(id: ArenaId, policy: ArenaPolicy): void {
+    const arena = this.arena(id);
+    validateArenaPolicy(policy);
+    this.requireFitsGranularity(arena, policy.punchGranularityBytes ?? this.poolPolicy.punchGranularityBytes);
+    arena.policy = { ...policy };
+  }
+
+  /** Admin: replaces the pool policy; arenas without an override must fit its granularity. */
+  setPolicy(update: Partial<PoolPolicy>): PoolPolicy {
+    const next = validatePoolPolicy({ ...this.poolPolicy, ...update });
+    for (const arena of this.arenaMap.values()) {
+      if (arena.policy.punchGranularityBytes === undefined) this.requireFitsGranularity(arena, next.punchGranularityBytes);
+    }
+    this.poolPolicy = next;
+    return next;
+  }
+
+  private requireFitsGranularity(arena: Arena, granularity: number): void {
+    const blockUnits = populateBlockBytes(granularity) / UNIT_BYTES;
+    if (arena.sizeUnits % blockUnits !== 0) {
+      throw new FailedPreconditionError(`arena "${arena.id}" of ${arena.sizeUnits} units is not a multiple of ${formatBytes(granularity)}`);
+    }
+    for (const lease of arena.leases.values()) {
+      if (lease.start % blockUnits !== 0 || lease.unitCount % blockUnits !== 0) {
+        throw new FailedPreconditionError(`lease "${lease.id}" (units ${lease.start}+${lease.unitCount}) of arena "${arena.id}" is not aligned to ${formatBytes(granularity)}`);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  allocate(owner: string, request: AllocateRequest, leaseId?: LeaseId): Plan {
+    const arena = this.ownedArena(owner, request.arenaId);
+    requireCount(request.unitCount, "unit count");
+    if (request.unitCount === 0) throw new InvalidArgumentError("unit count must be positive, got 0");
+    const granularity = this.granularityOf(arena);
+    const blockUnits = populateBlockBytes(granularity) / UNIT_BYTES;
+    if (request.unitCount % blockUnits !== 0) {
+      throw new InvalidArgumentError(`unit count ${request.unitCount} is not a multiple of arena "${arena.id}"'s punch granularity ${formatBytes(granularity)} (${blockUnits} units)`);
+    }
+    if (request.unitCount > arena.sizeUnits) {
+      throw new InvalidArgumentError(`unit count ${request.unitCount} is larger than arena "${arena.id}" (${arena.sizeUnits} units)`);
+    }
+    const start = request.offsetUnits === undefined ? this.findPlacement(arena, request.unitCount, blockUnits) : this.checkPlacement(arena, request.offsetUnits, request.unitCount, blockUnits);
+    const free = this.reserveState.freeUnits;
+    if (request.unitCount > free) {
+      throw new ExhaustedError(`requested ${request.unitCount} units, ${free} free in the pool of ${this.capacityUnits}`);
+    }
+    const id = leaseId ?? this.freshLeaseId();
+    if (this.leaseMap.has(id)) throw new ConflictError(`lease "${id}" already exists`);
+
+    const pages = new LeasePages(request.unitCount, arena.sides, request.initiallyPrivate === true);
+    const lease = new Lease(id, arena.id, owner, units(start), units(request.unitCount), pages, "allocating");
+    arena.free.remove(start, start + request.unitCount);
+    arena.leases.set(id, lease);
+    this.leaseMap.set(id, lease);
+    const actions = planPopulation({ pages, layout: arena.layout, granularityBytes: granularity, startUnit: 0, endUnit: lease.unitCount, maxStepUnits: this.maxStepUnits });
+    return this.openPlan("allocate", arena, lease, [0, lease.unitCount], this.populationSteps(arena, lease, actions), (allApplied) => {
+      lease.state = allApplied ? "active" : "failed";
+      return lease.state;
+    });
+  }
+
+  release(owner: string, leaseId: LeaseId): Plan {
+    return this.releaseLease(this.ownedLease(owner, leaseId));
+  }
+
+  /** Admin: releases any lease, whoever owns it. */
+  forceRelease(leaseId: LeaseId): Plan {
+    return this.releaseLease(this.lease(leaseId));
+  }
+
+  private releaseLease(lease: Lease): Plan {
+    if (lease.state === "allocating" || lease.state === "releasing" || lease.busy.size > 0) {
+      throw new ConflictError(`lease "${lease.id}" has a kernel call in flight (state ${lease.state}); retry when it settles`);
+    }
+    const arena = this.arena(lease.arenaId);
+    const actions = planPopulation({
+      pages: lease.pages, layout: arena.layout, granularityBytes: this.granularityOf(arena),
+      startUnit: 0, endUnit: lease.unitCount, maxStepUnits: this.maxStepUnits, releasing: true,
+    });
+    lease.state = "releasing";
+    return this.openPlan("release", arena, lease, [0, lease.unitCount], this.populationSteps(arena, lease, actions), (allApplied) => {
+      if (!allApplied) {
+        lease.state = "failed";
+        return "failed";
+      }
+      this.dropLease(arena, lease);
+      return "released";
+    });
+  }
+
+  private dropLease(arena: Arena, lease: Lease): void {
+    this.applyTotals(countPageStates(lease.pages, 0, lease.unitCount), { deferredPages: 0, stalePages: 0, splitUnits: 0 });
+    arena.leases.delete(lease.id);
+    this.leaseMap.delete(lease.id);
+    arena.free.add(lease.start, lease.end);
+  }
+
+  /**
+   * The guest gives pages up (balloon, free page reporting). Whole granularity blocks are
+   * punched; the rest follows the discard policy: reject, zero in place, or defer until the
+   * whole block is discarded (DESIGN.md §2).
+   */
+  discard(owner: string, request: RangeRequest): Plan {
+    const lease = this.ownedLease(owner, request.leaseId);
+    const arena = this.arena(lease.arenaId);
+    const { startPage, endPage } = this.leasePages(lease, request, "discard");
+    const granularity = this.granularityOf(arena);
+    const blockPages = populateBlockBytes(granularity) / PAGE_BYTES;
+    const gPages = granularity / PAGE_BYTES;
+    const busy = expandToBlocks(startPage, endPage, blockPages);
+    this.requireIdle(lease, busy);
+
+    const innerStart = Math.ceil(startPage / gPages) * gPages;
+    const innerEnd = Math.floor(endPage / gPages) * gPages;
+    const hasInner = innerStart < innerEnd;
+    const edges: [number, number][] = hasInner
+      ? [[startPage, innerStart], [innerEnd, endPage]].filter(([s, e]) => s! < e!) as [number, number][]
+      : [[startPage, endPage]];
+    const edgePages = edges.reduce((n, [s, e]) => n + e - s, 0);
+    let policy: DiscardOutcome["policy"] = edgePages === 0 ? "none" : this.discardPolicyOf(arena);
+    const sharedSide: Side = arena.layout === "pair" ? 1 : 0;
+
+    if (policy === "defer") {
+      const wouldDefer = edges.reduce((n, [s, e]) => n + lease.pages.count(s, e, (_p, d, p0, p1) => ~d & (p0 | p1)), 0);
+      const cap = this.poolPolicy.deferredCapBytes / PAGE_BYTES;
+      if (this.totals.deferredPages + wouldDefer > cap) policy = this.poolPolicy.deferOverflow;
+    }
+    if (policy === "reject") {
+      const reason = this.discardPolicyOf(arena) === "defer" ? `the deferred cap of ${formatBytes(this.poolPolicy.deferredCapBytes)} is reached (${formatBytes(this.deferredBytes)} deferred)` : `policy is reject`;
+      throw new FailedPreconditionError(
+        `discard [${request.offsetBytes}, ${request.offsetBytes + request.lengthBytes}) is not aligned to the ${formatBytes(granularity)} punch granularity of arena "${arena.id}" and ${reason}; ` +
+          (hasInner ? `the aligned part is [${this.pageToArenaBytes(lease, innerStart)}, ${this.pageToArenaBytes(lease, innerEnd)})` : `no whole ${formatBytes(granularity)} block lies inside it`),
+      );
+    }
+    const zeroSteps: KernelStep[] = [];
+    if (policy === "zero") {
+      for (const [s, e] of edges) {
+        const privatePage = lease.pages.runs(s, e, (p, d) => p & ~d)[0];
+        if (privatePage !== undefined) {
+          throw new FailedPreconditionError(`discard policy zero cannot zero private page at offset ${this.pageToArenaBytes(lease, privatePage[0])}: the host cannot write private memory`);
+        }
+        for (const [zs, ze] of lease.pages.runs(s, e, sharedSide === 0 ? (_p, d, p0) => ~d & p0 : (_p, d, _p0, p1) => ~d & p1)) {
+          zeroSteps.push({ op: "zero", arenaId: arena.id, side: sharedSide, bytes: this.pagesToArenaBytes(lease, zs, ze) });
+        }
+      }
+    }
+    const marked: [number, number][] = policy === "defer" ? [[startPage, endPage]] : hasInner ? [[innerStart, innerEnd]] : [];
+    const pendingSteps = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
+      for (const [s, e] of marked) lease.pages.setField(FIELD_DISCARDED, s, e, true);
+    });
+    const punchedBytes = pendingSteps.reduce((n, p) => n + (p.step.op === "punch" ? p.step.bytes.end - p.step.bytes.start : 0), 0);
+    const outcome: DiscardOutcome = {
+      policy,
+      punchedBytes,
+      zeroedBytes: zeroSteps.reduce((n, s) => n + s.bytes.end - s.bytes.start, 0),
+      deferredBytes: policy === "defer" ? edgePages * PAGE_BYTES : 0,
+    };
+    return this.openPlan("discard", arena, lease, busy.map((p) => p / PAGES) as [number, number], [...pendingSteps, ...zeroSteps.map(noBookkeeping)], () => "active", outcome);
+  }
+
+  /** The guest will use pages again: they become live and their blocks are populated. */
+  populate(owner: string, request: RangeRequest): Plan {
+    const lease = this.ownedLease(owner, request.leaseId);
+    const arena = this.arena(lease.arenaId);
+    const { startPage, endPage } = this.leasePages(lease, request, "populate");
+    const granularity = this.granularityOf(arena);
+    const busy = expandToBlocks(startPage, endPage, populateBlockBytes(granularity) / PAGE_BYTES);
+    this.requireIdle(lease, busy);
+    const steps = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
+      lease.pages.setField(FIELD_DISCARDED, startPage, endPage, false);
+    });
+    return this.openPlan("populate", arena, lease, busy.map((p) => p / PAGES) as [number, number], steps, () => "active");
+  }
+
+  /**
+   * Shared <-> private conversion (DESIGN.md §2 "Conversion"). In place: the daemon issues
+   * KVM_SET_MEMORY_ATTRIBUTES2 on the gmem and the state changes when that succeeds. Notify: the
+   * VMM already converted (out of place, with the VM ioctl only it may issue); the state changes
+   * now and, for a pair, the now-stale side is freed a whole block at a time.
+   */
+  convert(owner: string, request: ConvertRequest): Plan {
+    const lease = this.ownedLease(owner, request.leaseId);
+    const arena = this.arena(lease.arenaId);
+    const { startPage, endPage } = this.leasePages(lease, request, "convert");
+    if (!arena.hasPrivateMemory) {
+      throw new FailedPreconditionError(`arena "${arena.id}" is a ${arena.files[0]} arena: it has no private memory to convert`);
+    }
+    requireOneOf(request.mode, ["in-place", "notify"], "conversion mode");
+    if (request.mode === "in-place" && arena.layout === "pair") {
+      throw new FailedPreconditionError(`arena "${arena.id}" is a gmem + memfd pair: it converts out of place (mode notify), not in place`);
+    }
+    const granularity = this.granularityOf(arena);
+    const busy = expandToBlocks(startPage, endPage, populateBlockBytes(granularity) / PAGE_BYTES);
+    this.requireIdle(lease, busy);
+    const busyUnits = busy.map((p) => p / PAGES) as [number, number];
+    const candidates = request.toPrivate ? this.notAllPrivate(lease, startPage, endPage) : [];
+
+    if (request.mode === "in-place") {
+      const step: KernelStep = { op: "set-attributes", arenaId: arena.id, side: 0, bytes: this.pagesToArenaBytes(lease, startPage, endPage), private: request.toPrivate };
+      const apply = (): void => {
+        this.measured(lease, busyUnits, () => lease.pages.setField(FIELD_PRIVATE, startPage, endPage, request.toPrivate));
+      };
+      return this.openPlan("convert", arena, lease, busyUnits, [{ step, apply, revert: () => undefined }], () => "active", undefined, candidates);
+    }
+    const steps = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
+      lease.pages.setField(FIELD_PRIVATE, startPage, endPage, request.toPrivate);
+    });
+    const zeroSteps: KernelStep[] = [];
+    if (arena.layout === "pair" && request.toPrivate && this.discardPolicyOf(arena) === "zero") {
+      const punched = new Set(steps.filter((p) => p.step.op === "punch" && p.step.side === 1).map((p) => p.step.bytes.start));
+      for (const [s, e] of lease.pages.runs(startPage, endPage, (_p, d, _p0, p1) => ~d & p1)) {
+        const bytes = this.pagesToArenaBytes(lease, s, e);
+        if (!punched.has(bytes.start)) zeroSteps.push({ op: "zero", arenaId: arena.id, side: 1, bytes });
+      }
+    }
+    return this.openPlan("convert", arena, lease, busyUnits, [...steps, ...zeroSteps.map(noBookkeeping)], () => "active", undefined, candidates);
+  }
+
+  // ---------------------------------------------------------------- settling plans
+
+  /**
+   * Settles a plan: every step not in `failedSteps` happened in the kernel and is applied;
+   * every step in it did not happen and is reverted exactly.
+   */
+  commit(planId: PlanId, failedSteps: Iterable<number> = []): PlanResult {
+    const pending = this.pending.get(planId);
+    if (pending === undefined) throw new NotFoundError(`plan ${planId} is not in flight`);
+    const failed = new Set(failedSteps);
+    for (const index of failed) {
+      if (!Number.isInteger(index) || index < 0 || index >= pending.steps.length) {
+        throw new InvalidArgumentError(`plan ${planId} has no step ${index} (it has ${pending.steps.length})`);
+      }
+    }
+    this.pending.delete(planId);
+    const { lease } = pending;
+    this.measured(lease, pending.busy, () => {
+      pending.steps.forEach((p, i) => {
+        if (failed.has(i)) p.revert();
+        else p.apply();
+      });
+    });
+    lease.busy.remove(pending.busy[0], pending.busy[1]);
+    const leaseState = pending.settle(failed.size === 0);
+    const collapsibleUnits = pending.collapseCandidates
+      .filter((u) => leaseState !== "released" && lease.pages.count(u * PAGES, (u + 1) * PAGES, (p) => p) === PAGES)
+      .map((u) => lease.start + u);
+    return { planId, applied: pending.steps.length - failed.size, reverted: failed.size, leaseState, collapsibleUnits };
+  }
+
+  /** Settles a plan none of whose steps happened. */
+  abort(planId: PlanId): PlanResult {
+    const pending = this.pending.get(planId);
+    if (pending === undefined) throw new NotFoundError(`plan ${planId} is not in flight`);
+    return this.commit(planId, pending.steps.map((_, i) => i));
+  }
+
+  /** The plans in flight (for shutdown and diagnostics). */
+  pendingPlans(): Plan[] {
+    return [...this.pending.values()].map((p) => p.plan);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private openPlan(
+    kind: PlanKind,
+    arena: Arena,
+    lease: Lease,
+    busy: readonly [number, number],
+    steps: readonly PendingStep[],
+    settle: PendingPlan["settle"],
+    discard?: DiscardOutcome,
+    collapseCandidates: readonly number[] = [],
+  ): Plan {
+    const id = this.nextPlanId++;
+    if (!lease.busy.containsRange(busy[0], busy[1])) lease.busy.add(busy[0], busy[1]);
+    const plan: Plan = { id, kind, leaseId: lease.id, arenaId: arena.id, steps: steps.map((s) => s.step), ...(discard === undefined ? {} : { discard }) };
+    this.pending.set(id, { plan, lease, steps, busy, settle, collapseCandidates });
+    return plan;
+  }
+
+  /**
+   * Applies a page-state change, then plans the population it implies. When the reserve cannot
+   * supply the units the change needs, the change is undone and the call throws: the pool is
+   * left exactly as it was.
+   */
+  private mutatePagesThenPlan(arena: Arena, lease: Lease, busyPages: readonly number[], granularity: number, mutate: () => void): PendingStep[] {
+    const startUnit = busyPages[0]! / PAGES;
+    const endUnit = busyPages[1]! / PAGES;
+    const saved = lease.pages.save(startUnit, endUnit);
+    this.measured(lease, [startUnit, endUnit], mutate);
+    const actions = planPopulation({ pages: lease.pages, layout: arena.layout, granularityBytes: granularity, startUnit, endUnit, maxStepUnits: this.maxStepUnits });
+    const needed = actions.reduce((n, a) => n + (a.op === "populate" ? a.units : 0), 0);
+    if (needed > this.reserveState.freeUnits) {
+      this.measured(lease, [startUnit, endUnit], () => lease.pages.restore(saved));
+      throw new ExhaustedError(`lease "${lease.id}" needs ${needed} more units, ${this.reserveState.freeUnits} free in the pool of ${this.capacityUnits}`);
+    }
+    return this.populationSteps(arena, lease, actions);
+  }
+
+  /** Turns population actions into kernel steps that claim reserve slots now. */
+  private populationSteps(arena: Arena, lease: Lease, actions: readonly PopulationAction[]): PendingStep[] {
+    const granularity = this.granularityOf(arena);
+    return actions.map((action) => {
+      const bytes = this.pagesToArenaBytes(lease, action.startPage, action.endPage);
+      checkStepAlignment(bytes, action.op === "populate" ? populateBlockBytes(granularity) : action.units > 0 ? populateBlockBytes(granularity) : granularity, arena.id);
+      const field = populatedFieldOf(action.side);
+      const unitRange: readonly [number, number] = [Math.floor(action.startPage / PAGES), Math.ceil(action.endPage / PAGES)];
+      const setPopulated = (on: boolean) => (): void => {
+        this.measured(lease, unitRange, () => lease.pages.setField(field, action.startPage, action.endPage, on));
+      };
+      if (action.op === "populate") {
+        const reserveSlots = this.reserveState.beginHandOut(action.units, `lease "${lease.id}"`);
+        const step: KernelStep = { op: "populate", arenaId: arena.id, side: action.side, bytes, unitsTaken: action.units, reserveSlots };
+        const finish = setPopulated(true);
+        return {
+          step,
+          apply: () => {
+            finish();
+            this.reserveState.finishHandOut(reserveSlots);
+          },
+          revert: () => this.reserveState.cancelHandOut(reserveSlots),
+        };
+      }
+      const reserveSlots = this.reserveState.beginTakeBack(action.units);
+      const step: KernelStep = { op: "punch", arenaId: arena.id, side: action.side, bytes, unitsReturned: action.units, reserveSlots };
+      const finish = setPopulated(false);
+      return {
+        step,
+        apply: () => {
+          finish();
+          this.reserveState.finishTakeBack(reserveSlots);
+        },
+        revert: () => this.reserveState.cancelTakeBack(reserveSlots),
+      };
+    });
+  }
+
+  /** Runs `change` on units [start, end) of a lease and keeps the pool's totals exact. */
+  private measured(lease: Lease, range: readonly [number, number], change: () => void): void {
+    const before = countPageStates(lease.pages, range[0], range[1]);
+    change();
+    this.applyTotals(before, countPageStates(lease.pages, range[0], range[1]));
+  }
+
+  private applyTotals(before: PageStateCounts, after: PageStateCounts): void {
+    this.totals = {
+      deferredPages: this.totals.deferredPages + after.deferredPages - before.deferredPages,
+      stalePages: this.totals.stalePages + after.stalePages - before.stalePages,
+      splitUnits: this.totals.splitUnits + after.splitUnits - before.splitUnits,
+    };
+  }
+
+  private requireIdle(lease: Lease, busyPages: readonly number[]): void {
+    if (lease.state !== "active") {
+      throw new FailedPreconditionError(`lease "${lease.id}" is ${lease.state}${lease.state === "failed" ? ": only a release is accepted" : ""}`);
+    }
+    const start = busyPages[0]! / PAGES;
+    const end = busyPages[1]! / PAGES;
+    if (lease.busy.intersects(start, end)) {
+      throw new ConflictError(`units [${lease.start + start}, ${lease.start + end}) of lease "${lease.id}" have a kernel call in flight; retry when it settles`);
+    }
+  }
+
+  /** Validates an arena byte range against a lease and returns it in lease-relative pages. */
+  private leasePages(lease: Lease, request: RangeRequest, what: string): { startPage: number; endPage: number } {
+    const range = requirePageRange(request.offsetBytes, request.lengthBytes, what);
+    const leaseStart = lease.start * UNIT_BYTES;
+    const leaseEnd = lease.end * UNIT_BYTES;
+    if (range.start < leaseStart || range.end > leaseEnd) {
+      throw new InvalidArgumentError(`${what} range [${range.start}, ${range.end}) is outside lease "${lease.id}" [${leaseStart}, ${leaseEnd})`);
+    }
+    return { startPage: (range.start - leaseStart) / PAGE_BYTES, endPage: (range.end - leaseStart) / PAGE_BYTES };
+  }
+
+  private pageToArenaBytes(lease: Lease, page: number): number {
+    return lease.start * UNIT_BYTES + page * PAGE_BYTES;
+  }
+
+  private pagesToArenaBytes(lease: Lease, startPage: number, endPage: number): ByteRange {
+    return { start: this.pageToArenaBytes(lease, startPage) as Bytes, end: this.pageToArenaBytes(lease, endPage) as Bytes };
+  }
+
+  private notAllPrivate(lease: Lease, startPage: number, endPage: number): number[] {
+    const result: number[] = [];
+    for (let u = Math.floor(startPage / PAGES); u * PAGES < endPage; u++) {
+      if (lease.pages.count(u * PAGES, (u + 1) * PAGES, (p) => p) < PAGES) result.push(u);
+    }
+    return result;
+  }
+
+  private findPlacement(arena: Arena, unitCount: number, blockUnits: number): number {
+    const start = alignedFit(arena.free, unitCount, blockUnits, this.poolPolicy.fit);
+    if (start < 0) {
+      throw new ExhaustedError(`arena "${arena.id}" has no free run of ${unitCount} units (largest is ${arena.free.largestRun()} of ${arena.free.size} free)`);
+    }
+    return start;
+  }
+
+  private checkPlacement(arena: Arena, offset: number, unitCount: number, blockUnits: number): number {
+    requireCount(offset, "placement offset (units)");
+    if (offset % blockUnits !== 0) {
+      throw new InvalidArgumentError(`placement offset ${offset} units is not aligned to the punch granularity of arena "${arena.id}" (${blockUnits} units)`);
+    }
+    if (offset + unitCount > arena.sizeUnits) {
+      throw new InvalidArgumentError(`placement [${offset}, ${offset + unitCount}) units runs past arena "${arena.id}" (${arena.sizeUnits} units)`);
+    }
+    if (!arena.free.containsRange(offset, offset + unitCount)) {
+      const other = [...arena.leases.values()].find((l) => l.start < offset + unitCount && offset < l.end);
+      throw new ConflictError(`placement [${offset}, ${offset + unitCount}) units overlaps lease "${other?.id ?? "?"}" in arena "${arena.id}"`);
+    }
+    return offset;
+  }
+
+  private freshArenaId(): ArenaId {
+    let id: string;
+    do id = `arena-${this.nextArenaNumber++}`;
+    while (this.arenaMap.has(id));
+    return id;
+  }
+
+  private freshLeaseId(): LeaseId {
+    let id: string;
+    do id = `lease-${this.nextLeaseNumber++}`;
+    while (this.leaseMap.has(id));
+    return id;
+  }
+
+  // ---------------------------------------------------------------- invariants
+
+  assertInvariants(): void {
+    this.reserveState.assertInvariants();
+    let populatedSideUnits = 0;
+    let claimedForPunch = 0;
+    const totals = { deferredPages: 0, stalePages: 0, splitUnits: 0 };
+    for (const pending of this.pending.values()) {
+      for (const step of pending.plan.steps) if (step.op === "punch") claimedForPunch += step.unitsReturned;
+    }
+    for (const arena of this.arenaMap.values()) {
+      arena.free.assertInvariants();
+      let covered = arena.free.size;
+      for (const lease of arena.leases.values()) {
+        if (this.leaseMap.get(lease.id) !== lease || lease.arenaId !== arena.id) throw new Error(`lease "${lease.id}" is not indexed consistently`);
+        if (arena.free.intersects(lease.start, lease.end)) throw new Error(`lease "${lease.id}" overlaps free units of arena "${arena.id}"`);
+        if (lease.end > arena.sizeUnits) throw new Error(`lease "${lease.id}" runs past arena "${arena.id}"`);
+        for (const other of arena.leases.values()) {
+          if (other !== lease && other.start < lease.end && lease.start < other.end) throw new Error(`leases "${lease.id}" and "${other.id}" overlap`);
+        }
+        covered += lease.unitCount;
+        lease.pages.assertInvariants();
+        lease.busy.assertInvariants();
+        for (let side = 0 as Side; side < arena.sides; side++) {
+          const isPopulated = populatedPredicate(side);
+          for (let u = 0; u < lease.unitCount; u++) {
+            if (lease.pages.any(u * PAGES, (u + 1) * PAGES, isPopulated)) populatedSideUnits++;
+          }
+        }
+        const counts = countPageStates(lease.pages, 0, lease.unitCount);
+        totals.deferredPages += counts.deferredPages;
+        totals.stalePages += counts.stalePages;
+        totals.splitUnits += counts.splitUnits;
+      }
+      if (covered !== arena.sizeUnits) throw new Error(`arena "${arena.id}": free + leased = ${covered} units, size ${arena.sizeUnits}`);
+    }
+    if (populatedSideUnits !== this.reserveState.leasedUnits + claimedForPunch) {
+      throw new Error(`leases hold ${populatedSideUnits} populated units but the reserve counts ${this.reserveState.leasedUnits} leased + ${claimedForPunch} being punched`);
+    }
+    if (totals.deferredPages !== this.totals.deferredPages || totals.stalePages !== this.totals.stalePages || totals.splitUnits !== this.totals.splitUnits) {
+      throw new Error(`running totals ${JSON.stringify(this.totals)} differ from recount ${JSON.stringify(totals)}`);
+    }
+  }
+}
+
+/** Start of a run of `length` free units aligned to `align`, chosen by `fit`; -1 when none. */
+export function alignedFit(free: ExtentSet, length: number, align: number, fit: "first-fit" | "best-fit"): number {
+  let best = -1;
+  let bestRun = Infinity;
+  for (const [s, e] of free.runs()) {
+    const start = Math.ceil(s / align) * align;
+    if (start + length > e) continue;
+    if (fit === "first-fit") return start;
+    if (e - s < bestRun) {
+      best = start;
+      bestRun = e - s;
+    }
+  }
+  return best;
+}
+
+function expandToBlocks(startPage: number, endPage: number, blockPages: number): [number, number] {
+  return [Math.floor(startPage / blockPages) * blockPages, Math.ceil(endPage / blockPages) * blockPages];
+}
+
+function validateFiles(files: readonly FileKind[]): void {
+  if (files.length !== 1 && files.length !== 2) throw new InvalidArgumentError(`an arena has one file or a pair, got ${files.length}`);
+  for (const kind of files) {
+    requireOneOf(kind, FILE_KINDS, "file kind");
+  }
+  if (files.length === 2 && (files[0] !== "guest_memfd" || files[1] === "guest_memfd")) {
+    throw new InvalidArgumentError(`an arena pair is guest_memfd (private) + memfd (shared), got ${files.join(" + ")}`);
+  }
+}
+
+function checkStepAlignment(bytes: ByteRange, granularity: number, arenaId: ArenaId): void {
+  if (bytes.start % granularity !== 0 || bytes.end % granularity !== 0) {
+    throw new Error(`internal: step [${bytes.start}, ${bytes.end}) on arena "${arenaId}" breaks the ${formatBytes(granularity)} granularity`);
+  }
+}
+
+function noBookkeeping(step: KernelStep): PendingStep {
+  return { step, apply: () => undefined, revert: () => undefined };
+}
+
+export type { UnitRange };
