@@ -468,11 +468,10 @@ export class Pool {
     }
     this.pending.delete(planId);
     const { lease } = pending;
-    this.measured(lease, pending.busy, () => {
-      pending.steps.forEach((p, i) => {
-        if (failed.has(i)) p.revert();
-        else p.apply();
-      });
+    // Each step's apply keeps the running totals itself (measuring only what it changes).
+    pending.steps.forEach((p, i) => {
+      if (failed.has(i)) p.revert();
+      else p.apply();
     });
     lease.busy.remove(pending.busy[0], pending.busy[1]);
     const leaseState = pending.settle(failed.size === 0);

@@ -1,0 +1,143 @@
+/**
+ * Fragmentation metrics and the per-arena unit map (DESIGN.md §8): what an operator looks at to
+ * see whether free memory is still in intact 2 MiB units.
+ */
+import type { Arena, ArenaLayout, FileKind } from "./arena.ts";
+import type { Lease } from "./lease.ts";
+import { countPageStates } from "./page-state-counts.ts";
+import type { Pool } from "./pool.ts";
+import { populatedPredicate } from "./population-planner.ts";
+import { PAGES_PER_UNIT, PAGE_BYTES, UNIT_BYTES } from "./units.ts";
+
+const PAGES = PAGES_PER_UNIT as number;
+
+/**
+ * One character per arena unit, so that a map of 524,288 units is a 512 KiB string, not an
+ * array of objects. Precedence when several apply: claimed > split > deferred > stale > leased.
+ */
+export const UNIT_MAP_LEGEND = {
+  ".": "free: not part of any lease",
+  L: "leased: populated, all pages alike",
+  S: "split: pages in mixed states",
+  D: "deferred: discarded pages still populated",
+  T: "stale: a pair's copy on the side the page does not live on",
+  H: "hole: part of a lease, not populated (discarded whole)",
+  C: "claimed: a kernel call is in flight",
+} as const;
+export type UnitMapSymbol = keyof typeof UNIT_MAP_LEGEND;
+
+export interface ArenaFragmentation {
+  readonly id: string;
+  readonly owner: string;
+  readonly layout: ArenaLayout;
+  readonly files: readonly FileKind[];
+  readonly sizeUnits: number;
+  readonly leaseCount: number;
+  /** Units of the arena not covered by a lease. */
+  readonly freeUnits: number;
+  readonly largestFreeRun: number;
+  /** Populated side-units (a pair's unit populated on both sides counts twice). */
+  readonly populatedUnits: number;
+  readonly splitUnits: number;
+  readonly deferredBytes: number;
+  readonly staleBytes: number;
+  /** Bytes freed inside units that stay leased (4 KiB punches): free, but not in intact units. */
+  readonly punchedInsideUnitsBytes: number;
+  readonly granularityBytes: number;
+  readonly discardPolicy: string;
+  readonly unitMap: string;
+}
+
+export interface PoolFragmentation {
+  readonly capacityUnits: number;
+  readonly freeUnits: number;
+  readonly claimedUnits: number;
+  readonly leasedUnits: number;
+  readonly reserveLargestFreeRun: number;
+  readonly splitUnits: number;
+  readonly deferredBytes: number;
+  readonly staleBytes: number;
+  readonly punchedInsideUnitsBytes: number;
+  /** Free memory in intact units / all free memory (intact units + pages punched inside units). */
+  readonly intactFreeFraction: number;
+  readonly arenas: readonly ArenaFragmentation[];
+}
+
+export interface FragmentationOptions {
+  /** Leave out unit maps (they are the only part that grows with arena size). */
+  readonly withoutMaps?: boolean;
+}
+
+export function fragmentationReport(pool: Pool, options: FragmentationOptions = {}): PoolFragmentation {
+  const arenas = [...pool.arenas()].map((arena) => arenaFragmentation(pool, arena, options.withoutMaps !== true));
+  const punched = arenas.reduce((n, a) => n + a.punchedInsideUnitsBytes, 0);
+  const intactFree = pool.reserve.freeUnits * UNIT_BYTES;
+  return {
+    capacityUnits: pool.capacityUnits,
+    freeUnits: pool.reserve.freeUnits,
+    claimedUnits: pool.reserve.claimedUnits,
+    leasedUnits: pool.reserve.leasedUnits,
+    reserveLargestFreeRun: pool.reserve.largestFreeRun,
+    splitUnits: pool.splitUnits,
+    deferredBytes: pool.deferredBytes,
+    staleBytes: pool.staleBytes,
+    punchedInsideUnitsBytes: punched,
+    intactFreeFraction: intactFree + punched === 0 ? 1 : intactFree / (intactFree + punched),
+    arenas,
+  };
+}
+
+function arenaFragmentation(pool: Pool, arena: Arena, withMap: boolean): ArenaFragmentation {
+  let populatedUnits = 0;
+  let splitUnits = 0;
+  let deferredPages = 0;
+  let stalePages = 0;
+  let punchedPages = 0;
+  const map = withMap ? new Array<string>(arena.sizeUnits).fill(".") : undefined;
+  for (const lease of arena.leases.values()) {
+    const counts = countPageStates(lease.pages, 0, lease.unitCount);
+    splitUnits += counts.splitUnits;
+    deferredPages += counts.deferredPages;
+    stalePages += counts.stalePages;
+    for (let u = 0; u < lease.unitCount; u++) {
+      for (let side = 0 as 0 | 1; side < arena.sides; side++) {
+        const populated = lease.pages.count(u * PAGES, (u + 1) * PAGES, populatedPredicate(side));
+        if (populated > 0) {
+          populatedUnits++;
+          punchedPages += PAGES - populated;
+        }
+      }
+      if (map !== undefined) map[lease.start + u] = unitSymbol(lease, u);
+    }
+  }
+  return {
+    id: arena.id,
+    owner: arena.owner,
+    layout: arena.layout,
+    files: arena.files,
+    sizeUnits: arena.sizeUnits,
+    leaseCount: arena.leases.size,
+    freeUnits: arena.free.size,
+    largestFreeRun: arena.free.largestRun(),
+    populatedUnits,
+    splitUnits,
+    deferredBytes: deferredPages * PAGE_BYTES,
+    staleBytes: stalePages * PAGE_BYTES,
+    punchedInsideUnitsBytes: arena.layout === "single" ? punchedPages * PAGE_BYTES : 0,
+    granularityBytes: pool.granularityOf(arena),
+    discardPolicy: pool.discardPolicyOf(arena),
+    unitMap: map?.join("") ?? "",
+  };
+}
+
+function unitSymbol(lease: Lease, u: number): UnitMapSymbol {
+  if (lease.busy.has(u)) return "C";
+  if (lease.pages.isSplit(u)) return "S";
+  const counts = countPageStates(lease.pages, u, u + 1);
+  if (counts.deferredPages > 0) return "D";
+  if (counts.stalePages > 0) return "T";
+  const lo = u * PAGES;
+  const hi = lo + PAGES;
+  const populated = lease.pages.any(lo, hi, populatedPredicate(0)) || (lease.pages.sides === 2 && lease.pages.any(lo, hi, populatedPredicate(1)));
+  return populated ? "L" : "H";
+}

@@ -1,0 +1,19 @@
+/** The pool core's public surface (DESIGN.md §2–§3): pure, synchronous bookkeeping. */
+export { Arena, FILE_KINDS, type ArenaId, type ArenaLayout, type FileKind } from "./arena.ts";
+export {
+  ConflictError,
+  ExhaustedError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  NotOwnerError,
+  PoolError,
+  type PoolErrorKind,
+} from "./errors.ts";
+export { ExtentSet } from "./extent-set.ts";
+export { fragmentationReport, UNIT_MAP_LEGEND, type ArenaFragmentation, type PoolFragmentation, type UnitMapSymbol } from "./fragmentation.ts";
+export { Lease, type LeaseId, type LeaseState } from "./lease.ts";
+export type { DiscardOutcome, KernelStep, Plan, PlanId, PlanKind, PlanResult, PopulateStep, PunchStep, SetAttributesStep, Side, ZeroStep } from "./plan.ts";
+export { DEFAULT_POLICY, DISCARD_POLICIES, type ArenaPolicy, type DeferOverflow, type DiscardPolicy, type FitStrategy, type PoolPolicy } from "./policy.ts";
+export { Pool, type AllocateRequest, type ArenaSpec, type ConversionMode, type ConvertRequest, type PoolOptions, type RangeRequest } from "./pool.ts";
+export { PAGE_BYTES, PAGES_PER_UNIT, UNIT_BYTES, type ByteRange, type Bytes, type Pages, type UnitRange, type Units } from "./units.ts";
