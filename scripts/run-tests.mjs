@@ -44,7 +44,7 @@ if (files.length === 0) {
 
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files],
+  ["--import", "tsx", "--test", `--test-reporter=${process.env.GMEMPOOL_TEST_REPORTER ?? "spec"}`, "--test-concurrency=2", "--test-timeout=300000", ...files],
   { cwd: root, stdio: "inherit" },
 );
 process.exit(result.status ?? 1);

@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ConflictError, ExhaustedError, FailedPreconditionError, InvalidArgumentError, NotFoundError, NotOwnerError } from "./errors.ts";
+import type { Plan } from "./plan.ts";
+import { Pool, alignedFit } from "./pool.ts";
+import { ExtentSet } from "./extent-set.ts";
+import { UNIT_BYTES } from "./units.ts";
+
+const MiB = 1024 * 1024;
+
+function commitChecked(pool: Pool, plan: Plan, failed: number[] = []) {
+  pool.assertInvariants();
+  const result = pool.commit(plan.id, failed);
+  pool.assertInvariants();
+  return result;
+}
+
+function poolWithArena(capacityUnits = 64, arenaUnits = 32) {
+  const pool = new Pool({ capacityUnits });
+  const arena = pool.registerArena("vmm-a", { sizeBytes: arenaUnits * UNIT_BYTES, files: ["guest_memfd"] });
+  return { pool, arena };
+}
+
+describe("Pool: arenas", () => {
+  test("an arena must be a positive multiple of 2 MiB", () => {
+    const pool = new Pool({ capacityUnits: 8 });
+    assert.throws(() => pool.registerArena("a", { sizeBytes: 3 * MiB, files: ["memfd"] }), (e) => e instanceof InvalidArgumentError && /3145728 is not a positive multiple of 2 MiB/.test(e.message));
+    assert.throws(() => pool.registerArena("a", { sizeBytes: 0, files: ["memfd"] }), InvalidArgumentError);
+    assert.throws(() => pool.registerArena("a", { sizeBytes: -2 * MiB, files: ["memfd"] }), /non-negative integer, got -2097152/);
+  });
+
+  test("a pair is guest_memfd + memfd; other file lists are rejected by name", () => {
+    const pool = new Pool({ capacityUnits: 8 });
+    assert.throws(() => pool.registerArena("a", { sizeBytes: 2 * MiB, files: ["memfd", "guest_memfd"] }), /got memfd \+ guest_memfd/);
+    assert.throws(() => pool.registerArena("a", { sizeBytes: 2 * MiB, files: [] }), /got 0/);
+    assert.throws(() => pool.registerArena("a", { sizeBytes: 2 * MiB, files: ["ext4" as "memfd"] }), /unknown file kind "ext4"/);
+    const pair = pool.registerArena("a", { sizeBytes: 2 * MiB, files: ["guest_memfd", "memfd-hugetlb"] });
+    assert.equal(pair.layout, "pair");
+    assert.equal(pair.sides, 2);
+  });
+
+  test("an arena size must fit its punch granularity", () => {
+    const pool = new Pool({ capacityUnits: 8 });
+    assert.throws(() => pool.registerArena("a", { sizeBytes: 2 * MiB, files: ["guest_memfd"], policy: { punchGranularityBytes: 4 * MiB } }), /multiple of its punch granularity 4 MiB/);
+  });
+
+  test("arena ids are unique and non-empty", () => {
+    const pool = new Pool({ capacityUnits: 8 });
+    pool.registerArena("a", { id: "vm1", sizeBytes: 2 * MiB, files: ["memfd"] });
+    assert.throws(() => pool.registerArena("a", { id: "vm1", sizeBytes: 2 * MiB, files: ["memfd"] }), ConflictError);
+    assert.throws(() => pool.registerArena("a", { id: "", sizeBytes: 2 * MiB, files: ["memfd"] }), /must not be empty/);
+    const generated = pool.registerArena("a", { sizeBytes: 2 * MiB, files: ["memfd"] });
+    assert.match(generated.id, /^arena-\d+$/);
+  });
+
+  test("unregistering needs the owner and no leases left", () => {
+    const { pool, arena } = poolWithArena();
+    const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 });
+    commitChecked(pool, plan);
+    assert.throws(() => pool.unregisterArena("vmm-b", arena.id), NotOwnerError);
+    assert.throws(() => pool.unregisterArena("vmm-a", arena.id), (e) => e instanceof FailedPreconditionError && e.message.includes(plan.leaseId));
+    commitChecked(pool, pool.release("vmm-a", plan.leaseId));
+    pool.unregisterArena("vmm-a", arena.id);
+    assert.throws(() => pool.arena(arena.id), NotFoundError);
+  });
+});
+
+describe("Pool: allocate and release", () => {
+  test("allocate plans populate steps in bounded chunks and commits a lease", () => {
+    const pool = new Pool({ capacityUnits: 64, maxStepUnits: 8 });
+    const arena = pool.registerArena("vmm-a", { sizeBytes: 32 * UNIT_BYTES, files: ["guest_memfd"] });
+    const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 20 });
+    assert.deepEqual(plan.steps.map((s) => s.op), ["populate", "populate", "populate"]);
+    assert.deepEqual(plan.steps.map((s) => (s.op === "populate" ? s.unitsTaken : -1)), [8, 8, 4]);
+    assert.equal(pool.reserve.claimedUnits, 20);
+    assert.equal(pool.lease(plan.leaseId).state, "allocating");
+    const result = commitChecked(pool, plan);
+    assert.equal(result.leaseState, "active");
+    assert.equal(pool.reserve.leasedUnits, 20);
+    assert.equal(pool.reserve.freeUnits, 44);
+  });
+
+  test("allocating more units than are free is exhausted and names both numbers", () => {
+    const { pool, arena } = poolWithArena(8, 32);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 9 }), (e) => e instanceof ExhaustedError && e.message === "requested 9 units, 8 free in the pool of 8");
+    assert.equal(pool.reserve.freeUnits, 8);
+    assert.equal(arena.free.size, 32);
+  });
+
+  test("no contiguous run in the arena is exhausted and names the largest run", () => {
+    const { pool, arena } = poolWithArena(64, 8);
+    commitChecked(pool, pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 2, offsetUnits: 3 }));
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 4 }), /no free run of 4 units \(largest is 3 of 6 free\)/);
+  });
+
+  test("placement: unaligned, past the arena, overlapping", () => {
+    const pool = new Pool({ capacityUnits: 64, policy: { punchGranularityBytes: 4 * MiB } });
+    const arena = pool.registerArena("vmm-a", { sizeBytes: 16 * UNIT_BYTES, files: ["guest_memfd"] });
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 3 }), /unit count 3 is not a multiple of .* 4 MiB \(2 units\)/);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 2, offsetUnits: 1 }), /offset 1 units is not aligned/);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 4, offsetUnits: 14 }), /\[14, 18\) units runs past arena/);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 18 }), /larger than arena/);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 0 }), /must be positive/);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1.5 }), /non-negative integer, got 1.5/);
+    const first = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 4, offsetUnits: 4 });
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 2, offsetUnits: 6 }), (e) => e instanceof ConflictError && e.message.includes(first.leaseId));
+    pool.assertInvariants();
+  });
+
+  test("only the owner may allocate in an arena or release its lease", () => {
+    const { pool, arena } = poolWithArena();
+    assert.throws(() => pool.allocate("intruder", { arenaId: arena.id, unitCount: 1 }), (e) => e instanceof NotOwnerError && e.message === `arena "${arena.id}" is not owned by intruder`);
+    const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 });
+    commitChecked(pool, plan);
+    assert.throws(() => pool.release("intruder", plan.leaseId), NotOwnerError);
+    assert.throws(() => pool.release("vmm-a", "lease-404"), (e) => e instanceof NotFoundError && e.message === 'lease "lease-404" does not exist');
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: "nope", unitCount: 1 }), NotFoundError);
+  });
+
+  test("release punches every populated unit and gives the arena range back", () => {
+    const { pool, arena } = poolWithArena();
+    const alloc = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 5 });
+    commitChecked(pool, alloc);
+    const release = pool.release("vmm-a", alloc.leaseId);
+    assert.deepEqual(release.steps.map((s) => s.op), ["punch"]);
+    assert.equal(pool.lease(alloc.leaseId).state, "releasing");
+    assert.throws(() => pool.release("vmm-a", alloc.leaseId), ConflictError);
+    const result = commitChecked(pool, release);
+    assert.equal(result.leaseState, "released");
+    assert.equal(pool.reserve.freeUnits, 64);
+    assert.equal(arena.free.size, 32);
+    assert.equal(arena.leases.size, 0);
+  });
+
+  test("a failed allocation step leaves a failed lease holding exactly the populated units", () => {
+    const pool = new Pool({ capacityUnits: 64, maxStepUnits: 2 });
+    const arena = pool.registerArena("vmm-a", { sizeBytes: 32 * UNIT_BYTES, files: ["guest_memfd"] });
+    const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 6 });
+    assert.equal(plan.steps.length, 3);
+    const result = commitChecked(pool, plan, [1]);
+    assert.deepEqual([result.applied, result.reverted, result.leaseState], [2, 1, "failed"]);
+    assert.equal(pool.reserve.leasedUnits, 4);
+    assert.equal(pool.reserve.freeUnits, 60);
+    assert.throws(() => pool.discard("vmm-a", { leaseId: plan.leaseId, offsetBytes: 0, lengthBytes: UNIT_BYTES }), /is failed: only a release is accepted/);
+    const release = pool.release("vmm-a", plan.leaseId);
+    assert.equal(release.steps.length, 2);
+    commitChecked(pool, release);
+    assert.equal(pool.reserve.freeUnits, 64);
+  });
+
+  test("a failed release step keeps the unpunched units leased in a failed lease", () => {
+    const pool = new Pool({ capacityUnits: 16, maxStepUnits: 1 });
+    const arena = pool.registerArena("vmm-a", { sizeBytes: 4 * UNIT_BYTES, files: ["memfd"] });
+    const alloc = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 3 });
+    commitChecked(pool, alloc);
+    const result = commitChecked(pool, pool.release("vmm-a", alloc.leaseId), [0]);
+    assert.equal(result.leaseState, "failed");
+    assert.equal(pool.reserve.leasedUnits, 1);
+    const retry = pool.release("vmm-a", alloc.leaseId);
+    assert.equal(retry.steps.length, 1);
+    commitChecked(pool, retry);
+    assert.equal(pool.reserve.freeUnits, 16);
+  });
+
+  test("abort reverts every step: the pool is as before the plan", () => {
+    const { pool, arena } = poolWithArena();
+    const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 3 });
+    const result = pool.abort(plan.id);
+    assert.equal(result.reverted, 1);
+    assert.equal(pool.reserve.freeUnits, 64);
+    pool.assertInvariants();
+    assert.throws(() => pool.abort(plan.id), /plan \d+ is not in flight/);
+    assert.throws(() => pool.commit(999), NotFoundError);
+  });
+
+  test("commit rejects step indices the plan does not have", () => {
+    const { pool, arena } = poolWithArena();
+    const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 });
+    assert.throws(() => pool.commit(plan.id, [5]), /has no step 5 \(it has 1\)/);
+    assert.equal(pool.pendingPlanCount, 1);
+    assert.deepEqual(pool.pendingPlans().map((p) => p.id), [plan.id]);
+    commitChecked(pool, plan);
+  });
+
+  test("forceRelease releases any owner's lease", () => {
+    const { pool, arena } = poolWithArena();
+    const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 2 });
+    commitChecked(pool, plan);
+    commitChecked(pool, pool.forceRelease(plan.leaseId));
+    assert.equal(pool.reserve.freeUnits, 64);
+  });
+
+  test("lease ids given by the caller are unique", () => {
+    const { pool, arena } = poolWithArena();
+    commitChecked(pool, pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 }, "boot"));
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 }, "boot"), ConflictError);
+  });
+
+  test("reserve slots are handed out from the top and taken back at the bottom", () => {
+    const { pool, arena } = poolWithArena(16, 16);
+    const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 4 });
+    const step = plan.steps[0]!;
+    assert.equal(step.op, "populate");
+    assert.deepEqual(step.op === "populate" ? step.reserveSlots : [], [{ start: 12, end: 16 }]);
+    commitChecked(pool, plan);
+    assert.equal(pool.reserve.largestFreeRun, 12);
+    const release = pool.release("vmm-a", plan.leaseId);
+    commitChecked(pool, release);
+    assert.deepEqual(pool.reserve.heldRuns(), [[0, 16]]);
+  });
+});
+
+describe("Pool: policy", () => {
+  test("setPolicy refuses a granularity that existing arenas or leases do not fit", () => {
+    const { pool, arena } = poolWithArena(64, 6);
+    assert.throws(() => pool.setPolicy({ punchGranularityBytes: 8 * MiB }), /not a multiple of 8 MiB/);
+    pool.setPolicy({ punchGranularityBytes: 4 * MiB });
+    commitChecked(pool, pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 2, offsetUnits: 2 }));
+    pool.setPolicy({ punchGranularityBytes: UNIT_BYTES });
+    commitChecked(pool, pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1, offsetUnits: 1 }));
+    assert.throws(() => pool.setPolicy({ punchGranularityBytes: 4 * MiB }), /is not aligned to 4 MiB/);
+    assert.equal(pool.policy.punchGranularityBytes, UNIT_BYTES);
+  });
+
+  test("granularities other than 4 KiB and power-of-two multiples of 2 MiB are refused", () => {
+    const pool = new Pool({ capacityUnits: 8 });
+    for (const g of [8192, 6 * MiB, 2048 * MiB, 0]) {
+      assert.throws(() => pool.setPolicy({ punchGranularityBytes: g }), new RegExp(`punch granularity ${g} must be`));
+    }
+    pool.setPolicy({ punchGranularityBytes: 1024 * MiB });
+    pool.setPolicy({ punchGranularityBytes: 4096 });
+  });
+
+  test("policy values from the wire are checked by name", () => {
+    const pool = new Pool({ capacityUnits: 8 });
+    assert.throws(() => pool.setPolicy({ discard: "drop" as "zero" }), /unknown discard policy "drop"; expected one of reject, zero, defer/);
+    assert.throws(() => pool.setPolicy({ deferOverflow: "defer" as "zero" }), /unknown defer overflow "defer"/);
+    assert.throws(() => pool.setPolicy({ fit: "worst-fit" as "best-fit" }), /unknown fit strategy/);
+    assert.throws(() => pool.setPolicy({ deferredCapBytes: 100 }), /not a multiple of 4 KiB/);
+    assert.throws(() => new Pool({ capacityUnits: -1 }), /pool capacity \(units\) must be a non-negative integer, got -1/);
+  });
+
+  test("setArenaPolicy overrides the pool for one arena and checks its leases", () => {
+    const { pool, arena } = poolWithArena(64, 8);
+    commitChecked(pool, pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1, offsetUnits: 1 }));
+    assert.throws(() => pool.setArenaPolicy(arena.id, { punchGranularityBytes: 4 * MiB }), /not aligned to 4 MiB/);
+    assert.throws(() => pool.setArenaPolicy(arena.id, { discard: "nope" as "zero" }), /unknown discard policy/);
+    pool.setArenaPolicy(arena.id, { discard: "reject", punchGranularityBytes: 4096 });
+    assert.equal(pool.discardPolicyOf(arena), "reject");
+    assert.equal(pool.granularityOf(arena), 4096);
+  });
+
+  test("best-fit places a lease in the smallest run that holds it", () => {
+    const pool = new Pool({ capacityUnits: 64, policy: { fit: "best-fit" } });
+    const arena = pool.registerArena("vmm-a", { sizeBytes: 16 * UNIT_BYTES, files: ["memfd"] });
+    commitChecked(pool, pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1, offsetUnits: 5 }));
+    commitChecked(pool, pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1, offsetUnits: 8 }));
+    const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 2 });
+    assert.equal(pool.lease(plan.leaseId).start, 6);
+  });
+
+  test("alignedFit aligns the start inside a run", () => {
+    const free = new ExtentSet();
+    free.add(1, 6);
+    free.add(9, 20);
+    assert.equal(alignedFit(free, 4, 4, "first-fit"), 12);
+    assert.equal(alignedFit(free, 2, 2, "first-fit"), 2);
+    assert.equal(alignedFit(free, 2, 2, "best-fit"), 2);
+    assert.equal(alignedFit(free, 16, 1, "best-fit"), -1);
+  });
+});
