@@ -108,6 +108,13 @@ describe("Pool: discard", () => {
     assert.equal(pool.reserve.freeUnits, 61);
   });
 
+  test("with a 4 KiB granularity a page punch never merges with the whole-unit punch next to it", () => {
+    const { pool, leaseId, base } = leased({ policy: { punchGranularityBytes: PAGE_BYTES } });
+    const plan = pool.discard("vmm", { leaseId, offsetBytes: base + 87 * PAGE_BYTES, lengthBytes: 2 * UNIT_BYTES - 87 * PAGE_BYTES });
+    assert.deepEqual(plan.steps.map((s) => [s.bytes.start - base, s.bytes.end - base, (s as PunchStep).unitsReturned]), [[87 * PAGE_BYTES, UNIT_BYTES, 0], [UNIT_BYTES, 2 * UNIT_BYTES, 1]]);
+    settle(pool, plan);
+  });
+
   test("with a 4 MiB granularity a 2 MiB discard is deferred until its 4 MiB block is whole", () => {
     const { pool, leaseId, base } = leased({ policy: { punchGranularityBytes: 4 * MiB } });
     const half = pool.discard("vmm", { leaseId, offsetBytes: base, lengthBytes: UNIT_BYTES });

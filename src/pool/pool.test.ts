@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConflictError, ExhaustedError, FailedPreconditionError, InvalidArgumentError, NotFoundError, NotOwnerError } from "./errors.ts";
-import type { Plan } from "./plan.ts";
+import type { Plan, PopulateStep } from "./plan.ts";
 import { Pool, alignedFit } from "./pool.ts";
 import { ExtentSet } from "./extent-set.ts";
 import { UNIT_BYTES } from "./units.ts";
@@ -199,9 +199,9 @@ describe("Pool: allocate and release", () => {
   test("reserve slots are handed out from the top and taken back at the bottom", () => {
     const { pool, arena } = poolWithArena(16, 16);
     const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 4 });
-    const step = plan.steps[0]!;
+    const step = plan.steps[0] as PopulateStep;
     assert.equal(step.op, "populate");
-    assert.deepEqual(step.op === "populate" ? step.reserveSlots : [], [{ start: 12, end: 16 }]);
+    assert.deepEqual(step.reserveSlots, [{ start: 12, end: 16 }]);
     commitChecked(pool, plan);
     assert.equal(pool.reserve.largestFreeRun, 12);
     const release = pool.release("vmm-a", plan.leaseId);

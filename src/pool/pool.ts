@@ -536,7 +536,7 @@ export class Pool {
     const granularity = this.granularityOf(arena);
     return actions.map((action) => {
       const bytes = this.pagesToArenaBytes(lease, action.startPage, action.endPage);
-      checkStepAlignment(bytes, action.op === "populate" ? populateBlockBytes(granularity) : action.units > 0 ? populateBlockBytes(granularity) : granularity, arena.id);
+      checkStepAlignment(bytes, action.wholeBlocks ? populateBlockBytes(granularity) : granularity, arena.id);
       const field = populatedFieldOf(action.side);
       const unitRange: readonly [number, number] = [Math.floor(action.startPage / PAGES), Math.ceil(action.endPage / PAGES)];
       const setPopulated = (on: boolean) => (): void => {
@@ -574,6 +574,16 @@ export class Pool {
     const before = countPageStates(lease.pages, range[0], range[1]);
     change();
     this.applyTotals(before, countPageStates(lease.pages, range[0], range[1]));
+  }
+
+  /** Recomputes the running totals from scratch (after a snapshot import). */
+  private recountTotals(): void {
+    let totals: PageStateCounts = { deferredPages: 0, stalePages: 0, splitUnits: 0 };
+    for (const lease of this.leaseMap.values()) {
+      const counts = countPageStates(lease.pages, 0, lease.unitCount);
+      totals = { deferredPages: totals.deferredPages + counts.deferredPages, stalePages: totals.stalePages + counts.stalePages, splitUnits: totals.splitUnits + counts.splitUnits };
+    }
+    this.totals = totals;
   }
 
   private applyTotals(before: PageStateCounts, after: PageStateCounts): void {

@@ -26,6 +26,8 @@ export interface PopulationAction {
   readonly endPage: number;
   /** Units taken from (populate) or returned to (punch) the reserve. */
   readonly units: number;
+  /** False for a 4 KiB page punch inside a unit that stays leased; such runs never merge. */
+  readonly wholeBlocks: boolean;
 }
 
 export const NEEDED: Record<"single" | "pair", readonly [PageWordPredicate, PageWordPredicate]> = {
@@ -76,14 +78,14 @@ export function planPopulation(input: PlanPopulationInput): PopulationAction[] {
       const populatedPages = pages.count(lo, hi, isPopulated);
       const anyNeeded = pages.any(lo, hi, isNeeded);
       if (!anyNeeded && populatedPages > 0) {
-        push(actions, { op: "punch", side, startPage: lo, endPage: hi, units: unitsWithAny(pages, block, blockUnits, isPopulated) }, maxStepUnits);
+        push(actions, { op: "punch", side, startPage: lo, endPage: hi, units: unitsWithAny(pages, block, blockUnits, isPopulated), wholeBlocks: true }, maxStepUnits);
       } else if (anyNeeded && populatedPages < hi - lo) {
         const empty = blockUnits - unitsWithAny(pages, block, blockUnits, isPopulated);
-        push(actions, { op: "populate", side, startPage: lo, endPage: hi, units: empty }, maxStepUnits);
+        push(actions, { op: "populate", side, startPage: lo, endPage: hi, units: empty, wholeBlocks: true }, maxStepUnits);
       } else if (pagePunch && populatedPages > 0) {
         // 4 KiB granularity: free the unneeded pages of a unit that stays leased (it splits).
         for (const [s, e] of pages.runs(lo, hi, populatedAndUnneeded)) {
-          actions.push({ op: "punch", side, startPage: s, endPage: e, units: 0 });
+          actions.push({ op: "punch", side, startPage: s, endPage: e, units: 0, wholeBlocks: false });
         }
       }
     }
@@ -95,7 +97,8 @@ export function planPopulation(input: PlanPopulationInput): PopulationAction[] {
 function push(actions: PopulationAction[], action: PopulationAction, maxStepUnits: number): void {
   const last = actions[actions.length - 1];
   if (
-    last?.op === action.op &&
+    last?.wholeBlocks === true &&
+    last.op === action.op &&
     last.side === action.side &&
     last.endPage === action.startPage &&
     (action.endPage - last.startPage) / PAGES <= maxStepUnits
