@@ -19,7 +19,7 @@ import type { FakeHost } from "./fake-host.ts";
 import { FakeMemfd } from "./fake-memfd.ts";
 import { CONNECT_NO_LISTENER, FakeSeqpacketListener, type FakeSocketOwner } from "./fake-seqpacket.ts";
 import { FakeVm, type GuestMemfdArgument } from "./fake-vm.ts";
-import { GUEST_MEMFD_LINK, GUEST_MEMFD_ST_MODE, HUGETLB_PAGE_BYTES, PAGE_BYTES } from "./kernel-constants.ts";
+import { GUEST_MEMFD_LINK, GUEST_MEMFD_ST_MODE, HUGETLB_PAGE_BYTES, PAGE_BYTES, fallocateModeName } from "./kernel-constants.ts";
 import { KernelError, type KernelErrno } from "./kernel-error.ts";
 import type {
   FdIdentity,
@@ -310,8 +310,8 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
     try {
       await this.#slowCall();
       if (file instanceof FakeGuestMemfd || file instanceof FakeMemfd) file.fallocate(mode, offset, length);
-      // vfs_fallocate: `if (!file->f_op->fallocate) return -EOPNOTSUPP;` (a VM fd).
-      else fail("fallocate", "EOPNOTSUPP", `fd ${fd} is a ${file.kind}`);
+      // vfs_fallocate: `if (!S_ISREG(inode->i_mode) && !S_ISBLK(inode->i_mode)) return -ENODEV;` (a VM fd).
+      else fail(`fallocate(${fallocateModeName(mode)})`, "ENODEV", `fd ${fd} is a ${file.kind}`);
     } finally {
       file.put();
     }

@@ -81,7 +81,7 @@ export class IncomingMessageBuffers {
 
   /** A copy of the first `length` payload bytes. */
   payload(length: number): Uint8Array {
-    return Uint8Array.prototype.slice.call(this.#payload, 0, length);
+    return new Uint8Array(this.#payload.subarray(0, length));
   }
 
   /** Every fd of every SCM_RIGHTS message in the control data recvmsg returned. */
