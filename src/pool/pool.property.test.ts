@@ -165,7 +165,12 @@ function expectFailure(fn: () => unknown, kind: new (...args: never[]) => PoolEr
 type Cmd = fc.Command<Model, Real>;
 
 class RegisterArena implements Cmd {
-  constructor(readonly sizeUnits: number, readonly kind: "gmem" | "memfd" | "pair") {}
+  readonly sizeUnits: number;
+  readonly kind: "gmem" | "memfd" | "pair";
+  constructor(sizeUnits: number, kind: "gmem" | "memfd" | "pair") {
+    this.sizeUnits = sizeUnits;
+    this.kind = kind;
+  }
   check = () => true;
   run(m: Model, r: Real): void {
     const fits = (this.sizeUnits * PAGES) % blockPagesOf(m) === 0;
@@ -182,7 +187,18 @@ class RegisterArena implements Cmd {
 }
 
 class Allocate implements Cmd {
-  constructor(readonly arenaPick: number, readonly count: number, readonly offset: number | undefined, readonly priv: boolean, readonly failMask: number) {}
+  readonly arenaPick: number;
+  readonly count: number;
+  readonly offset: number | undefined;
+  readonly priv: boolean;
+  readonly failMask: number;
+  constructor(arenaPick: number, count: number, offset: number | undefined, priv: boolean, failMask: number) {
+    this.arenaPick = arenaPick;
+    this.count = count;
+    this.offset = offset;
+    this.priv = priv;
+    this.failMask = failMask;
+  }
   check = (m: Readonly<Model>) => m.arenas.length > 0;
   run(m: Model, r: Real): void {
     const arena = m.arenas[this.arenaPick % m.arenas.length]!;
@@ -219,7 +235,12 @@ class Allocate implements Cmd {
 }
 
 class Release implements Cmd {
-  constructor(readonly leasePick: number, readonly failMask: number) {}
+  readonly leasePick: number;
+  readonly failMask: number;
+  constructor(leasePick: number, failMask: number) {
+    this.leasePick = leasePick;
+    this.failMask = failMask;
+  }
   check = (m: Readonly<Model>) => m.leases.length > 0;
   run(m: Model, r: Real): void {
     const l = m.leases[this.leasePick % m.leases.length]!;
@@ -236,7 +257,16 @@ class Release implements Cmd {
 }
 
 abstract class RangeCommand implements Cmd {
-  constructor(readonly leasePick: number, readonly startPage: number, readonly pageCount: number, readonly failMask: number) {}
+  readonly leasePick: number;
+  readonly startPage: number;
+  readonly pageCount: number;
+  readonly failMask: number;
+  constructor(leasePick: number, startPage: number, pageCount: number, failMask: number) {
+    this.leasePick = leasePick;
+    this.startPage = startPage;
+    this.pageCount = pageCount;
+    this.failMask = failMask;
+  }
   check = (m: Readonly<Model>) => m.leases.length > 0;
   abstract run(m: Model, r: Real): void;
   protected target(m: Model): { l: ModelLease; lo: number; hi: number; request: { leaseId: string; offsetBytes: number; lengthBytes: number } } {
@@ -274,7 +304,7 @@ class Discard extends RangeCommand {
     for (let p = marked[0]!; p < marked[1]!; p++) l.pages[p]!.disc = true;
     this.finish(m, r, l, plan, lo, hi);
   }
-  toString = () => `Discard(${this.leasePick}, ${this.startPage}, ${this.pageCount}, ${this.failMask})`;
+  override toString = () => `Discard(${this.leasePick}, ${this.startPage}, ${this.pageCount}, ${this.failMask})`;
 }
 
 class Populate extends RangeCommand {
@@ -290,12 +320,16 @@ class Populate extends RangeCommand {
     }
     this.finish(m, r, l, r.pool.populate("vmm", request), lo, hi);
   }
-  toString = () => `Populate(${this.leasePick}, ${this.startPage}, ${this.pageCount}, ${this.failMask})`;
+  override toString = () => `Populate(${this.leasePick}, ${this.startPage}, ${this.pageCount}, ${this.failMask})`;
 }
 
 class Convert extends RangeCommand {
-  constructor(leasePick: number, startPage: number, pageCount: number, failMask: number, readonly toPrivate: boolean, readonly inPlace: boolean) {
+  readonly toPrivate: boolean;
+  readonly inPlace: boolean;
+  constructor(leasePick: number, startPage: number, pageCount: number, failMask: number, toPrivate: boolean, inPlace: boolean) {
     super(leasePick, startPage, pageCount, failMask);
+    this.toPrivate = toPrivate;
+    this.inPlace = inPlace;
   }
   run(m: Model, r: Real): void {
     const { l, lo, hi, request } = this.target(m);
@@ -313,12 +347,15 @@ class Convert extends RangeCommand {
     }
     this.finish(m, r, l, r.pool.convert("vmm", convert), lo, hi);
   }
-  toString = () => `Convert(${this.leasePick}, ${this.startPage}, ${this.pageCount}, ${this.failMask}, ${this.toPrivate}, ${this.inPlace})`;
+  override toString = () => `Convert(${this.leasePick}, ${this.startPage}, ${this.pageCount}, ${this.failMask}, ${this.toPrivate}, ${this.inPlace})`;
 }
 
 /** Two plans on the same unit: the second conflicts until the first settles. */
 class Interleave implements Cmd {
-  constructor(readonly leasePick: number) {}
+  readonly leasePick: number;
+  constructor(leasePick: number) {
+    this.leasePick = leasePick;
+  }
   check = (m: Readonly<Model>) => m.leases.length > 0;
   run(m: Model, r: Real): void {
     const l = m.leases[this.leasePick % m.leases.length]!;
@@ -372,6 +409,6 @@ test("the pool agrees with a naive page-array model under random commands", () =
         fc.modelRun(() => ({ model, real: { pool } }), cmds);
       },
     ),
-    { numRuns: Number(process.env.GMEMPOOL_PROPERTY_RUNS ?? 150) },
+    { numRuns: Number(process.env["GMEMPOOL_PROPERTY_RUNS"] ?? 150) },
   );
 });

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConflictError, ExhaustedError, FailedPreconditionError, InvalidArgumentError, NotFoundError, NotOwnerError } from "./errors.ts";
 import type { Plan, PopulateStep } from "./plan.ts";
-import { Pool, alignedFit } from "./pool.ts";
+import { alignedFit } from "./placement.ts";
+import { Pool } from "./pool.ts";
 import { ExtentSet } from "./extent-set.ts";
 import { UNIT_BYTES } from "./units.ts";
 

@@ -25,11 +25,13 @@ import {
   NotFoundError,
   NotOwnerError,
 } from "./errors.ts";
-import type { ExtentSet } from "./extent-set.ts";
 import { Lease, type LeaseId } from "./lease.ts";
 import { FIELD_DISCARDED, FIELD_PRIVATE, LeasePages } from "./lease-pages.ts";
+import { decideDiscard } from "./discard-decision.ts";
+import { alignedFit } from "./placement.ts";
+import { checkPoolInvariants } from "./pool-invariants.ts";
 import { countPageStates, type PageStateCounts } from "./page-state-counts.ts";
-import type { DiscardOutcome, KernelStep, Plan, PlanId, PlanKind, PlanResult, Side } from "./plan.ts";
+import type { DiscardOutcome, KernelStep, Plan, PlanId, PlanKind, PlanResult } from "./plan.ts";
 import {
   DEFAULT_POLICY,
   populateBlockBytes,
@@ -40,7 +42,7 @@ import {
   type DiscardPolicy,
   type PoolPolicy,
 } from "./policy.ts";
-import { planPopulation, populatedFieldOf, populatedPredicate, type PopulationAction } from "./population-planner.ts";
+import { planPopulation, populatedFieldOf, type PopulationAction } from "./population-planner.ts";
 import { Reserve } from "./reserve.ts";
 import {
   PAGES_PER_UNIT,
@@ -340,55 +342,25 @@ export class Pool {
     const arena = this.arena(lease.arenaId);
     const { startPage, endPage } = this.leasePages(lease, request, "discard");
     const granularity = this.granularityOf(arena);
-    const blockPages = populateBlockBytes(granularity) / PAGE_BYTES;
-    const gPages = granularity / PAGE_BYTES;
-    const busy = expandToBlocks(startPage, endPage, blockPages);
+    const busy = expandToBlocks(startPage, endPage, populateBlockBytes(granularity) / PAGE_BYTES);
     this.requireIdle(lease, busy);
 
-    const innerStart = Math.ceil(startPage / gPages) * gPages;
-    const innerEnd = Math.floor(endPage / gPages) * gPages;
-    const hasInner = innerStart < innerEnd;
-    const edges: [number, number][] = hasInner
-      ? [[startPage, innerStart], [innerEnd, endPage]].filter(([s, e]) => s! < e!) as [number, number][]
-      : [[startPage, endPage]];
-    const edgePages = edges.reduce((n, [s, e]) => n + e - s, 0);
-    let policy: DiscardOutcome["policy"] = edgePages === 0 ? "none" : this.discardPolicyOf(arena);
-    const sharedSide: Side = arena.layout === "pair" ? 1 : 0;
-
-    if (policy === "defer") {
-      const wouldDefer = edges.reduce((n, [s, e]) => n + lease.pages.count(s, e, (_p, d, p0, p1) => ~d & (p0 | p1)), 0);
-      const cap = this.poolPolicy.deferredCapBytes / PAGE_BYTES;
-      if (this.totals.deferredPages + wouldDefer > cap) policy = this.poolPolicy.deferOverflow;
-    }
-    if (policy === "reject") {
-      const reason = this.discardPolicyOf(arena) === "defer" ? `the deferred cap of ${formatBytes(this.poolPolicy.deferredCapBytes)} is reached (${formatBytes(this.deferredBytes)} deferred)` : `policy is reject`;
-      throw new FailedPreconditionError(
-        `discard [${request.offsetBytes}, ${request.offsetBytes + request.lengthBytes}) is not aligned to the ${formatBytes(granularity)} punch granularity of arena "${arena.id}" and ${reason}; ` +
-          (hasInner ? `the aligned part is [${this.pageToArenaBytes(lease, innerStart)}, ${this.pageToArenaBytes(lease, innerEnd)})` : `no whole ${formatBytes(granularity)} block lies inside it`),
-      );
-    }
-    const zeroSteps: KernelStep[] = [];
-    if (policy === "zero") {
-      for (const [s, e] of edges) {
-        const privatePage = lease.pages.runs(s, e, (p, d) => p & ~d)[0];
-        if (privatePage !== undefined) {
-          throw new FailedPreconditionError(`discard policy zero cannot zero private page at offset ${this.pageToArenaBytes(lease, privatePage[0])}: the host cannot write private memory`);
-        }
-        for (const [zs, ze] of lease.pages.runs(s, e, sharedSide === 0 ? (_p, d, p0) => ~d & p0 : (_p, d, _p0, p1) => ~d & p1)) {
-          zeroSteps.push({ op: "zero", arenaId: arena.id, side: sharedSide, bytes: this.pagesToArenaBytes(lease, zs, ze) });
-        }
-      }
-    }
-    const marked: [number, number][] = policy === "defer" ? [[startPage, endPage]] : hasInner ? [[innerStart, innerEnd]] : [];
+    const decision = decideDiscard({
+      pages: lease.pages, startPage, endPage, granularityBytes: granularity,
+      policy: this.discardPolicyOf(arena), deferredCapBytes: this.poolPolicy.deferredCapBytes, deferOverflow: this.poolPolicy.deferOverflow,
+      deferredPagesNow: this.totals.deferredPages, sharedSide: arena.layout === "pair" ? 1 : 0,
+      offsetOf: (page) => this.pageToArenaBytes(lease, page),
+    });
+    const zeroSteps: KernelStep[] = decision.zeroRuns.map(([s, e]) => ({ op: "zero", arenaId: arena.id, side: arena.layout === "pair" ? 1 : 0, bytes: this.pagesToArenaBytes(lease, s, e) }));
     const pendingSteps = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
-      for (const [s, e] of marked) lease.pages.setField(FIELD_DISCARDED, s, e, true);
+      for (const [s, e] of decision.marked) lease.pages.setField(FIELD_DISCARDED, s, e, true);
     });
     const punchedBytes = pendingSteps.reduce((n, p) => n + (p.step.op === "punch" ? p.step.bytes.end - p.step.bytes.start : 0), 0);
     const outcome: DiscardOutcome = {
-      policy,
+      policy: decision.policy,
       punchedBytes,
       zeroedBytes: zeroSteps.reduce((n, s) => n + s.bytes.end - s.bytes.start, 0),
-      deferredBytes: policy === "defer" ? edgePages * PAGE_BYTES : 0,
+      deferredBytes: decision.policy === "defer" ? decision.edgePages * PAGE_BYTES : 0,
     };
     return this.openPlan("discard", arena, lease, busy.map((p) => p / PAGES) as [number, number], [...pendingSteps, ...zeroSteps.map(noBookkeeping)], () => "active", outcome);
   }
@@ -671,63 +643,10 @@ export class Pool {
 
   // ---------------------------------------------------------------- invariants
 
+  /** Checks DESIGN.md §3 over the whole pool; tests call it after every step. */
   assertInvariants(): void {
-    this.reserveState.assertInvariants();
-    let populatedSideUnits = 0;
-    let claimedForPunch = 0;
-    const totals = { deferredPages: 0, stalePages: 0, splitUnits: 0 };
-    for (const pending of this.pending.values()) {
-      for (const step of pending.plan.steps) if (step.op === "punch") claimedForPunch += step.unitsReturned;
-    }
-    for (const arena of this.arenaMap.values()) {
-      arena.free.assertInvariants();
-      let covered = arena.free.size;
-      for (const lease of arena.leases.values()) {
-        if (this.leaseMap.get(lease.id) !== lease || lease.arenaId !== arena.id) throw new Error(`lease "${lease.id}" is not indexed consistently`);
-        if (arena.free.intersects(lease.start, lease.end)) throw new Error(`lease "${lease.id}" overlaps free units of arena "${arena.id}"`);
-        if (lease.end > arena.sizeUnits) throw new Error(`lease "${lease.id}" runs past arena "${arena.id}"`);
-        for (const other of arena.leases.values()) {
-          if (other !== lease && other.start < lease.end && lease.start < other.end) throw new Error(`leases "${lease.id}" and "${other.id}" overlap`);
-        }
-        covered += lease.unitCount;
-        lease.pages.assertInvariants();
-        lease.busy.assertInvariants();
-        for (let side = 0 as Side; side < arena.sides; side++) {
-          const isPopulated = populatedPredicate(side);
-          for (let u = 0; u < lease.unitCount; u++) {
-            if (lease.pages.any(u * PAGES, (u + 1) * PAGES, isPopulated)) populatedSideUnits++;
-          }
-        }
-        const counts = countPageStates(lease.pages, 0, lease.unitCount);
-        totals.deferredPages += counts.deferredPages;
-        totals.stalePages += counts.stalePages;
-        totals.splitUnits += counts.splitUnits;
-      }
-      if (covered !== arena.sizeUnits) throw new Error(`arena "${arena.id}": free + leased = ${covered} units, size ${arena.sizeUnits}`);
-    }
-    if (populatedSideUnits !== this.reserveState.leasedUnits + claimedForPunch) {
-      throw new Error(`leases hold ${populatedSideUnits} populated units but the reserve counts ${this.reserveState.leasedUnits} leased + ${claimedForPunch} being punched`);
-    }
-    if (totals.deferredPages !== this.totals.deferredPages || totals.stalePages !== this.totals.stalePages || totals.splitUnits !== this.totals.splitUnits) {
-      throw new Error(`running totals ${JSON.stringify(this.totals)} differ from recount ${JSON.stringify(totals)}`);
-    }
+    checkPoolInvariants(this, this.totals);
   }
-}
-
-/** Start of a run of `length` free units aligned to `align`, chosen by `fit`; -1 when none. */
-export function alignedFit(free: ExtentSet, length: number, align: number, fit: "first-fit" | "best-fit"): number {
-  let best = -1;
-  let bestRun = Infinity;
-  for (const [s, e] of free.runs()) {
-    const start = Math.ceil(s / align) * align;
-    if (start + length > e) continue;
-    if (fit === "first-fit") return start;
-    if (e - s < bestRun) {
-      best = start;
-      bestRun = e - s;
-    }
-  }
-  return best;
 }
 
 function expandToBlocks(startPage: number, endPage: number, blockPages: number): [number, number] {

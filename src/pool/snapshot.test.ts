@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fragmentationReport } from "./fragmentation.ts";
 import { Pool } from "./pool.ts";
-import { exportSnapshot, importSnapshot, SNAPSHOT_VERSION } from "./snapshot.ts";
+import { exportSnapshot, importSnapshot, SNAPSHOT_VERSION, type PoolSnapshot } from "./snapshot.ts";
 import { PAGE_BYTES, UNIT_BYTES } from "./units.ts";
 
 function busyPool() {
@@ -21,7 +21,7 @@ function busyPool() {
 
 test("a snapshot survives JSON and rebuilds the same pool", () => {
   const { pool } = busyPool();
-  const copy = importSnapshot(JSON.parse(JSON.stringify(exportSnapshot(pool))));
+  const copy = importSnapshot(JSON.parse(JSON.stringify(exportSnapshot(pool))) as PoolSnapshot);
   assert.deepEqual(fragmentationReport(copy), fragmentationReport(pool));
   assert.deepEqual(copy.policy, pool.policy);
   assert.equal(copy.splitUnits, 2);
@@ -54,5 +54,5 @@ test("a snapshot of another version or with inconsistent leases is refused", () 
 });
 
 function exportAndImport(pool: Pool): Pool {
-  return importSnapshot(JSON.parse(JSON.stringify(exportSnapshot(pool))));
+  return importSnapshot(JSON.parse(JSON.stringify(exportSnapshot(pool))) as PoolSnapshot);
 }
