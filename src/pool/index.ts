@@ -15,5 +15,6 @@ export { fragmentationReport, UNIT_MAP_LEGEND, type ArenaFragmentation, type Poo
 export { Lease, type LeaseId, type LeaseState } from "./lease.ts";
 export type { DiscardOutcome, KernelStep, Plan, PlanId, PlanKind, PlanResult, PopulateStep, PunchStep, SetAttributesStep, Side, ZeroStep } from "./plan.ts";
 export { DEFAULT_POLICY, DISCARD_POLICIES, type ArenaPolicy, type DeferOverflow, type DiscardPolicy, type FitStrategy, type PoolPolicy } from "./policy.ts";
+export { exportSnapshot, importSnapshot, SNAPSHOT_VERSION, type PoolSnapshot } from "./snapshot.ts";
 export { Pool, type AllocateRequest, type ArenaSpec, type ConversionMode, type ConvertRequest, type PoolOptions, type RangeRequest } from "./pool.ts";
-export { PAGE_BYTES, PAGES_PER_UNIT, UNIT_BYTES, type ByteRange, type Bytes, type Pages, type UnitRange, type Units } from "./units.ts";
+export { PAGE_BYTES, PAGES_PER_UNIT, UNIT_BYTES, units, type ByteRange, type Bytes, type Pages, type UnitRange, type Units } from "./units.ts";
