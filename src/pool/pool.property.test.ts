@@ -337,7 +337,13 @@ class Convert extends RangeCommand {
     if (l.arena.memfd || (this.inPlace && l.arena.pair) || l.failed) {
       expectFailure(() => r.pool.convert("vmm", convert), FailedPreconditionError); return;
     }
-    if (this.inPlace) { this.finish(m, r, l, r.pool.convert("vmm", convert), lo, hi); return; }
+    if (this.inPlace) {
+      // In place changes attributes only; population is not reconciled (a single file holds
+      // both), so an earlier failed punch may still be pending here: no target check.
+      settle(m, r, l, r.pool.convert("vmm", convert), this.failMask);
+      compare(m, r);
+      return;
+    }
     const saved = l.pages.map((p) => ({ ...p, pop: [...p.pop] as [boolean, boolean] }));
     for (let p = lo; p < hi; p++) l.pages[p]!.priv = this.toPrivate;
     if (unitsNeeded(m, l, lo, hi) > m.capacity - populatedSideUnits(m)) {
