@@ -15,11 +15,11 @@ import type { ByteRange, KernelPort } from "./kernel-port.ts";
 export interface FallocateChunkedOptions {
   /** Bytes per call (default UNIT_BYTES, 2 MiB). */
   readonly chunkBytes?: bigint;
-  /** Calls of this range in flight at once (default 8). */
+  /** Calls of this range in flight at once (default DEFAULT_CHUNK_PARALLELISM). */
   readonly parallelism?: number;
 }
 
-export const DEFAULT_CHUNK_PARALLELISM = 8;
+export const DEFAULT_CHUNK_PARALLELISM = 4;
 
 /** Splits `range` into consecutive chunks of `chunkBytes` (the last one may be shorter). */
 export function splitRange(range: ByteRange, chunkBytes: bigint): ByteRange[] {
