@@ -1,0 +1,198 @@
+/**
+ * The transport, assembled: the gRPC server (Pool, Admin, grpc.health.v1, reflection) on a unix
+ * socket the daemon owns, the fd channel on a SEQPACKET socket, and the metrics endpoint — all
+ * in front of ONE PoolService. The composition root (src/main) builds the service and the
+ * kernel port and hands them in; nothing here constructs either.
+ *
+ * Lifetime: `start()` binds the sockets (paths must not exist); `shutdown()` is the SIGTERM
+ * path after the daemon's drain(): health NOT_SERVING, stop accepting, end Watch streams, let
+ * grpc-js finish in-flight calls (tryShutdown) with a forceShutdown timer, close the fd
+ * channel (revoking tokens, closing the fds they hold), remove the socket files.
+ */
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from "grpc-health-check";
+import type { Logger } from "pino";
+import type { PoolService } from "../daemon/pool-service.ts";
+import type { KernelPort } from "../kvm/kernel-port.ts";
+import { FdChannelServer } from "./fd-channel/fd-channel-server.ts";
+import { FD_CHANNEL_VERSION } from "./fd-channel/fd-message.ts";
+import { DEFAULT_FD_TOKEN_TTL_MS, DEFAULT_MAX_PENDING_FD_TOKENS, FdTokenTable } from "./fd-channel/fd-token-table.ts";
+import { adminHandlers } from "./grpc/admin-handlers.ts";
+import { ConnectionCallers } from "./grpc/connection-callers.ts";
+import type { HandlerContext } from "./grpc/handler-context.ts";
+import { poolHandlers } from "./grpc/pool-handlers.ts";
+import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } from "./grpc/unix-grpc-listener.ts";
+import { WatchRegistry } from "./grpc/watch-handler.ts";
+import { MetricsEndpoint, ServerMetrics } from "./metrics.ts";
+import { PROTO_FILES, protoLoaderOptions } from "./proto-options.ts";
+
+/**
+ * Largest request accepted. The largest legitimate request (a Watch naming every event kind,
+ * or 64-byte names and labels) is well under 1 KiB; 64 KiB leaves room and keeps a hostile
+ * client from making the daemon buffer much. Larger: RESOURCE_EXHAUSTED from grpc-js.
+ */
+export const DEFAULT_MAX_REQUEST_MESSAGE_BYTES = 64 * 1024;
+/** Largest response: a fragmentation map of many arenas can be big; 64 MiB is grpc's usual cap. */
+export const DEFAULT_MAX_RESPONSE_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** How long in-flight calls get to finish at shutdown before connections are cut. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
+
+export interface GmempoolServerOptions {
+  readonly service: PoolService;
+  readonly kernel: Pick<KernelPort, "listenSeqpacket" | "close">;
+  readonly logger: Logger;
+  readonly apiSocketPath: string;
+  readonly fdSocketPath: string;
+  /** Where to serve GET /metrics (HTTP on a unix socket); absent: no endpoint. */
+  readonly metricsSocketPath?: string;
+  /** SO_PEERCRED of an accepted api socket. */
+  readonly peerCredentials: SocketPeerCredentials;
+  readonly socketMode?: number;
+  readonly maxRequestMessageBytes?: number;
+  readonly maxResponseMessageBytes?: number;
+  readonly fdTokenTtlMs?: number;
+  readonly maxPendingFdTokens?: number;
+  readonly shutdownGraceMs?: number;
+  /** Node process metrics (event loop lag, heap) in the registry; default true. */
+  readonly processMetrics?: boolean;
+}
+
+/** The gRPC package definition the server serves (ours plus grpc.health.v1, for reflection). */
+export function loadPackageDefinition(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync([...PROTO_FILES], protoLoaderOptions());
+}
+
+function service(definition: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition {
+  const d = definition[name];
+  if (d === undefined || "format" in d) throw new Error(`${name} is not a service in the loaded protos`);
+  return d;
+}
+
+export class GmempoolServer {
+  readonly grpc: grpc.Server;
+  readonly tokens: FdTokenTable;
+  readonly callers = new ConnectionCallers();
+  readonly watches: WatchRegistry;
+  readonly fdChannel: FdChannelServer;
+  readonly metrics: ServerMetrics;
+  readonly #options: GmempoolServerOptions;
+  readonly #health = new HealthImplementation({ "": "NOT_SERVING", "gmempool.v1.Pool": "NOT_SERVING", "gmempool.v1.Admin": "NOT_SERVING" });
+  readonly #injector: grpc.ConnectionInjector;
+  readonly #listeners: UnixGrpcListener[] = [];
+  readonly #metricsEndpoint: MetricsEndpoint | undefined;
+  readonly #logger: Logger;
+  #shutdown: Promise<void> | null = null;
+
+  constructor(options: GmempoolServerOptions) {
+    this.#options = options;
+    this.#logger = options.logger;
+    const maxRequest = options.maxRequestMessageBytes ?? DEFAULT_MAX_REQUEST_MESSAGE_BYTES;
+    this.tokens = new FdTokenTable({
+      ttlMs: options.fdTokenTtlMs ?? DEFAULT_FD_TOKEN_TTL_MS,
+      maxPendingPerConnection: options.maxPendingFdTokens ?? DEFAULT_MAX_PENDING_FD_TOKENS,
+      closeFd: (fd) => {
+        options.kernel.close(fd);
+      },
+    });
+    this.fdChannel = new FdChannelServer({ path: options.fdSocketPath, kernel: options.kernel, service: options.service, tokens: this.tokens, logger: options.logger.child({ component: "fd-channel" }) });
+    this.metrics = new ServerMetrics(
+      options.service,
+      {
+        apiConnections: () => this.#listeners.reduce((n, l) => n + l.connectionCount, 0),
+        fdConnections: () => this.fdChannel.connectionCount,
+        pendingFdTokens: () => this.tokens.size,
+        watchStreams: () => this.watches.size,
+      },
+      { processMetrics: options.processMetrics ?? true },
+    );
+    const context: HandlerContext = {
+      service: options.service,
+      tokens: this.tokens,
+      callers: this.callers,
+      metrics: this.metrics,
+      logger: options.logger.child({ component: "grpc" }),
+      transport: { fdSocketPath: options.fdSocketPath, fdChannelVersion: FD_CHANNEL_VERSION, fdTokenTtlMs: this.tokens.ttlMs, maxPendingFdTokens: this.tokens.maxPendingPerConnection, maxRequestMessageBytes: maxRequest },
+    };
+    this.watches = new WatchRegistry(context);
+
+    this.grpc = new grpc.Server({
+      "grpc.max_receive_message_length": maxRequest,
+      "grpc.max_send_message_length": options.maxResponseMessageBytes ?? DEFAULT_MAX_RESPONSE_MESSAGE_BYTES,
+    });
+    const definition = loadPackageDefinition();
+    this.grpc.addService(service(definition, "gmempool.v1.Pool"), poolHandlers(context, this.watches));
+    this.grpc.addService(service(definition, "gmempool.v1.Admin"), adminHandlers(context));
+    this.#health.addToServer(this.grpc);
+    const healthDefinition = protoLoader.loadSync(healthProtoPath, protoLoaderOptions());
+    new ReflectionService({ ...definition, ...healthDefinition }).addToServer(this.grpc);
+    this.#injector = this.grpc.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.#metricsEndpoint = options.metricsSocketPath === undefined ? undefined : new MetricsEndpoint(options.metricsSocketPath, this.metrics.registry);
+  }
+
+  /** Binds the api, fd and metrics sockets. */
+  async start(): Promise<void> {
+    await this.addApiListener(this.#options.apiSocketPath, this.#options.peerCredentials);
+    this.fdChannel.listen();
+    await this.#metricsEndpoint?.listen(this.#options.socketMode ?? DEFAULT_SOCKET_MODE);
+    this.updateHealth();
+  }
+
+  /**
+   * Serves the API on one more unix socket whose peers are identified by `peerCredentials`
+   * (tests use this to give each simulated process its own socket and identity).
+   */
+  async addApiListener(path: string, peerCredentials: SocketPeerCredentials): Promise<UnixGrpcListener> {
+    const listener = new UnixGrpcListener({
+      path,
+      mode: this.#options.socketMode ?? DEFAULT_SOCKET_MODE,
+      injector: this.#injector,
+      peerCredentials,
+      service: this.#options.service,
+      callers: this.callers,
+      logger: this.#logger,
+    });
+    await listener.listen();
+    this.#listeners.push(listener);
+    return listener;
+  }
+
+  /** grpc.health.v1 follows the daemon: SERVING only while it serves. */
+  updateHealth(): void {
+    const state: ServingStatus = this.#options.service.servingState() === "serving" && this.#shutdown === null ? "SERVING" : "NOT_SERVING";
+    for (const name of ["", "gmempool.v1.Pool", "gmempool.v1.Admin"]) this.#health.setStatus(name, state);
+  }
+
+  /** See the file comment. Idempotent. */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#doShutdown();
+    return this.#shutdown;
+  }
+
+  async #doShutdown(): Promise<void> {
+    this.updateHealth();
+    const closed = this.#listeners.map((l) => l.stopAccepting());
+    this.watches.endAll();
+    const grace = this.#options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.#logger.warn({ graceMs: grace }, "calls still running after the grace period: forcing shutdown");
+        this.grpc.forceShutdown();
+        resolve();
+      }, grace);
+      this.#injector.drain(grace);
+      this.grpc.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    this.#injector.destroy();
+    for (const l of this.#listeners) l.destroyConnections();
+    await Promise.all(closed);
+    await this.fdChannel.close();
+    this.tokens.revokeAll();
+    await this.#metricsEndpoint?.close();
+    this.metrics.close();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Pool.Watch: streams the daemon's WatchStream to the client. The daemon decides what the
+ * stream carries and when it ends (pool-service.ts WatchStream); this side only encodes, honours
+ * the client's flow control (it stops pulling events while grpc-js's buffer is full, so a
+ * consumer that does not read falls behind in the daemon's buffer and is ended there with
+ * RESOURCE_EXHAUSTED), and closes the daemon's stream when the client cancels.
+ *
+ * Shutdown: the daemon's drain() ends every stream with UNAVAILABLE after a "draining"
+ * pool-status; `endAll` ends whatever is still open the same way before grpc-js's tryShutdown,
+ * which would otherwise wait for server streams forever (grpc/grpc-node#3068).
+ */
+import { once } from "node:events";
+import { status, type ServerWritableStream } from "@grpc/grpc-js";
+import { DaemonError, type WatchRequest as ServiceWatchRequest, type PoolEventKind, type WatchStream } from "../../daemon/pool-service.ts";
+import { statusForError } from "../error-status.ts";
+import type { WatchRequest__Output } from "../generated/gmempool/v1/WatchRequest.ts";
+import type { WatchResponse } from "../generated/gmempool/v1/WatchResponse.ts";
+import { POOL_EVENT_KIND, poolEventToProto } from "../proto-codec.ts";
+import { statusName, type HandlerContext } from "./handler-context.ts";
+
+type WatchCall = ServerWritableStream<WatchRequest__Output, WatchResponse>;
+
+export function decodeWatchRequest(request: WatchRequest__Output): ServiceWatchRequest {
+  const kinds: PoolEventKind[] = request.kinds.map((k, i) => {
+    const kind = POOL_EVENT_KIND.decode(k, `kinds[${i}]`);
+    if (kind === undefined) throw new DaemonError("invalid-argument", `kinds[${i}] is POOL_EVENT_KIND_UNSPECIFIED; name the kinds to watch, or none for all`);
+    return kind;
+  });
+  return { arenaId: request.arenaId, kinds, allOwners: request.allOwners };
+}
+
+export class WatchRegistry {
+  readonly #context: HandlerContext;
+  /** Open streams -> the daemon's stream each reads. */
+  readonly #open = new Map<WatchCall, WatchStream>();
+
+  constructor(context: HandlerContext) {
+    this.#context = context;
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  serve(call: WatchCall): void {
+    const started = process.hrtime.bigint();
+    let finished = false;
+    const finish = (code: number): void => {
+      if (finished) return;
+      finished = true;
+      this.#context.metrics?.observeRpc("Watch", statusName(code), Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    let watch: WatchStream;
+    try {
+      const caller = this.#context.callers.callerOf(call);
+      watch = this.#context.service.watch(caller, decodeWatchRequest(call.request));
+    } catch (error) {
+      const failure = statusForError(error);
+      finish(failure.code);
+      call.emit("error", failure);
+      return;
+    }
+    this.#open.set(call, watch);
+    call.on("cancelled", () => {
+      watch.close();
+    });
+    void (async () => {
+      try {
+        for await (const event of watch) {
+          if (call.cancelled || !this.#open.has(call)) break;
+          if (!call.write(poolEventToProto(event))) {
+            await Promise.race([once(call, "drain"), once(call, "cancelled"), once(call, "close")]);
+          }
+        }
+        if (call.cancelled) finish(status.CANCELLED);
+        else if (this.#open.has(call)) {
+          finish(status.OK);
+          call.end();
+        } else finish(status.UNAVAILABLE); // ended by endAll
+      } catch (error) {
+        const failure = statusForError(error);
+        if (call.cancelled) finish(status.CANCELLED);
+        else if (this.#open.has(call)) {
+          finish(failure.code);
+          call.emit("error", failure);
+        }
+      } finally {
+        watch.close();
+        this.#open.delete(call);
+      }
+    })();
+  }
+
+  /** Ends every open stream with UNAVAILABLE (shutdown, after the daemon's drain). */
+  endAll(message = "the daemon is shutting down; reconnect with backoff"): void {
+    for (const [call, watch] of [...this.#open]) {
+      this.#open.delete(call);
+      watch.close();
+      if (!call.cancelled) call.emit("error", { code: status.UNAVAILABLE, details: message });
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Prometheus metrics (DESIGN.md §8): pool units by state, split units, deferred bytes,
+ * per-arena usage (read from the daemon at scrape time), RPC latency histograms by method and
+ * status code (observed by the handlers), kernel call latencies (the daemon's observer hook),
+ * and the transport's own connection and token counts. Served over HTTP on a unix socket
+ * (metrics.sock in the runtime directory, 0660), never on a network address.
+ */
+import { chmodSync, rmSync } from "node:fs";
+import { createServer, type Server as HttpServer } from "node:http";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { PoolService } from "../daemon/pool-service.ts";
+
+/** RPC latency buckets, seconds: 50 µs .. 30 s (a 1-unit Allocate is ~0.3 ms, 1 GiB ~0.3 s). */
+const RPC_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Kernel call buckets, seconds: 10 µs .. 10 s (2 MiB fallocate ~0.2 ms; 1 GiB guest_memfd ~0.2 s). */
+const KERNEL_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 10];
+
+export interface TransportGauges {
+  apiConnections(): number;
+  fdConnections(): number;
+  pendingFdTokens(): number;
+  watchStreams(): number;
+}
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly #rpcDuration: Histogram<"method" | "code">;
+  readonly #kernelDuration: Histogram<"call" | "result">;
+  readonly #unsubscribe: () => void;
+
+  constructor(service: Pick<PoolService, "metrics" | "observeKernelCalls">, transport: TransportGauges, options: { readonly processMetrics?: boolean } = {}) {
+    const registry = this.registry;
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "gmempool_" });
+
+    this.#rpcDuration = new Histogram({ name: "gmempool_rpc_duration_seconds", help: "gRPC call latency by method and status code", labelNames: ["method", "code"], buckets: RPC_BUCKETS, registers: [registry] });
+    this.#kernelDuration = new Histogram({ name: "gmempool_kernel_call_duration_seconds", help: "Kernel call latency by call (kernel spelling) and result (ok or errno)", labelNames: ["call", "result"], buckets: KERNEL_BUCKETS, registers: [registry] });
+    this.#unsubscribe = service.observeKernelCalls((sample) => {
+      this.#kernelDuration.observe({ call: sample.call, result: sample.errno ?? "ok" }, sample.seconds);
+    });
+
+    // Pool figures are read from the daemon at scrape time, in one call per scrape.
+    let snapshot: ReturnType<PoolService["metrics"]> | undefined;
+    const read = (): ReturnType<PoolService["metrics"]> => (snapshot ??= service.metrics());
+    const units = new Gauge({ name: "gmempool_pool_units", help: "Pool units by state (free + claimed + leased = capacity)", labelNames: ["state"], registers: [registry] });
+    new Gauge({
+      name: "gmempool_pool_capacity_units",
+      help: "Pool capacity in 2 MiB units",
+      registers: [registry],
+      collect() {
+        // The first gauge collected in a scrape refreshes the snapshot for the others.
+        snapshot = undefined;
+        const m = read();
+        this.set(m.capacityUnits);
+        units.set({ state: "free" }, m.freeUnits);
+        units.set({ state: "claimed" }, m.claimedUnits);
+        units.set({ state: "leased" }, m.leasedUnits);
+      },
+    });
+    new Gauge({ name: "gmempool_split_units", help: "Leased units whose 512 pages are not all in one state", registers: [registry], collect() { this.set(read().splitUnits); } });
+    new Gauge({ name: "gmempool_deferred_bytes", help: "Bytes discarded under the defer policy and still populated", registers: [registry], collect() { this.set(Number(read().deferredBytes)); } });
+    new Gauge({ name: "gmempool_arenas", help: "Arenas, all owners", registers: [registry], collect() { this.set(read().arenaCount); } });
+    new Gauge({ name: "gmempool_leases", help: "Leases, all owners", registers: [registry], collect() { this.set(read().leaseCount); } });
+    new Gauge({
+      name: "gmempool_arena_units",
+      help: "Per-arena units: size, leased, populated",
+      labelNames: ["arena_id", "owner", "kind"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const a of read().arenas) {
+          this.set({ arena_id: a.arenaId, owner: a.owner, kind: "size" }, a.unitCount);
+          this.set({ arena_id: a.arenaId, owner: a.owner, kind: "leased" }, a.leasedUnitCount);
+          this.set({ arena_id: a.arenaId, owner: a.owner, kind: "populated" }, a.populatedUnitCount);
+        }
+      },
+    });
+    new Gauge({
+      name: "gmempool_connections",
+      help: "Open connections by socket",
+      labelNames: ["socket"],
+      registers: [registry],
+      collect() {
+        this.set({ socket: "api" }, transport.apiConnections());
+        this.set({ socket: "fd" }, transport.fdConnections());
+      },
+    });
+    new Gauge({ name: "gmempool_fd_tokens_pending", help: "fd channel tokens issued and not yet used, cancelled or expired", registers: [registry], collect() { this.set(transport.pendingFdTokens()); } });
+    new Gauge({ name: "gmempool_watch_streams", help: "Open Watch streams", registers: [registry], collect() { this.set(transport.watchStreams()); } });
+    this.rpcErrors = new Counter({ name: "gmempool_rpc_internal_errors_total", help: "Calls answered INTERNAL (daemon bugs or unclassified kernel errors)", labelNames: ["method"], registers: [registry] });
+  }
+
+  readonly rpcErrors: Counter<"method">;
+
+  /** One finished RPC: its method name ("Allocate"), gRPC status name ("OK") and latency. */
+  observeRpc(method: string, code: string, seconds: number): void {
+    this.#rpcDuration.observe({ method, code }, seconds);
+    if (code === "INTERNAL") this.rpcErrors.inc({ method });
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+}
+
+/** GET /metrics over HTTP on a unix socket. */
+export class MetricsEndpoint {
+  readonly path: string;
+  readonly #server: HttpServer;
+
+  constructor(path: string, registry: Registry) {
+    this.path = path;
+    this.#server = createServer((request, response) => {
+      if (request.method !== "GET" || (request.url !== "/metrics" && request.url !== "/")) {
+        response.writeHead(404, { "content-type": "text/plain" }).end("GET /metrics\n");
+        return;
+      }
+      registry.metrics().then(
+        (text) => response.writeHead(200, { "content-type": registry.contentType }).end(text),
+        (error: unknown) => response.writeHead(500, { "content-type": "text/plain" }).end(`${error instanceof Error ? error.message : String(error)}\n`),
+      );
+    });
+  }
+
+  async listen(mode = 0o660): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(this.path, () => {
+        this.#server.off("error", reject);
+        resolve();
+      });
+    });
+    chmodSync(this.path, mode);
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    rmSync(this.path, { force: true });
+  }
+}
