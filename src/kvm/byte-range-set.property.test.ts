@@ -35,5 +35,6 @@ test("ByteRangeSet behaves like a set of pages under any sequence of adds and re
       assert.equal(set.firstIn(BigInt(lo) * PAGE, BigInt(hi) * PAGE), members[0] === undefined ? undefined : BigInt(members[0]) * PAGE);
       assert.equal(set.firstGap(BigInt(lo) * PAGE, BigInt(hi) * PAGE), gaps[0] === undefined ? undefined : BigInt(gaps[0]) * PAGE);
     }),
+    { numRuns: 500 },
   );
 });

@@ -50,6 +50,7 @@ export class ByteRangeSet {
 
   /** The first offset of [start, end) in the set, if any. */
   firstIn(start: bigint, end: bigint): bigint | undefined {
+    if (end <= start) return undefined;
     for (const [rs, re] of this.#ranges) {
       if (re <= start) continue;
       if (rs >= end) return undefined;
@@ -60,6 +61,7 @@ export class ByteRangeSet {
 
   /** The first offset of [start, end) NOT in the set, if any. */
   firstGap(start: bigint, end: bigint): bigint | undefined {
+    if (end <= start) return undefined;
     let at = start;
     for (const [rs, re] of this.#ranges) {
       if (re <= at) continue;

@@ -14,14 +14,17 @@ import { test } from "node:test";
 export interface KvmRequirements {
   /** The tests write /sys or /proc (nr_hugepages): they need uid 0. */
   readonly root?: boolean;
+  /** The KVM device (default /dev/kvm; tests of this file point it elsewhere). */
+  readonly device?: string;
 }
 
 /** Why the real-kernel tests cannot run here, or undefined when they can. */
 export function kvmUnavailableReason(requirements: KvmRequirements = {}): string | undefined {
+  const device = requirements.device ?? "/dev/kvm";
   try {
-    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+    accessSync(device, constants.R_OK | constants.W_OK);
   } catch (error) {
-    return `/dev/kvm is not usable here (${(error as { code?: string }).code ?? String(error)})`;
+    return `${device} is not usable here (${(error as { code?: string }).code ?? String(error)})`;
   }
   if (requirements.root === true && process.getuid?.() !== 0) return "these tests need root (they write nr_hugepages)";
   return undefined;
