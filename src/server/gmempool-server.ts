@@ -84,6 +84,7 @@ export class GmempoolServer {
   readonly #metricsEndpoint: MetricsEndpoint | undefined;
   readonly #logger: Logger;
   #shutdown: Promise<void> | null = null;
+  #stopping = false;
 
   constructor(options: GmempoolServerOptions) {
     this.#options = options;
@@ -158,9 +159,15 @@ export class GmempoolServer {
     return listener;
   }
 
-  /** grpc.health.v1 follows the daemon: SERVING only while it serves. */
+  /** grpc.health.v1 from now on reports NOT_SERVING (the process is stopping). */
+  markNotServing(): void {
+    this.#stopping = true;
+    this.updateHealth();
+  }
+
+  /** grpc.health.v1 follows the daemon: SERVING only while it serves and we are not stopping. */
   updateHealth(): void {
-    const state: ServingStatus = this.#options.service.servingState() === "serving" && this.#shutdown === null ? "SERVING" : "NOT_SERVING";
+    const state: ServingStatus = this.#options.service.servingState() === "serving" && !this.#stopping ? "SERVING" : "NOT_SERVING";
     for (const name of ["", "gmempool.v1.Pool", "gmempool.v1.Admin"]) this.#health.setStatus(name, state);
   }
 
@@ -171,7 +178,7 @@ export class GmempoolServer {
   }
 
   async #doShutdown(): Promise<void> {
-    this.updateHealth();
+    this.markNotServing();
     const closed = this.#listeners.map((l) => l.stopAccepting());
     this.watches.endAll();
     const grace = this.#options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;

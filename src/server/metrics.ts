@@ -26,6 +26,7 @@ export class ServerMetrics {
   readonly registry = new Registry();
   readonly #rpcDuration: Histogram<"method" | "code">;
   readonly #kernelDuration: Histogram<"call" | "result">;
+  readonly #rpcErrors: Counter<"method">;
   readonly #unsubscribe: () => void;
 
   constructor(service: Pick<PoolService, "metrics" | "observeKernelCalls">, transport: TransportGauges, options: { readonly processMetrics?: boolean } = {}) {
@@ -38,24 +39,23 @@ export class ServerMetrics {
       this.#kernelDuration.observe({ call: sample.call, result: sample.errno ?? "ok" }, sample.seconds);
     });
 
-    // Pool figures are read from the daemon at scrape time, in one call per scrape.
+    // Pool figures are read from the daemon at scrape time, once per scrape: prom-client
+    // collects in registration order, so the first gauge below takes the snapshot the others read.
     let snapshot: ReturnType<PoolService["metrics"]> | undefined;
     const read = (): ReturnType<PoolService["metrics"]> => (snapshot ??= service.metrics());
-    const units = new Gauge({ name: "gmempool_pool_units", help: "Pool units by state (free + claimed + leased = capacity)", labelNames: ["state"], registers: [registry] });
     new Gauge({
-      name: "gmempool_pool_capacity_units",
-      help: "Pool capacity in 2 MiB units",
+      name: "gmempool_pool_units",
+      help: "Pool units by state (free + claimed + leased = capacity)",
+      labelNames: ["state"],
       registers: [registry],
       collect() {
-        // The first gauge collected in a scrape refreshes the snapshot for the others.
-        snapshot = undefined;
-        const m = read();
-        this.set(m.capacityUnits);
-        units.set({ state: "free" }, m.freeUnits);
-        units.set({ state: "claimed" }, m.claimedUnits);
-        units.set({ state: "leased" }, m.leasedUnits);
+        snapshot = service.metrics();
+        this.set({ state: "free" }, snapshot.freeUnits);
+        this.set({ state: "claimed" }, snapshot.claimedUnits);
+        this.set({ state: "leased" }, snapshot.leasedUnits);
       },
     });
+    new Gauge({ name: "gmempool_pool_capacity_units", help: "Pool capacity in 2 MiB units", registers: [registry], collect() { this.set(read().capacityUnits); } });
     new Gauge({ name: "gmempool_split_units", help: "Leased units whose 512 pages are not all in one state", registers: [registry], collect() { this.set(read().splitUnits); } });
     new Gauge({ name: "gmempool_deferred_bytes", help: "Bytes discarded under the defer policy and still populated", registers: [registry], collect() { this.set(Number(read().deferredBytes)); } });
     new Gauge({ name: "gmempool_arenas", help: "Arenas, all owners", registers: [registry], collect() { this.set(read().arenaCount); } });
@@ -86,15 +86,13 @@ export class ServerMetrics {
     });
     new Gauge({ name: "gmempool_fd_tokens_pending", help: "fd channel tokens issued and not yet used, cancelled or expired", registers: [registry], collect() { this.set(transport.pendingFdTokens()); } });
     new Gauge({ name: "gmempool_watch_streams", help: "Open Watch streams", registers: [registry], collect() { this.set(transport.watchStreams()); } });
-    this.rpcErrors = new Counter({ name: "gmempool_rpc_internal_errors_total", help: "Calls answered INTERNAL (daemon bugs or unclassified kernel errors)", labelNames: ["method"], registers: [registry] });
+    this.#rpcErrors = new Counter({ name: "gmempool_rpc_internal_errors_total", help: "Calls answered INTERNAL (daemon bugs or unclassified kernel errors)", labelNames: ["method"], registers: [registry] });
   }
-
-  readonly rpcErrors: Counter<"method">;
 
   /** One finished RPC: its method name ("Allocate"), gRPC status name ("OK") and latency. */
   observeRpc(method: string, code: string, seconds: number): void {
     this.#rpcDuration.observe({ method, code }, seconds);
-    if (code === "INTERNAL") this.rpcErrors.inc({ method });
+    if (code === "INTERNAL") this.#rpcErrors.inc({ method });
   }
 
   close(): void {

@@ -1,0 +1,111 @@
+/**
+ * The running daemon process, assembled: the PoolDaemon (built by the caller with its kernel
+ * port) behind the GmempoolServer, in a prepared runtime directory; start-up, SIGHUP and
+ * SIGTERM sequences. The CLI (gmempool.ts) and the transport tests (with a fake kernel) both
+ * start the daemon through here, so they exercise the same wiring.
+ *
+ * Start: sockets first (reads answer while the reserve populates; mutations are UNAVAILABLE
+ * and health NOT_SERVING), then daemon.start(), then health SERVING and READY=1 to systemd.
+ * Stop (SIGTERM): STOPPING=1, health NOT_SERVING, daemon.drain() (Watch streams get
+ * "draining" and end UNAVAILABLE; in-flight mutations finish), server shutdown (stop
+ * accepting, end what is left, tryShutdown with a force timer, fd channel closed, sockets
+ * removed), daemon.close() (fds closed, journal flushed), the kernel port released.
+ */
+import type { Logger } from "pino";
+import type { PoolDaemon, PolicyUpdate, PolicyInfo } from "../daemon/pool-service.ts";
+import type { KernelPort } from "../kvm/kernel-port.ts";
+import { GmempoolServer, type GmempoolServerOptions } from "../server/gmempool-server.ts";
+import type { SocketPeerCredentials } from "../server/grpc/unix-grpc-listener.ts";
+import type { RuntimePaths } from "./runtime-dir.ts";
+import { prepareRuntimeDir } from "./runtime-dir-setup.ts";
+import { sdNotify } from "./sd-notify.ts";
+
+export interface GmempoolProcessOptions {
+  readonly daemon: PoolDaemon;
+  readonly kernel: KernelPort;
+  readonly logger: Logger;
+  readonly paths: RuntimePaths;
+  readonly peerCredentials: SocketPeerCredentials;
+  /** Transport tuning (token TTL, message limits, grace period). */
+  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "maxPendingFdTokens" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "socketMode">>;
+  /** Serve metrics on paths.metricsSocket (default true). */
+  readonly metrics?: boolean;
+}
+
+export class GmempoolProcess {
+  readonly daemon: PoolDaemon;
+  readonly server: GmempoolServer;
+  readonly paths: RuntimePaths;
+  readonly #kernel: KernelPort;
+  readonly #logger: Logger;
+  #stopping: Promise<void> | null = null;
+
+  private constructor(options: GmempoolProcessOptions, server: GmempoolServer) {
+    this.daemon = options.daemon;
+    this.server = server;
+    this.paths = options.paths;
+    this.#kernel = options.kernel;
+    this.#logger = options.logger;
+  }
+
+  /** Binds the sockets and starts the daemon; on failure everything started is stopped again. */
+  static async start(options: GmempoolProcessOptions): Promise<GmempoolProcess> {
+    await prepareRuntimeDir(options.paths);
+    const server = new GmempoolServer({
+      service: options.daemon,
+      kernel: options.kernel,
+      logger: options.logger,
+      apiSocketPath: options.paths.apiSocket,
+      fdSocketPath: options.paths.fdSocket,
+      ...(options.metrics === false ? {} : { metricsSocketPath: options.paths.metricsSocket }),
+      peerCredentials: options.peerCredentials,
+      ...options.server,
+    });
+    const process = new GmempoolProcess(options, server);
+    try {
+      await server.start();
+      options.logger.info({ api: options.paths.apiSocket, fd: options.paths.fdSocket, metrics: options.metrics === false ? null : options.paths.metricsSocket }, "listening");
+      await options.daemon.start();
+    } catch (error) {
+      await process.stop("start-up failed");
+      throw error;
+    }
+    server.updateHealth();
+    const notifyFailure = sdNotify("READY=1\nSTATUS=serving");
+    if (notifyFailure !== undefined) options.logger.warn({ why: notifyFailure }, "sd_notify READY=1 failed");
+    const m = options.daemon.metrics();
+    options.logger.info({ capacityUnits: m.capacityUnits, freeUnits: m.freeUnits, leasedUnits: m.leasedUnits, arenas: m.arenaCount }, "serving");
+    return process;
+  }
+
+  /** SIGHUP: re-applies the configuration's pool-wide policy. */
+  async reload(policy: PolicyUpdate): Promise<PolicyInfo> {
+    const applied = await this.daemon.reloadPolicy(policy);
+    this.#logger.info({ policy: applied }, "policy reloaded");
+    return applied;
+  }
+
+  /** SIGTERM. Idempotent; see the file comment for the order. */
+  stop(reason: string): Promise<void> {
+    this.#stopping ??= this.#stop(reason);
+    return this.#stopping;
+  }
+
+  async #stop(reason: string): Promise<void> {
+    this.#logger.info({ reason }, "stopping");
+    sdNotify("STOPPING=1");
+    this.server.markNotServing();
+    const step = async (name: string, run: () => Promise<void>): Promise<void> => {
+      try {
+        await run();
+      } catch (error) {
+        this.#logger.error({ err: error, step: name }, "shutdown step failed; continuing");
+      }
+    };
+    await step("daemon drain", () => this.daemon.drain());
+    await step("server shutdown", () => this.server.shutdown());
+    await step("daemon close", () => this.daemon.close());
+    this.#kernel.release();
+    this.#logger.info("stopped");
+  }
+}
