@@ -28,13 +28,9 @@ export async function prepareRuntimeDir(paths: RuntimePaths): Promise<void> {
   mkdirSync(paths.dir, { recursive: true, mode: RUNTIME_DIR_MODE });
   if (await answers(paths.apiSocket)) throw new Error(`another gmempool daemon is serving on ${paths.apiSocket}; stop it first (or use another --runtime-dir)`);
   for (const path of [paths.apiSocket, paths.fdSocket, paths.metricsSocket]) {
-    let isSocket = false;
-    try {
-      isSocket = lstatSync(path).isSocket();
-    } catch {
-      continue; // absent
-    }
-    if (!isSocket) throw new Error(`${path} exists and is not a socket; refusing to remove it`);
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (stat === undefined) continue;
+    if (!stat.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to remove it`);
     rmSync(path, { force: true });
   }
 }
