@@ -83,9 +83,10 @@ import { check, kernelError } from "./syscall-check.ts";
 const HUGEPAGES_2M = "/sys/kernel/mm/hugepages/hugepages-2048kB";
 
 /**
- * Default in-flight limit for slow calls. Measured on the 2-vCPU PVM guest with bench
- * kernel-throughput (docs/kernel-port.md): 4–8 parallel 2 MiB fallocates saturate it; more only
- * queue on libuv's 4 threads.
+ * Default in-flight limit for slow calls, across all callers of one port. Measured with bench
+ * kernel-throughput on the 2-vCPU PVM guest (docs/kernel-port.md): 2–8 parallel 2 MiB
+ * fallocates perform alike (they hide koffi's ~0.1 ms round trip per call); more only queue on
+ * libuv's 4 threads and delay the daemon's own file I/O there.
  */
 export const DEFAULT_MAX_IN_FLIGHT = 8;
 
