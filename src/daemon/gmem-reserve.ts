@@ -36,6 +36,10 @@ export class GmemReserve implements ReserveBackend {
     this.#capacityUnits = capacityUnits;
   }
 
+  get fileFd(): Fd | undefined {
+    return this.#gmem;
+  }
+
   get populatedUnits(): number {
     return this.#populated;
   }

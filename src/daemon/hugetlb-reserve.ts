@@ -37,6 +37,10 @@ export class HugetlbReserve implements ReserveBackend {
     this.#capacityUnits = capacityUnits;
   }
 
+  get fileFd(): Fd | undefined {
+    return this.#memfd;
+  }
+
   get populatedUnits(): number {
     return this.#populated;
   }

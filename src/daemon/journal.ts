@@ -96,6 +96,7 @@ export class Journal<S, R> {
   #writing: Promise<void> | undefined;
   #broken: Error | undefined;
   #closed = false;
+  #crashed = false;
 
   private constructor(dir: string, options: JournalOptions, segment: FileHandle, name: string, seq: number, sinceSnapshot: number) {
     this.dir = dir;
@@ -206,6 +207,20 @@ export class Journal<S, R> {
     await this.#segment.close();
   }
 
+  /**
+   * Tests only: behave as if the process was killed now. Nothing more reaches the disk (a write
+   * already handed to the kernel completes, as it would); pending appends never resolve.
+   */
+  async simulateCrash(): Promise<void> {
+    this.#closed = true;
+    this.#crashed = true;
+    this.#pending = [];
+    this.#compaction = [];
+    // A write already handed to the kernel finishes; then the file is released.
+    await this.#writing?.catch(() => undefined);
+    await this.#segment.close().catch(() => undefined);
+  }
+
   /** Resolves when every record appended so far is durable (or the journal broke). */
   async flush(): Promise<void> {
     while (this.#writing !== undefined) await this.#writing;
@@ -221,6 +236,7 @@ export class Journal<S, R> {
 
   async #run(): Promise<void> {
     for (;;) {
+      if (this.#crashed) return;
       const compaction = this.#compaction.splice(0);
       if (compaction.length > 0) {
         // Records queued but not yet written are part of the state being snapshotted.
@@ -241,12 +257,18 @@ export class Journal<S, R> {
       try {
         await this.#segment.write(batch.map((p) => p.line).join(""));
         if (this.#fsync) await this.#segment.datasync();
+        // The test hook may have "killed" the process while the write was in the kernel.
+        if (this.#hasCrashed()) return;
         for (const p of batch) p.resolve();
       } catch (error) {
         const e = this.#fail(error);
         for (const p of batch) p.reject(e);
       }
     }
+  }
+
+  #hasCrashed(): boolean {
+    return this.#crashed;
   }
 
   #fail(error: unknown): Error {

@@ -527,8 +527,11 @@ export interface PoolEvent {
 export interface WatchRequest {
   /** "" for every arena the caller can see. */
   readonly arenaId: string;
-  /** Empty for all kinds; pool-status is always sent first regardless. */
-  readonly kinds: readonly PoolEventKind[];
+  /**
+   * Empty for all kinds; pool-status is always sent first regardless. `undefined` stands for
+   * POOL_EVENT_KIND_UNSPECIFIED and makes the request invalid-argument.
+   */
+  readonly kinds: readonly (PoolEventKind | undefined)[];
   readonly allOwners: boolean;
 }
 

@@ -15,6 +15,7 @@
  *   other order would fail with ENOSPC: the pool is sized for the reserve exactly.
  * Taking a unit back is always "punch the arena, then populate the slot".
  */
+import type { Fd } from "../kvm/fd.ts";
 import type { UnitRange } from "../pool/index.ts";
 import type { KernelFeature, ReserveMode } from "./pool-service.ts";
 
@@ -33,6 +34,8 @@ export interface ReserveBackend {
   populateSlots(slots: readonly UnitRange[]): Promise<void>;
   /** Closes the reserve file and undoes start-up (nr_hugepages). Idempotent. */
   close(): Promise<void>;
+  /** The reserve file (borrowed; for diagnostics and tests), undefined in mode none. */
+  readonly fileFd: Fd | undefined;
 }
 
 /** `none`: admission control without holding memory; every slot operation is free. */
@@ -41,6 +44,7 @@ export class NoReserve implements ReserveBackend {
   readonly handOutOrder = "arena-first";
   readonly populatedUnits = 0;
   readonly features: readonly KernelFeature[] = [];
+  readonly fileFd = undefined;
 
   start(): Promise<void> {
     return Promise.resolve();

@@ -1,0 +1,165 @@
+/**
+ * A PoolManager on the fake kernel, for tests (STYLE.md rule 6: substitute only at the kernel
+ * port). The daemon is one fake process, each VMM another, on one FakeHost, so fds cross
+ * between them as they would over SCM_RIGHTS, process exits close fds and fire pidfds, and a
+ * "kill -9" of the daemon drops exactly what the kernel would drop.
+ *
+ * `assertConservation()` is the check the tests run after every step: the pool's invariants,
+ * and the kernel's populated bytes per file equal to what the pool records for it (arena sides
+ * and the reserve file), i.e. no unit lost and none counted twice, in the books AND in memory.
+ */
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { PVM_6_18, type FakeCapabilities } from "../kvm/fake-capabilities.ts";
+import { FakeHost } from "../kvm/fake-host.ts";
+import type { FakeKernel } from "../kvm/fake-kernel.ts";
+import type { Fd } from "../kvm/fd.ts";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_DEFAULT_VM } from "../kvm/kernel-constants.ts";
+import type { KernelPort } from "../kvm/kernel-port.ts";
+import { PAGE_BYTES, UNIT_BYTES } from "../pool/index.ts";
+import { populatedPredicate } from "../pool/population-planner.ts";
+import { DEFAULT_CONFIG, type DaemonConfig } from "./config.ts";
+import { PoolManager } from "./pool-manager.ts";
+import type { Caller, ReserveMode } from "./pool-service.ts";
+
+export interface FakeDaemonOptions {
+  readonly capabilities?: FakeCapabilities;
+  readonly host?: FakeHost;
+  readonly reserveMode?: ReserveMode;
+  readonly capacityUnits?: number;
+  readonly journalDir?: string;
+  /** Changes to the default configuration. */
+  readonly configure?: (config: DaemonConfig) => DaemonConfig;
+  /** Wraps the daemon's kernel port (fault injection by call count). */
+  readonly wrapKernel?: (kernel: FakeKernel) => KernelPort;
+  /** Do not call start(). */
+  readonly noStart?: boolean;
+}
+
+export class FakeDaemon {
+  readonly host: FakeHost;
+  readonly kernel: FakeKernel;
+  readonly manager: PoolManager;
+  readonly journalDir: string;
+  readonly options: FakeDaemonOptions;
+
+  private constructor(host: FakeHost, kernel: FakeKernel, manager: PoolManager, journalDir: string, options: FakeDaemonOptions) {
+    this.host = host;
+    this.kernel = kernel;
+    this.manager = manager;
+    this.journalDir = journalDir;
+    this.options = options;
+  }
+
+  static async start(options: FakeDaemonOptions = {}): Promise<FakeDaemon> {
+    const host = options.host ?? new FakeHost(options.capabilities ?? PVM_6_18);
+    const kernel = host.process({ uid: 0, gid: 0 });
+    const journalDir = options.journalDir ?? (await mkdtemp(join(tmpdir(), "gmempool-journal-")));
+    const base: DaemonConfig = {
+      ...DEFAULT_CONFIG,
+      pool: { ...DEFAULT_CONFIG.pool, capacityUnits: options.capacityUnits ?? 64, maxStepUnits: 4 },
+      journal: { ...DEFAULT_CONFIG.journal, fsync: false },
+    };
+    const config = options.configure?.(base) ?? base;
+    const manager = new PoolManager({
+      config,
+      kernel: options.wrapKernel?.(kernel) ?? kernel,
+      logger: pino({ level: process.env["GMEMPOOL_TEST_LOG"] ?? "silent" }),
+      journalDir,
+      reserveMode: options.reserveMode ?? "gmem",
+      processStartTime: (pid) => (host.isRunning(pid) ? 1000n + BigInt(pid) : undefined),
+      daemonVersion: "test",
+    });
+    const daemon = new FakeDaemon(host, kernel, manager, journalDir, options);
+    if (options.noStart !== true) await manager.start();
+    return daemon;
+  }
+
+  /** A VMM process on the same host. */
+  vmm(options: { uid?: number; gid?: number } = {}): FakeVmm {
+    return new FakeVmm(this, this.host.process({ uid: options.uid ?? 1000, gid: options.gid ?? 1000 }));
+  }
+
+  /** kill -9 of the daemon, then a new daemon on the same journal (and host). */
+  async crashAndRestart(overrides: Partial<FakeDaemonOptions> = {}): Promise<FakeDaemon> {
+    await this.manager.simulateCrash();
+    this.host.exitProcess(this.kernel.pid);
+    return FakeDaemon.start({ ...this.options, ...overrides, host: this.host, journalDir: this.journalDir });
+  }
+
+  async close(): Promise<void> {
+    await this.manager.close();
+  }
+
+  /** Invariants plus: kernel populated bytes per file == the pool's record (when quiescent). */
+  assertConservation(): void {
+    this.manager.assertInvariants();
+    this.host.assertInvariants();
+    const pool = this.manager.pool;
+    if (pool.pendingPlanCount > 0) return;
+    for (const arena of pool.arenas()) {
+      const fds = this.manager.arenaFds(arena.id);
+      if (fds === undefined) continue;
+      for (let side = 0 as 0 | 1; side < arena.sides; side++) {
+        let pages = 0;
+        for (const lease of arena.leases.values()) pages += lease.pages.count(0, lease.unitCount * 512, populatedPredicate(side));
+        const actual = this.kernel.populatedBytes(fds[side]!);
+        const expected = BigInt(pages) * BigInt(PAGE_BYTES);
+        if (actual !== expected) throw new Error(`arena "${arena.id}" side ${side}: kernel holds ${actual} bytes, the pool records ${expected}`);
+      }
+    }
+    const reserveFd = this.manager.reserveFd;
+    if (reserveFd !== undefined) {
+      const actual = this.kernel.populatedBytes(reserveFd);
+      const expected = BigInt(pool.reserve.freeUnits) * BigInt(UNIT_BYTES);
+      if (actual !== expected) throw new Error(`reserve file holds ${actual} bytes, the pool counts ${pool.reserve.freeUnits} free units (${expected} bytes)`);
+    }
+  }
+}
+
+/** A VMM: its own process, VM and guest_memfds. */
+export class FakeVmm {
+  readonly daemon: FakeDaemon;
+  readonly kernel: FakeKernel;
+  #vm: Fd | undefined;
+
+  constructor(daemon: FakeDaemon, kernel: FakeKernel) {
+    this.daemon = daemon;
+    this.kernel = kernel;
+  }
+
+  get pid(): number {
+    return this.kernel.pid;
+  }
+
+  /** The Caller the server would make from this process's SO_PEERCRED, with `daemon`'s manager. */
+  caller(daemon: FakeDaemon = this.daemon): Caller {
+    return daemon.manager.identify(this.kernel.credentials);
+  }
+
+  /** KVM_CREATE_VM (once) + KVM_CREATE_GUEST_MEMFD of `units` units. */
+  createGuestMemfd(units: number, flags: bigint = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED, vmType = KVM_X86_DEFAULT_VM): Fd {
+    this.#vm ??= this.kernel.createVm(vmType);
+    return this.kernel.createGuestMemfd(this.#vm, BigInt(units) * BigInt(UNIT_BYTES), flags);
+  }
+
+  /**
+   * Sends `fd` to the daemon as SCM_RIGHTS would and runs `call` with the daemon's copy; the
+   * copy is then closed, as the server closes a token's fd once the call is over.
+   */
+  async withSentFd<T>(fd: Fd, call: (daemonFd: Fd) => Promise<T>, daemon: FakeDaemon = this.daemon): Promise<T> {
+    const copy = daemon.kernel.adoptFile(this.kernel.fileForFd(fd, "sendmsg").get());
+    try {
+      return await call(copy);
+    } finally {
+      daemon.kernel.close(copy);
+    }
+  }
+
+  /** The VMM process exits (its fds close, pidfds fire). */
+  exit(): void {
+    this.kernel.exit();
+  }
+}

@@ -1,0 +1,243 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { IN_PLACE_CONVERSION_V8, MAINLINE_PRIVATE_MEMORY } from "../kvm/fake-capabilities.ts";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_SW_PROTECTED_VM } from "../kvm/kernel-constants.ts";
+import type { Fd } from "../kvm/fd.ts";
+import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
+import { isDaemonError, type ArenaInfo, type FdDelivery, type PoolEvent } from "./pool-service.ts";
+
+const UNIT = 2n * 1024n * 1024n;
+const daemons: FakeDaemon[] = [];
+after(async () => {
+  for (const d of daemons) await d.manager.close().catch(() => undefined);
+});
+
+async function daemon(options: Parameters<typeof FakeDaemon.start>[0] = {}): Promise<FakeDaemon> {
+  const d = await FakeDaemon.start(options);
+  daemons.push(d);
+  return d;
+}
+
+async function gmemArena(vmm: FakeVmm, units: number, options: { requestId?: string; visibility?: "shared" | "private"; flags?: bigint; vmType?: number } = {}): Promise<{ arena: ArenaInfo; gmem: Fd }> {
+  const gmem = vmm.createGuestMemfd(units, options.flags, options.vmType);
+  const { arena } = await vmm.withSentFd(gmem, (fd) =>
+    vmm.daemon.manager.registerGuestMemfdArena(vmm.caller(), { requestId: options.requestId ?? "", gmemFd: fd, sizeBytes: BigInt(units) * UNIT, initialVisibility: options.visibility ?? "shared", name: "vm" }),
+  );
+  return { arena, gmem };
+}
+
+/** A delivery that hands the memfd to the VMM process (as SCM_RIGHTS would). */
+function deliverTo(vmm: FakeVmm, received: Fd[]): FdDelivery {
+  return (fd) => {
+    received.push(vmm.kernel.adoptFile(vmm.daemon.kernel.fileForFd(fd, "sendmsg").get()));
+    return Promise.resolve();
+  };
+}
+
+async function rejects(promise: Promise<unknown>, kind: string, pattern?: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(isDaemonError(error), `expected a DaemonError, got ${String(error)}`);
+    assert.equal(error.kind, kind, error.message);
+    if (pattern !== undefined) assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+describe("PoolManager on the fake kernel", () => {
+  test("a guest_memfd arena: allocate populates the arena and punches the gmem reserve, release reverses it", async () => {
+    const d = await daemon({ capacityUnits: 32 });
+    const vmm = d.vmm();
+    const { arena } = await gmemArena(vmm, 16);
+    assert.equal(arena.state, "active");
+    assert.equal(arena.kind, "guest_memfd");
+    d.assertConservation();
+    const { lease, replayed } = await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 10, label: "boot" });
+    assert.equal(replayed, false);
+    assert.equal(lease.unitCount, 10);
+    assert.equal(lease.offsetBytes, 0n);
+    assert.equal(lease.sharedBytes, 10n * UNIT);
+    assert.equal(d.manager.getPoolStatus(vmm.caller()).freeUnitCount, 22);
+    d.assertConservation();
+    const released = await d.manager.release(vmm.caller(), { requestId: "", leaseId: lease.leaseId });
+    assert.equal(released.releasedUnitCount, 10);
+    assert.equal(d.manager.getPoolStatus(vmm.caller()).freeUnitCount, 32);
+    d.assertConservation();
+  });
+
+  test("a memfd arena is delivered before the call returns; a failed delivery creates nothing", async () => {
+    const d = await daemon({ capacityUnits: 16, reserveMode: "none" });
+    const vmm = d.vmm();
+    const received: Fd[] = [];
+    const { arena } = await d.manager.createMemfdArena(vmm.caller(), { requestId: "", sizeBytes: 8n * UNIT, backing: "shmem", name: "m", deliver: deliverTo(vmm, received) });
+    assert.equal(received.length, 1);
+    assert.equal(vmm.kernel.identifyFd(received[0]!).kind, "memfd");
+    assert.equal(arena.files[0]!.memfdName, `gmempool:${arena.arenaId}`);
+    const openBefore = d.kernel.openFds().length;
+    await rejects(d.manager.createMemfdArena(vmm.caller(), { requestId: "", sizeBytes: 8n * UNIT, backing: "shmem", name: "m", deliver: () => Promise.reject(new Error("connection closed")) }), "failed-precondition", /could not be delivered.*connection closed/);
+    assert.equal(d.kernel.openFds().length, openBefore);
+    assert.equal(d.manager.listArenas(vmm.caller(), { allOwners: false }).length, 1);
+    const { lease } = await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 8, label: "" });
+    assert.equal(vmm.kernel.populatedBytes(received[0]!), 8n * UNIT);
+    d.assertConservation();
+    await d.manager.release(vmm.caller(), { requestId: "", leaseId: lease.leaseId });
+    assert.equal(vmm.kernel.populatedBytes(received[0]!), 0n);
+  });
+
+  test("another owner's ids answer not-found exactly like unknown ids", async () => {
+    const d = await daemon();
+    const a = d.vmm();
+    const b = d.vmm({ uid: 1001 });
+    const { arena } = await gmemArena(a, 4);
+    const { lease } = await d.manager.allocate(a.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" });
+    const unknown = await d.manager.allocate(b.caller(), { requestId: "", arenaId: "arena-nope", unitCount: 1, label: "" }).catch((e: unknown) => e as Error);
+    const foreign = await d.manager.allocate(b.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 1, label: "" }).catch((e: unknown) => e as Error);
+    assert.ok(isDaemonError(unknown, "not-found") && isDaemonError(foreign, "not-found"));
+    assert.equal(foreign.message.replace(arena.arenaId, "X"), unknown.message.replace("arena-nope", "X"));
+    await rejects(d.manager.release(b.caller(), { requestId: "", leaseId: lease.leaseId }), "not-found", /lease ".*" does not exist/);
+    assert.throws(() => d.manager.getArena(b.caller(), arena.arenaId), /does not exist/);
+    assert.throws(() => d.manager.listArenas(b.caller(), { allOwners: true }), (e: unknown) => isDaemonError(e, "permission-denied"));
+    const admin = d.manager.identify({ uid: 0, gid: 0, pid: b.pid });
+    assert.equal(d.manager.getArena(admin, arena.arenaId).arenaId, arena.arenaId);
+    d.assertConservation();
+  });
+
+  test("bad input gets a precise error and changes nothing", async () => {
+    const d = await daemon({ capacityUnits: 8 });
+    const vmm = d.vmm();
+    const { arena } = await gmemArena(vmm, 8);
+    const caller = vmm.caller();
+    const id = arena.arenaId;
+    await rejects(d.manager.allocate(caller, { requestId: "", arenaId: id, unitCount: 0, label: "" }), "invalid-argument", /unit_count/);
+    await rejects(d.manager.allocate(caller, { requestId: "", arenaId: id, unitCount: 1, offsetBytes: 4096n, label: "" }), "invalid-argument", /multiple of 2 MiB/);
+    await rejects(d.manager.allocate(caller, { requestId: "", arenaId: id, unitCount: 2, offsetBytes: 7n * UNIT, label: "" }), "invalid-argument", /passes the end/);
+    await rejects(d.manager.allocate(caller, { requestId: "", arenaId: id, unitCount: 9, label: "" }), "invalid-argument", /larger than arena/);
+    await rejects(d.manager.allocate(caller, { requestId: "bad id!", arenaId: id, unitCount: 1, label: "" }), "invalid-argument", /request_id/);
+    await d.manager.allocate(caller, { requestId: "", arenaId: id, unitCount: 6, label: "" });
+    await rejects(d.manager.allocate(caller, { requestId: "", arenaId: id, unitCount: 1, offsetBytes: 0n, label: "" }), "conflict", /overlaps lease/);
+    const other = await gmemArena(d.vmm(), 4);
+    await rejects(d.manager.allocate(other.arena.owner.pid === caller.pid ? caller : d.manager.identify({ uid: 1000, gid: 1000, pid: other.arena.owner.pid }), { requestId: "", arenaId: other.arena.arenaId, unitCount: 3, label: "" }), "exhausted", /Requested 3 units, 2 free|requested 3 units, 2 free/);
+    await rejects(d.manager.discard(caller, { requestId: "", arenaId: id, offsetBytes: 100n, lengthBytes: 4096n }), "invalid-argument", /multiples of 4096/);
+    await rejects(d.manager.discard(caller, { requestId: "", arenaId: id, offsetBytes: 6n * UNIT, lengthBytes: 4096n }), "failed-precondition", /not leased by the caller/);
+    const gmem = vmm.createGuestMemfd(4);
+    await rejects(vmm.withSentFd(gmem, (fd) => d.manager.registerGuestMemfdArena(caller, { requestId: "", gmemFd: fd, sizeBytes: 8n * UNIT, initialVisibility: "shared", name: "" })), "invalid-argument", /differs from the fd's size/);
+    const received: Fd[] = [];
+    await d.manager.createMemfdArena(caller, { requestId: "", sizeBytes: 2n * UNIT, backing: "shmem", name: "", deliver: deliverTo(vmm, received) });
+    await rejects(vmm.withSentFd(received[0]!, (fd) => d.manager.registerGuestMemfdArena(caller, { requestId: "", gmemFd: fd, sizeBytes: 2n * UNIT, initialVisibility: "shared", name: "" })), "invalid-argument", /not a guest_memfd/);
+    await vmm.withSentFd(received[0]!, (fd) => {
+      assert.throws(() => d.manager.inspectFd(fd, "guest_memfd"), /shmem memfd.*not the claimed guest_memfd/);
+      assert.equal(d.manager.inspectFd(fd, "memfd-shmem").sizeBytes, 2n * UNIT);
+      return Promise.resolve();
+    });
+    d.assertConservation();
+  });
+
+  test("discard under defer punches whole units and defers the rest; populate makes pages live again", async () => {
+    const d = await daemon({ capacityUnits: 16 });
+    const vmm = d.vmm();
+    const { arena } = await gmemArena(vmm, 8);
+    const caller = vmm.caller();
+    await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 4, label: "" });
+    await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 4, label: "" });
+    // Spans two leases: [1 unit + 4 KiB, 6 units - 4 KiB).
+    const r = await d.manager.discard(caller, { requestId: "", arenaId: arena.arenaId, offsetBytes: UNIT + 4096n, lengthBytes: 5n * UNIT - 8192n });
+    assert.equal(r.releasedUnitCount, 3);
+    assert.equal(r.punchedBytes, 3n * UNIT);
+    assert.equal(r.deferredBytes, 2n * UNIT - 8192n);
+    assert.equal(r.appliedPolicy, "defer");
+    d.assertConservation();
+    const p = await d.manager.populate(caller, { requestId: "", arenaId: arena.arenaId, offsetBytes: 0n, lengthBytes: 8n * UNIT });
+    assert.equal(p.populatedUnitCount, 3);
+    assert.equal(p.restoredBytes, 5n * UNIT - 8192n);
+    d.assertConservation();
+  });
+
+  test("discard under reject names the 2 MiB boundaries and changes nothing", async () => {
+    const d = await daemon({ configure: (c) => ({ ...c, policy: { ...c.policy, discard: "reject" } }) });
+    const vmm = d.vmm();
+    const { arena } = await gmemArena(vmm, 4);
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 4, label: "" });
+    await rejects(d.manager.discard(vmm.caller(), { requestId: "", arenaId: arena.arenaId, offsetBytes: 4096n, lengthBytes: 8192n }), "failed-precondition", /0x200000/);
+    assert.equal(d.manager.getArena(vmm.caller(), arena.arenaId).deferredBytes, 0n);
+    d.assertConservation();
+  });
+
+  test("an arena pair converts in notify mode: the target side is populated, the stale side freed a unit at a time", async () => {
+    const d = await daemon({ capabilities: MAINLINE_PRIVATE_MEMORY, capacityUnits: 32 });
+    const vmm = d.vmm();
+    const gmem = vmm.createGuestMemfd(8, 0n, KVM_X86_SW_PROTECTED_VM);
+    const received: Fd[] = [];
+    const { arena } = await vmm.withSentFd(gmem, (fd) => d.manager.createArenaPair(vmm.caller(), { requestId: "", gmemFd: fd, sizeBytes: 8n * UNIT, sharedBacking: "shmem", initialVisibility: "private", name: "cvm", deliver: deliverTo(vmm, received) }));
+    assert.equal(arena.kind, "pair");
+    const { lease } = await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 4, label: "" });
+    assert.equal(lease.privateBytes, 4n * UNIT);
+    d.assertConservation();
+    const c = await d.manager.convert(vmm.caller(), { requestId: "", arenaId: arena.arenaId, offsetBytes: 0n, lengthBytes: 2n * UNIT, toVisibility: "shared", mode: "notify", contentIntent: undefined });
+    assert.equal(c.convertedBytes, 2n * UNIT);
+    assert.equal(c.populatedUnitCount, 2);
+    assert.equal(c.staleReleasedUnitCount, 2);
+    d.assertConservation();
+    await rejects(d.manager.convert(vmm.caller(), { requestId: "", arenaId: arena.arenaId, offsetBytes: 0n, lengthBytes: 4096n, toVisibility: "private", mode: "in-place", contentIntent: undefined }), "failed-precondition", /out of place/);
+    await rejects(d.manager.convert(vmm.caller(), { requestId: "", arenaId: arena.arenaId, offsetBytes: 0n, lengthBytes: 4096n, toVisibility: "private", mode: "notify", contentIntent: "preserve" }), "failed-precondition", /PRESERVE/);
+  });
+
+  test("in-place conversion retries a pinned page, then answers unavailable with error_offset", async () => {
+    const d = await daemon({ capabilities: IN_PLACE_CONVERSION_V8, configure: (c) => ({ ...c, limits: { ...c.limits, conversionRetries: 2 } }) });
+    const vmm = d.vmm();
+    const { arena } = await gmemArena(vmm, 4, { flags: GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED, vmType: KVM_X86_SW_PROTECTED_VM });
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" });
+    const fd = d.manager.arenaFds(arena.arenaId)![0]!;
+    d.kernel.pin(fd, 0x3000n);
+    const error = await d.manager.convert(vmm.caller(), { requestId: "", arenaId: arena.arenaId, offsetBytes: 0n, lengthBytes: UNIT, toVisibility: "private", mode: "in-place", contentIntent: undefined }).catch((e: unknown) => e);
+    assert.ok(isDaemonError(error, "unavailable"), String(error));
+    assert.equal(error.errorOffsetBytes, 0x3000n);
+    assert.match(error.message, /EAGAIN at offset 0x3000/);
+    d.kernel.unpin(fd, 0x3000n);
+    const ok = await d.manager.convert(vmm.caller(), { requestId: "", arenaId: arena.arenaId, offsetBytes: 0n, lengthBytes: UNIT, toVisibility: "private", mode: "in-place", contentIntent: undefined });
+    assert.equal(ok.convertedBytes, UNIT);
+    assert.deepEqual(ok.collapsibleUnits, [{ firstUnit: 0, unitCount: 1 }]);
+    d.assertConservation();
+  });
+
+  test("in-place conversion without KVM_SET_MEMORY_ATTRIBUTES2 is unimplemented, naming it", async () => {
+    const d = await daemon();
+    const vmm = d.vmm();
+    const { arena } = await gmemArena(vmm, 2);
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" });
+    await rejects(d.manager.convert(vmm.caller(), { requestId: "", arenaId: arena.arenaId, offsetBytes: 0n, lengthBytes: 4096n, toVisibility: "private", mode: "in-place", contentIntent: undefined }), "unimplemented", /KVM_SET_MEMORY_ATTRIBUTES2/);
+  });
+
+  test("policy: admin only; a pool-wide change is journaled and published", async () => {
+    const d = await daemon();
+    const vmm = d.vmm();
+    await rejects(d.manager.setPolicy(vmm.caller(), { requestId: "", arenaId: "", discardPolicy: "zero", clearArenaOverride: false }), "permission-denied");
+    const admin = d.manager.identify({ uid: 0, gid: 0, pid: vmm.pid });
+    const events: PoolEvent[] = [];
+    const stream = d.manager.watch(admin, { arenaId: "", kinds: ["policy-changed"], allOwners: true });
+    const reading = (async () => {
+      for await (const e of stream) {
+        events.push(e);
+        if (e.body.kind === "policy-changed") break;
+      }
+    })();
+    const r = await d.manager.setPolicy(admin, { requestId: "", arenaId: "", discardPolicy: "zero", deferredCapBytes: 4096n * 10n, clearArenaOverride: false });
+    assert.equal(r.poolPolicy.discardPolicy, "zero");
+    await reading;
+    assert.equal(events[0]!.body.kind, "pool-status");
+    assert.equal(events[1]!.body.kind, "policy-changed");
+    await rejects(d.manager.setPolicy(admin, { requestId: "", arenaId: "", punchGranularityBytes: 3000n, clearArenaOverride: false }), "invalid-argument", /punch granularity/);
+  });
+
+  test("deleting an arena releases its leases and closes its fd", async () => {
+    const d = await daemon({ capacityUnits: 8 });
+    const vmm = d.vmm();
+    const { arena } = await gmemArena(vmm, 8);
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 3, label: "" });
+    await rejects(d.manager.deleteArena(vmm.caller(), { requestId: "", arenaId: arena.arenaId, releaseLeases: false }), "failed-precondition", /1 lease/);
+    const fds = d.kernel.openFds().length;
+    const r = await d.manager.deleteArena(vmm.caller(), { requestId: "", arenaId: arena.arenaId, releaseLeases: true });
+    assert.deepEqual({ l: r.releasedLeaseCount, u: r.releasedUnitCount }, { l: 1, u: 3 });
+    assert.equal(d.kernel.openFds().length, fds - 1);
+    assert.equal(d.manager.getPoolStatus(vmm.caller()).freeUnitCount, 8);
+    d.assertConservation();
+  });
+});
