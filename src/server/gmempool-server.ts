@@ -97,7 +97,7 @@ export class GmempoolServer {
         options.kernel.close(fd);
       },
     });
-    this.fdChannel = new FdChannelServer({ path: options.fdSocketPath, kernel: options.kernel, service: options.service, tokens: this.tokens, logger: options.logger.child({ component: "fd-channel" }) });
+    this.fdChannel = new FdChannelServer({ path: options.fdSocketPath, mode: options.socketMode ?? DEFAULT_SOCKET_MODE, kernel: options.kernel, service: options.service, tokens: this.tokens, logger: options.logger.child({ component: "fd-channel" }) });
     this.metrics = new ServerMetrics(
       options.service,
       {

@@ -12,6 +12,7 @@
  * SEND_FD token (which then owns it) — every other received fd is closed before the reply is
  * sent. Delivered fds are borrowed from the daemon (the kernel duplicates them into the message).
  */
+import { chmodSync, existsSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { DaemonError, type FdInspection, type FdType, type PoolService } from "../../daemon/pool-service.ts";
@@ -50,6 +51,8 @@ export interface FdChannelServerOptions {
   readonly tokens: FdTokenTable;
   readonly logger: Logger;
   readonly sendTimeoutMs?: number;
+  /** File mode of the socket (default 0o660); chmod'ed right after bind. */
+  readonly mode?: number;
 }
 
 interface ChannelConnection {
@@ -72,6 +75,7 @@ export class FdChannelServer {
   readonly #tokens: FdTokenTable;
   readonly #logger: Logger;
   readonly #sendTimeoutMs: number;
+  readonly #mode: number;
   readonly #connections = new Map<number, ChannelConnection>();
   readonly #serving = new Set<Promise<void>>();
   #listener: SeqpacketListener | null = null;
@@ -85,6 +89,7 @@ export class FdChannelServer {
     this.#tokens = options.tokens;
     this.#logger = options.logger;
     this.#sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_FD_SEND_TIMEOUT_MS;
+    this.#mode = options.mode ?? 0o660;
   }
 
   get connectionCount(): number {
@@ -96,6 +101,8 @@ export class FdChannelServer {
     if (this.#listener !== null) throw new Error("fd channel: already listening");
     const listener = this.#kernel.listenSeqpacket(this.path);
     this.#listener = listener;
+    // The fake kernel's sockets live in memory, not in the file system: nothing to chmod.
+    if (existsSync(this.path)) chmodSync(this.path, this.#mode);
     this.#acceptLoop = this.#accept(listener);
   }
 

@@ -1,0 +1,104 @@
+/**
+ * `gmempool`: the daemon's command line and composition root — the only place that constructs
+ * the real kernel port and wires the daemon to the transport (DESIGN.md §4).
+ *
+ *   gmempool serve [--config FILE] [--runtime-dir DIR] [--log-level LEVEL]
+ *
+ * Without --config the embedded default runs (config.ts DEFAULT_CONFIG: reserve `auto`, which
+ * is `none` with shmem memfd arenas unless root with /dev/kvm), so that `npm start` works on
+ * any machine. The runtime directory follows runtime-dir.ts; config `paths.runtime_dir` is
+ * used only when neither --runtime-dir nor GMEMPOOL_RUNTIME_DIR is given.
+ *
+ * Signals: SIGTERM / SIGINT stop gracefully (gmempool-process.ts); a second one exits at once.
+ * SIGHUP re-reads the config file and re-applies its pool-wide policy (without --config: the
+ * embedded default policy).
+ */
+import { join } from "node:path";
+import { Command, Option } from "commander";
+import { pino, type Logger } from "pino";
+import { ConfigError, DEFAULT_CONFIG, loadConfig, policyUpdateOf, type DaemonConfig } from "../daemon/config.ts";
+import { PoolManager } from "../daemon/pool-manager.ts";
+import { LinuxKernel } from "../kvm/linux-kernel.ts";
+import { GmempoolProcess } from "./gmempool-process.ts";
+import { RUNTIME_DIR_ENV, defaultRuntimeDir, runtimePaths } from "./runtime-dir.ts";
+import { socketPeerCredentials } from "./socket-peer-credentials.ts";
+
+const VERSION = "0.1.0";
+
+interface ServeOptions {
+  readonly config?: string;
+  readonly runtimeDir?: string;
+  readonly logLevel: string;
+}
+
+async function readConfig(path: string | undefined): Promise<DaemonConfig> {
+  return path === undefined ? DEFAULT_CONFIG : loadConfig(path);
+}
+
+export async function serve(options: ServeOptions, logger: Logger): Promise<GmempoolProcess> {
+  const config = await readConfig(options.config);
+  const fromEnv = process.env[RUNTIME_DIR_ENV];
+  const explicit = options.runtimeDir ?? (fromEnv === undefined || fromEnv === "" ? config.paths.runtimeDir : undefined);
+  const paths = runtimePaths(defaultRuntimeDir(explicit));
+  logger.info({ runtimeDir: paths.dir, config: options.config ?? "(embedded default)" }, "starting gmempool");
+  const kernel = new LinuxKernel({ maxInFlight: config.limits.kernelParallelism });
+  const daemon = new PoolManager({ config, kernel, logger: logger.child({ component: "daemon" }), journalDir: config.paths.journalDir ?? join(paths.dir, "journal"), daemonVersion: VERSION });
+  try {
+    return await GmempoolProcess.start({ daemon, kernel, logger, paths, peerCredentials: socketPeerCredentials });
+  } catch (error) {
+    kernel.release();
+    throw error;
+  }
+}
+
+function installSignals(running: GmempoolProcess, options: ServeOptions, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    running.stop(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.fatal({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("SIGHUP", () => {
+    readConfig(options.config)
+      .then((config) => running.reload(policyUpdateOf(config)))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, "SIGHUP: policy not reloaded");
+      });
+  });
+}
+
+export function program(): Command {
+  const cli = new Command("gmempool").description("Owns VM guest memory in 2 MiB units and serves it to VMMs over gRPC").version(VERSION);
+  cli
+    .command("serve")
+    .description("run the daemon: API, fd channel and metrics sockets in the runtime directory")
+    .option("--config <file>", "TOML configuration file (default: the embedded default)")
+    .option("--runtime-dir <dir>", `where the sockets go (default: $${RUNTIME_DIR_ENV}, /run/gmempool as root, $XDG_RUNTIME_DIR/gmempool, ./run)`)
+    .addOption(new Option("--log-level <level>", "pino log level").choices(["fatal", "error", "warn", "info", "debug", "trace"]).default(process.env["GMEMPOOL_LOG_LEVEL"] ?? "info"))
+    .action(async (options: ServeOptions) => {
+      const logger = pino({ level: options.logLevel, base: { pid: process.pid } });
+      let running: GmempoolProcess;
+      try {
+        running = await serve(options, logger);
+      } catch (error) {
+        logger.fatal({ err: error }, error instanceof ConfigError ? `configuration error: ${error.message}` : `cannot start: ${error instanceof Error ? error.message : String(error)}`);
+        process.exitCode = 1;
+        return;
+      }
+      installSignals(running, options, logger);
+    });
+  return cli;
+}
+
+await program().parseAsync(process.argv);
