@@ -15,11 +15,11 @@
  * - punch: the arena range (PUNCH_HOLE|KEEP_SIZE), then the reserve slots (populate). If the
  *   reserve cannot take the unit back, the arena range is re-populated (its pages as recorded)
  *   and the step fails: the unit stays leased rather than vanishing.
- * - zero (policy `zero`, shared pages): for shmem memfds and guest_memfds, punch + repopulate
- *   the 4 KiB pages: both files allocate 4 KiB pages and a punched page reads back as zeroes
- *   (KERNEL.md §4: guest_memfd zeroes lazily at first fault), and repopulating keeps the memory
- *   allocated as `zero` promises. For hugetlb memfds, whose page is 2 MiB, the zeroes are
- *   written through a MAP_SHARED mapping of the enclosing units (a punch could free the page).
+ * - zero (policy `zero`, shared pages): zeroes are written through a MAP_SHARED mapping of the
+ *   enclosing units (memfds, and guest_memfds created with GUEST_MEMFD_FLAG_MMAP): the pages
+ *   stay allocated, as `zero` promises, and nothing can be half done. A guest_memfd without
+ *   MMAP cannot be mapped (ENODEV); its 4 KiB pages are punched and repopulated instead, which
+ *   reads back as zeroes just the same (KERNEL.md §4: zeroed lazily at first fault).
  * - set-attributes: KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd, retried on EAGAIN (a pinned
  *   page, KERNEL.md §5) with doubling backoff; the final error names error_offset.
  *
@@ -198,26 +198,37 @@ export class PlanExecutor {
     if (file === "skip") return;
     const start: number = step.bytes.start;
     const end: number = step.bytes.end;
-    if (file.kind === "memfd-hugetlb") {
-      // Map the enclosing whole units: hugetlbfs maps 2 MiB-aligned offsets only.
-      const unit = Number(UNIT_BYTES);
-      const mapStart = Math.floor(start / unit) * unit;
-      const mapEnd = Math.ceil(end / unit) * unit;
-      const mapping = this.#kernel.mmap(file.fd, BigInt(mapStart), BigInt(mapEnd - mapStart), "read-write");
+    // Map the enclosing whole units: hugetlbfs maps 2 MiB-aligned offsets only.
+    const unit = Number(UNIT_BYTES);
+    const mapStart = Math.floor(start / unit) * unit;
+    const mapEnd = Math.ceil(end / unit) * unit;
+    let mapping;
+    try {
+      mapping = this.#kernel.mmap(file.fd, BigInt(mapStart), BigInt(mapEnd - mapStart), "read-write");
+    } catch (error) {
+      // A guest_memfd created without GUEST_MEMFD_FLAG_MMAP (kvm_gmem_mmap: ENODEV): punch and
+      // repopulate its 4 KiB pages instead, which reads back as zeroes just the same.
+      if (!(error instanceof KernelError) || error.errno !== "ENODEV" || file.kind !== "guest_memfd") throw error;
+      await this.#fallocate(file.fd, FALLOCATE_PUNCH, start, end);
       try {
-        await this.#timer.time("zero(write)", () => {
-          for (let at = start; at < end; at += unit) {
-            const n = Math.min(unit, end - at);
-            this.#kernel.writeMapped(mapping, BigInt(at - mapStart), n === unit ? ZEROES : ZEROES.subarray(0, n));
-          }
-        });
-      } finally {
-        this.#kernel.munmap(mapping);
+        await this.#fallocate(file.fd, FALLOCATE_POPULATE, start, end);
+      } catch (populateError) {
+        // The pages are gone and could not come back: retry once, else report the drift.
+        await this.#undo("repopulate zeroed pages", () => this.#fallocate(file.fd, FALLOCATE_POPULATE, start, end));
+        throw populateError;
       }
       return;
     }
-    await this.#fallocate(file.fd, FALLOCATE_PUNCH, start, end);
-    await this.#fallocate(file.fd, FALLOCATE_POPULATE, start, end);
+    try {
+      await this.#timer.time("zero(write)", () => {
+        for (let at = start; at < end; at += unit) {
+          const n = Math.min(unit, end - at);
+          this.#kernel.writeMapped(mapping, BigInt(at - mapStart), n === unit ? ZEROES : ZEROES.subarray(0, n));
+        }
+      });
+    } finally {
+      this.#kernel.munmap(mapping);
+    }
   }
 
   async #setAttributes(step: SetAttributesStep, env: StepEnvironment): Promise<void> {
