@@ -3,6 +3,7 @@
 // through tsx (a devDependency), so what runs is always what is in src/; where tsx is not
 // installed (a production install of the built package) it runs the compiled
 // dist/src/main/gmempool.js from `npm run build`.
+/* global URL, console, process */
 import { existsSync } from "node:fs";
 
 const source = new URL("./gmempool.ts", import.meta.url);

@@ -60,7 +60,7 @@ export class TestClient {
     this.#deadlineMs = options.deadlineMs ?? 30_000;
   }
 
-  #call<C extends grpc.Client, F>(client: C, name: string, request: unknown, options: grpc.CallOptions = {}): Promise<Res<F>> {
+  #call<F>(client: grpc.Client, name: string, request: unknown, options: grpc.CallOptions = {}): Promise<Res<F>> {
     const method = (client as unknown as Record<string, Unary<unknown, Res<F>>>)[name];
     if (method === undefined) throw new Error(`no method ${name}`);
     return new Promise((resolve, reject) => {
@@ -73,12 +73,12 @@ export class TestClient {
 
   /** A Pool RPC: resolves with the response, rejects with a grpc ServiceError (code, details). */
   call<N extends UnaryNames<PoolClient>>(name: N, request: Req<PoolClient[N]>, options?: grpc.CallOptions): Promise<Res<PoolClient[N]>> {
-    return this.#call<PoolClient, PoolClient[N]>(this.pool, name, request, options);
+    return this.#call<PoolClient[N]>(this.pool, name, request, options);
   }
 
   /** An Admin RPC. */
   callAdmin<N extends UnaryNames<AdminClient>>(name: N, request: Req<AdminClient[N]>, options?: grpc.CallOptions): Promise<Res<AdminClient[N]>> {
-    return this.#call<AdminClient, AdminClient[N]>(this.admin, name, request, options);
+    return this.#call<AdminClient[N]>(this.admin, name, request, options);
   }
 
   /** The failure of a call that must fail (rejects if it succeeds). */
