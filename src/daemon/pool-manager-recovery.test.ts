@@ -1,0 +1,244 @@
+/**
+ * Restart without loss (DESIGN.md §7), owner exit (§6) and idempotent retries, on the fake
+ * kernel. A "crash" is `FakeDaemon.crashAndRestart()`: the journal takes no more writes, the
+ * daemon's fake process exits (its fds close, its reserve guest_memfd is freed, as after
+ * kill -9), and a new daemon starts on the same journal and host, where the VMMs live on.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { Fd } from "../kvm/fd.ts";
+import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
+import { isDaemonError, type PoolEvent } from "./pool-service.ts";
+
+const UNIT = 2n * 1024n * 1024n;
+
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function gmemArena(d: FakeDaemon, vmm: FakeVmm, units: number, requestId = ""): Promise<{ arenaId: string; gmem: Fd }> {
+  const gmem = vmm.createGuestMemfd(units);
+  const { arena } = await vmm.withSentFd(gmem, (fd) => d.manager.registerGuestMemfdArena(vmm.caller(d), { requestId, gmemFd: fd, sizeBytes: BigInt(units) * UNIT, initialVisibility: "shared", name: "" }), d);
+  return { arenaId: arena.arenaId, gmem };
+}
+
+async function reattach(d: FakeDaemon, vmm: FakeVmm, arenaId: string, gmem: Fd): Promise<void> {
+  await vmm.withSentFd(gmem, (fd) => d.manager.reattachArena(vmm.caller(d), { requestId: "", arenaId, gmemFd: fd }), d);
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<number> {
+  const start = performance.now();
+  while (!condition()) {
+    if (performance.now() - start > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  return performance.now() - start;
+}
+
+describe("restart without loss", () => {
+  for (const seed of Array.from({ length: Number(process.env["GMEMPOOL_CRASH_SEEDS"] ?? 8) }, (_, i) => i + 1)) {
+    test(`kill -9 in the middle of a churn loses no acknowledged lease and no unit (seed ${seed})`, async () => {
+      const rand = random(seed);
+      const d = await FakeDaemon.start({ capacityUnits: 48, configure: (c) => ({ ...c, journal: { ...c.journal, compactAfterRecords: 7 + seed } }) });
+      const vmms = [d.vmm(), d.vmm(), d.vmm()];
+      const arenas = await Promise.all(vmms.map((v) => gmemArena(d, v, 24)));
+      const live = new Map<string, number>(); // acknowledged leases -> vmm index
+      const released = new Set<string>();
+      const releasing = new Set<string>(); // a release was started: the lease may or may not be gone
+      const inflight: Promise<unknown>[] = [];
+      const crashAfter = 20 + Math.floor(rand() * 40);
+      for (let op = 0; op < crashAfter; op++) {
+        const i = Math.floor(rand() * vmms.length);
+        const vmm = vmms[i]!;
+        const mine = [...live].filter(([, v]) => v === i).map(([id]) => id);
+        const choice = rand();
+        if (choice < 0.5 || mine.length === 0) {
+          inflight.push(d.manager.allocate(vmm.caller(), { requestId: `op-${op}`, arenaId: arenas[i]!.arenaId, unitCount: 1 + Math.floor(rand() * 4), label: `op-${op}` }).then((r) => live.set(r.lease.leaseId, i), () => undefined));
+        } else if (choice < 0.8) {
+          const id = mine[Math.floor(rand() * mine.length)]!;
+          releasing.add(id);
+          inflight.push(d.manager.release(vmm.caller(), { requestId: `op-${op}`, leaseId: id }).then(() => {
+            live.delete(id);
+            released.add(id);
+          }, () => undefined));
+        } else {
+          const id = mine[Math.floor(rand() * mine.length)]!;
+          const lease = [...d.manager.pool.leases()].find((l) => l.id === id);
+          if (lease === undefined) continue; // its release is in flight
+          inflight.push(d.manager.discard(vmm.caller(), { requestId: `op-${op}`, arenaId: arenas[i]!.arenaId, offsetBytes: BigInt(lease.start) * UNIT + 4096n, lengthBytes: UNIT }).then(() => undefined, () => undefined));
+        }
+        // Let some operations finish, leave others in flight.
+        if (rand() < 0.5) await new Promise((resolve) => setImmediate(resolve));
+      }
+      const acknowledgedLive = new Map(live);
+      const acknowledgedReleased = new Set(released);
+
+      const d2 = await d.crashAndRestart();
+      for (const [id, i] of acknowledgedLive) {
+        if (releasing.has(id)) continue;
+        assert.equal(d2.manager.getLease(vmms[i]!.caller(d2), id).leaseId, id, `acknowledged lease ${id} survived`);
+      }
+      for (const id of acknowledgedReleased) assert.throws(() => d2.manager.pool.lease(id), /does not exist/, `released lease ${id} stays released`);
+      for (const [i, vmm] of vmms.entries()) {
+        assert.equal(d2.manager.getArena(vmm.caller(d2), arenas[i]!.arenaId).state, "detached");
+        await reattach(d2, vmm, arenas[i]!.arenaId, arenas[i]!.gmem);
+      }
+      d2.assertConservation();
+      // Every unit is accounted for: release it all and the reserve is whole again.
+      for (const [i, vmm] of vmms.entries()) {
+        for (const lease of d2.manager.listLeases(vmm.caller(d2), { arenaId: "", allOwners: false })) {
+          await d2.manager.release(vmm.caller(d2), { requestId: "", leaseId: lease.leaseId });
+        }
+        assert.equal(vmm.kernel.populatedBytes(arenas[i]!.gmem), 0n);
+      }
+      assert.equal(d2.manager.pool.reserve.freeUnits, 48);
+      d2.assertConservation();
+      await d2.close();
+    });
+  }
+
+  test("a retry after a restart replays the first result; another request with the id is refused", async () => {
+    const d = await FakeDaemon.start({ capacityUnits: 16 });
+    const vmm = d.vmm();
+    const { arenaId, gmem } = await gmemArena(d, vmm, 16);
+    const first = await d.manager.allocate(vmm.caller(), { requestId: "alloc-1", arenaId, unitCount: 3, label: "boot" });
+    const d2 = await d.crashAndRestart();
+    await reattach(d2, vmm, arenaId, gmem);
+    const again = await d2.manager.allocate(vmm.caller(d2), { requestId: "alloc-1", arenaId, unitCount: 3, label: "boot" });
+    assert.equal(again.replayed, true);
+    assert.deepEqual({ ...again, replayed: false }, first);
+    assert.equal(d2.manager.listLeases(vmm.caller(d2), { arenaId: "", allOwners: false }).length, 1);
+    await assert.rejects(d2.manager.allocate(vmm.caller(d2), { requestId: "alloc-1", arenaId, unitCount: 4, label: "boot" }), (e: unknown) => isDaemonError(e, "invalid-argument") && /already used for a different Allocate/.test(e.message));
+    d2.assertConservation();
+    await d2.close();
+  });
+
+  test("concurrent retries with one request id act once", async () => {
+    const d = await FakeDaemon.start({ capacityUnits: 16 });
+    const vmm = d.vmm();
+    const { arenaId } = await gmemArena(d, vmm, 16);
+    const results = await Promise.all([1, 2, 3].map(() => d.manager.allocate(vmm.caller(), { requestId: "same", arenaId, unitCount: 2, label: "" })));
+    assert.equal(new Set(results.map((r) => r.lease.leaseId)).size, 1);
+    assert.deepEqual(results.map((r) => r.replayed), [false, true, true]);
+    assert.equal(d.manager.pool.reserve.freeUnits, 14);
+    const releasedTwice = await Promise.all([1, 2].map(() => d.manager.release(vmm.caller(), { requestId: "rel", leaseId: results[0]!.lease.leaseId })));
+    assert.deepEqual(releasedTwice.map((r) => [r.releasedUnitCount, r.replayed]), [[2, false], [2, true]]);
+    await d.close();
+  });
+
+  test("a memfd arena is reattached with the memfd its VMM received; another file is refused", async () => {
+    const d = await FakeDaemon.start({ capacityUnits: 16, reserveMode: "none" });
+    const vmm = d.vmm();
+    const received: Fd[] = [];
+    const { arena } = await d.manager.createMemfdArena(vmm.caller(), { requestId: "m1", sizeBytes: 8n * UNIT, backing: "shmem", name: "", deliver: (fd) => {
+      received.push(vmm.kernel.adoptFile(d.kernel.fileForFd(fd, "sendmsg").get()));
+      return Promise.resolve();
+    } });
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 5, label: "" });
+    const d2 = await d.crashAndRestart();
+    await assert.rejects(d2.manager.allocate(vmm.caller(d2), { requestId: "", arenaId: arena.arenaId, unitCount: 1, label: "" }), (e: unknown) => isDaemonError(e, "failed-precondition") && /DETACHED/.test(e.message));
+    const impostor = vmm.kernel.memfdCreate("something-else", "shmem");
+    vmm.kernel.ftruncate(impostor, 8n * UNIT);
+    await assert.rejects(vmm.withSentFd(impostor, (fd) => d2.manager.reattachArena(vmm.caller(d2), { requestId: "", arenaId: arena.arenaId, memfdFd: fd }), d2), (e: unknown) => isDaemonError(e, "failed-precondition") && /not the arena's/.test(e.message));
+    await vmm.withSentFd(received[0]!, (fd) => d2.manager.reattachArena(vmm.caller(d2), { requestId: "", arenaId: arena.arenaId, memfdFd: fd }), d2);
+    assert.equal(vmm.kernel.populatedBytes(received[0]!), 5n * UNIT);
+    d2.assertConservation();
+    // A replayed create delivers the memfd again on the retry's token.
+    const redelivered: Fd[] = [];
+    const replay = await d2.manager.createMemfdArena(vmm.caller(d2), { requestId: "m1", sizeBytes: 8n * UNIT, backing: "shmem", name: "", deliver: (fd) => {
+      redelivered.push(fd);
+      return Promise.resolve();
+    } });
+    assert.equal(replay.replayed, true);
+    assert.equal(redelivered.length, 1);
+    await d2.close();
+  });
+
+  test("reattach makes the file match the journal: extra pages punched, missing ones populated", async () => {
+    const d = await FakeDaemon.start({ capacityUnits: 16 });
+    const vmm = d.vmm();
+    const { arenaId, gmem } = await gmemArena(d, vmm, 16);
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId, unitCount: 4, offsetBytes: 0n, label: "" });
+    const d2 = await d.crashAndRestart();
+    // While the daemon was down, the file changed behind the journal's back.
+    await vmm.kernel.fallocate(gmem, 3, 0n, UNIT); // punched a leased unit
+    await vmm.kernel.fallocate(gmem, 1, 8n * UNIT, 2n * UNIT); // populated unleased units
+    await reattach(d2, vmm, arenaId, gmem);
+    assert.equal(vmm.kernel.populatedBytes(gmem), 4n * UNIT);
+    assert.deepEqual(vmm.kernel.populatedRanges(gmem), [[0n, 4n * UNIT]]);
+    d2.assertConservation();
+    await d2.close();
+  });
+});
+
+describe("owner exit", () => {
+  test("a VMM that exits has its leases released and its units back within one second", async () => {
+    const d = await FakeDaemon.start({ capacityUnits: 32 });
+    const vmm = d.vmm();
+    const other = d.vmm();
+    const a = await gmemArena(d, vmm, 16);
+    const b = await gmemArena(d, other, 8);
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: a.arenaId, unitCount: 10, label: "" });
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: a.arenaId, unitCount: 4, label: "" });
+    await d.manager.allocate(other.caller(), { requestId: "", arenaId: b.arenaId, unitCount: 3, label: "" });
+    const admin = d.manager.identify({ uid: 0, gid: 0, pid: other.pid });
+    const events: PoolEvent[] = [];
+    const stream = d.manager.watch(admin, { arenaId: "", kinds: ["owner-exited", "lease-released", "arena-deleted"], allOwners: true });
+    const reading = (async () => {
+      for await (const e of stream) {
+        events.push(e);
+        if (e.body.kind === "owner-exited") break;
+      }
+    })();
+    const fdsBefore = d.kernel.openFds().length;
+    vmm.exit();
+    const ms = await until(() => d.manager.pool.reserve.freeUnits === 32 - 3, 1000);
+    await reading;
+    assert.ok(ms < 1000, `units back after ${ms} ms`);
+    assert.equal(d.kernel.openFds().length, fdsBefore - 1, "the arena's fd is closed");
+    assert.deepEqual(events.map((e) => e.body.kind), ["pool-status", "lease-released", "lease-released", "arena-deleted", "owner-exited"]);
+    const exited = events.at(-1)!.body;
+    assert.ok(exited.kind === "owner-exited" && exited.releasedUnitCount === 14 && exited.deletedArenaCount === 1);
+    assert.equal(d.manager.listArenas(admin, { allOwners: true }).length, 1);
+    d.assertConservation();
+    await d.close();
+  });
+
+  test("an owner that exited while the daemon was down is cleaned up at start-up", async () => {
+    const d = await FakeDaemon.start({ capacityUnits: 16 });
+    const vmm = d.vmm();
+    const { arenaId } = await gmemArena(d, vmm, 8);
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId, unitCount: 6, label: "" });
+    await d.manager.simulateCrash();
+    d.host.exitProcess(d.kernel.pid);
+    vmm.exit();
+    const d2 = await FakeDaemon.start({ ...d.options, host: d.host, journalDir: d.journalDir });
+    await until(() => d2.manager.pool.reserve.freeUnits === 16, 1000);
+    assert.equal([...d2.manager.pool.arenas()].length, 0);
+    d2.assertConservation();
+    await d2.close();
+  });
+
+  test("an exit during an allocation waits for it, then releases everything", async () => {
+    const d = await FakeDaemon.start({ capacityUnits: 32 });
+    const vmm = d.vmm();
+    const { arenaId } = await gmemArena(d, vmm, 32);
+    const resume = d.kernel.pauseSlowCalls();
+    const allocation = d.manager.allocate(vmm.caller(), { requestId: "", arenaId, unitCount: 20, label: "" }).catch((e: unknown) => e);
+    await new Promise((resolve) => setImmediate(resolve));
+    vmm.exit();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    resume();
+    await allocation;
+    await until(() => d.manager.pool.reserve.freeUnits === 32 && [...d.manager.pool.arenas()].length === 0, 1000);
+    d.assertConservation();
+    await d.close();
+  });
+});
