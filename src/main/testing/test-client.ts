@@ -28,8 +28,9 @@ export function isCallFailure(value: unknown): value is CallFailure & Error {
 }
 
 type Unary<Req, Res> = (request: Req, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: Res) => void) => grpc.ClientUnaryCall;
-type Req<F> = F extends Unary<infer R, unknown> ? R : never;
-type Res<F> = F extends Unary<never, infer R> ? R : never;
+/** Request and response types of a generated method, read from its last overload (argument, callback). */
+type Req<F> = F extends (argument: infer R, callback: infer _C) => grpc.ClientUnaryCall ? R : never;
+type Res<F> = F extends (argument: never, callback: grpc.requestCallback<infer R>) => grpc.ClientUnaryCall ? R : never;
 
 /** The unary method names of a generated client (their PascalCase spelling). */
 type UnaryNames<C> = { [K in keyof C]: K extends `${Uppercase<string>}${string}` ? (C[K] extends (...args: never[]) => grpc.ClientUnaryCall ? K : never) : never }[keyof C] & string;
