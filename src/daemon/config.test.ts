@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ConfigError, DEFAULT_CONFIG, parseConfig, policyUpdateOf } from "./config.ts";
+
+describe("configuration", () => {
+  test("an empty file is the embedded default", () => {
+    assert.deepEqual(parseConfig(""), DEFAULT_CONFIG);
+  });
+
+  test("every section parses, with sizes and durations in words", () => {
+    const config = parseConfig(`
+[pool]
+capacity = "64GiB"
+reserve = "hugetlb"
+max_step_units = 32
+
+[policy]
+discard = "zero"
+punch_granularity = "1GiB"
+deferred_cap = "256MiB"
+deferred_overflow = "zero"
+fit = "best-fit"
+
+[admin]
+uids = [0, 997]
+gids = [996]
+
+[paths]
+runtime_dir = "/run/gmempool"
+journal_dir = "/var/lib/gmempool/journal"
+
+[limits]
+arenas_per_process = 8
+watch_streams = 4
+watch_buffer_events = 128
+request_id_retention = "30m"
+request_id_entries = 1000
+kernel_parallelism = 16
+conversion_retries = 3
+
+[journal]
+compact_after_records = 100
+fsync = false
+`);
+    assert.equal(config.pool.capacityUnits, 32768);
+    assert.equal(config.pool.reserve, "hugetlb");
+    assert.equal(config.policy.punchGranularityBytes, 1024 ** 3);
+    assert.equal(config.policy.deferredCapBytes, 256 * 1024 ** 2);
+    assert.deepEqual(config.admin, { uids: [0, 997], gids: [996] });
+    assert.equal(config.paths.journalDir, "/var/lib/gmempool/journal");
+    assert.equal(config.limits.requestIdRetentionMs, 30 * 60 * 1000);
+    assert.equal(config.journal.fsync, false);
+    assert.deepEqual(policyUpdateOf(config), { discardPolicy: "zero", punchGranularityBytes: 1024n ** 3n, deferredCapBytes: 256n * 1024n ** 2n, deferredOverflowPolicy: "zero" });
+  });
+
+  test("errors name the key", () => {
+    const cases: [string, RegExp][] = [
+      ['[pool]\ncapacity = "3MiB"', /^pool\.capacity: .*multiple of 2 MiB/],
+      ['[pool]\nreserve = "gmemm"', /^pool\.reserve: must be one of "auto", "gmem", "hugetlb", "none", got "gmemm"/],
+      ['[pool]\ncapacty = "1GiB"', /^pool\.capacty: unknown key/],
+      ['[policy]\npunch_granularity = "3MiB"', /^policy\.punch_granularity: /],
+      ['[policy]\ndeferred_cap = 100', /^policy\.deferred_cap: .*4 KiB/],
+      ["[admin]\nuids = [-1]", /^admin\.uids: /],
+      ['[limits]\nrequest_id_retention = "1m"', /^limits\.request_id_retention: .*minimum/],
+      ["[limits]\nkernel_parallelism = 0", /^limits\.kernel_parallelism: 0 is outside 1\.\.256/],
+      ["[journal]\nfsync = 1", /^journal\.fsync: must be true or false/],
+      ["pool = 3", /^pool: must be a table/],
+      ["[pool\n", /^config: TOML syntax error at line/],
+    ];
+    for (const [text, pattern] of cases) {
+      assert.throws(() => parseConfig(text), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), text);
+    }
+  });
+});
