@@ -14,15 +14,17 @@
  * - discard whole unit: one whole unit of every gmem lease discarded (punched), then populated;
  * - discard sub-unit: 64 KiB of every gmem lease discarded under policy defer (held, split);
  * - release: every lease released.
- * `ops_per_sec` is the aggregate over these range operations: their total count over their total
- * time (each phase's median time). A full GC runs before each phase, outside the timing.
+ * `ops_per_sec` is the aggregate over the range operations (convert, discard, populate: the
+ * operations on byte ranges of a lease that the target names): their total count over their
+ * total time (each phase's median time). Allocate and release are lease operations, reported in
+ * the table with an all-operations aggregate. A full GC runs before each phase, outside timing.
  *
  * Memory: heap used (after a forced GC) by a pool filled completely with 16-unit leases, per
  * unit (`bytes_per_unit_unsplit`); then one 4 KiB page of every unit converted in place so that
  * every unit is split (`bytes_per_unit_split`). The table adds other lease sizes.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import v8 from "node:v8";
@@ -51,6 +53,8 @@ const DEFERRED_CAP_BYTES = 64 * 1024 * 1024 * 1024;
 
 interface PhaseTiming {
   readonly name: string;
+  /** A range operation (convert, discard, populate), as opposed to allocate / release. */
+  readonly range: boolean;
   readonly ops: number;
   readonly seconds: number;
 }
@@ -82,12 +86,12 @@ function registerArenas(pool: Pool, pairEvery: number): string[] {
 /** Forced full GC before each phase (not timed), so that no phase pays for its predecessor's garbage. */
 let collect: () => void = () => undefined;
 
-function time(name: string, body: () => number): PhaseTiming {
+function time(name: string, range: boolean, body: () => number): PhaseTiming {
   collect();
   const start = process.hrtime.bigint();
   const ops = body();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return { name, ops, seconds };
+  return { name, range, ops, seconds };
 }
 
 /** One run of every speed phase on a fresh pool. */
@@ -97,7 +101,7 @@ function speedRun(): PhaseTiming[] {
   const fixture: Fixture = { pool, gmem: [], pairs: [] };
   const phases: PhaseTiming[] = [];
 
-  phases.push(time("allocate", () => {
+  phases.push(time("allocate", false, () => {
     let ops = 0;
     arenaIds.forEach((arenaId, a) => {
       const isPair = a % 4 === 3;
@@ -114,7 +118,7 @@ function speedRun(): PhaseTiming[] {
   // The unit converted / discarded in each lease: spread over the lease, not always the first.
   const unitOf = (i: number): number => (i * 7) % LEASE_UNITS;
 
-  phases.push(time("convert notify (pair, 2 MiB)", () => {
+  phases.push(time("convert notify (pair, 2 MiB)", true, () => {
     let ops = 0;
     for (const toPrivate of [false, true]) {
       fixture.pairs.forEach(({ id, offset }, i) => {
@@ -125,7 +129,7 @@ function speedRun(): PhaseTiming[] {
     return ops;
   }));
 
-  phases.push(time("convert in-place (gmem, 2 MiB)", () => {
+  phases.push(time("convert in-place (gmem, 2 MiB)", true, () => {
     let ops = 0;
     for (const toPrivate of [true, false]) {
       fixture.gmem.forEach(({ id, offset }, i) => {
@@ -136,7 +140,7 @@ function speedRun(): PhaseTiming[] {
     return ops;
   }));
 
-  phases.push(time("discard whole unit (punch)", () => {
+  phases.push(time("discard whole unit (punch)", true, () => {
     let ops = 0;
     fixture.gmem.forEach(({ id, offset }, i) => {
       settle(pool, pool.discard(OWNER, { leaseId: id, offsetBytes: offset + unitOf(i) * UNIT_BYTES, lengthBytes: UNIT_BYTES }));
@@ -145,7 +149,7 @@ function speedRun(): PhaseTiming[] {
     return ops;
   }));
 
-  phases.push(time("populate whole unit", () => {
+  phases.push(time("populate whole unit", true, () => {
     let ops = 0;
     fixture.gmem.forEach(({ id, offset }, i) => {
       settle(pool, pool.populate(OWNER, { leaseId: id, offsetBytes: offset + unitOf(i) * UNIT_BYTES, lengthBytes: UNIT_BYTES }));
@@ -154,7 +158,7 @@ function speedRun(): PhaseTiming[] {
     return ops;
   }));
 
-  phases.push(time("discard sub-unit (defer, 64 KiB)", () => {
+  phases.push(time("discard sub-unit (defer, 64 KiB)", true, () => {
     let ops = 0;
     fixture.gmem.forEach(({ id, offset }, i) => {
       const page = (i * 37) % (512 - 16);
@@ -164,7 +168,7 @@ function speedRun(): PhaseTiming[] {
     return ops;
   }));
 
-  phases.push(time("release", () => {
+  phases.push(time("release", false, () => {
     let ops = 0;
     for (const { id } of [...fixture.gmem, ...fixture.pairs]) {
       settle(pool, pool.release(OWNER, id));
@@ -285,12 +289,19 @@ export const bench: Bench = {
     const phaseNames = perRun[0]!.map((p) => p.name);
     const phases = phaseNames.map((name, i) => ({
       name,
+      range: perRun[0]![i]!.range,
       ops: perRun[0]![i]!.ops,
       seconds: median(perRun.map((run) => run[i]!.seconds)),
     }));
-    const totalOps = phases.reduce((n, p) => n + p.ops, 0);
-    const totalSeconds = phases.reduce((n, p) => n + p.seconds, 0);
-    const opsPerSec = totalOps / totalSeconds;
+    const aggregate = (label: string, list: readonly PhaseTiming[]): PhaseTiming => ({
+      name: label,
+      range: true,
+      ops: list.reduce((n, p) => n + p.ops, 0),
+      seconds: list.reduce((n, p) => n + p.seconds, 0),
+    });
+    const ranges = aggregate("range operations (ops_per_sec)", phases.filter((p) => p.range));
+    const all = aggregate("all operations", phases);
+    const opsPerSec = ranges.ops / ranges.seconds;
 
     process.stderr.write("pool-core: memory\n");
     const main = memoryRun(gc, LEASE_UNITS, true);
@@ -298,12 +309,11 @@ export const bench: Bench = {
 
     const table = [
       `pool-core: ${fmtInt(POOL_UNITS)} units (1 TiB), ${ARENAS} arenas of ${ARENA_UNITS} units (1 in 4 a gmem+memfd pair), ${LEASE_UNITS}-unit leases; median of ${runs} runs`,
-      `code measured: ${loaded.label}`,
+      `code measured: ${loaded.label}; load average ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} CPUs at the end`,
       "",
       ...formatTable([
         ["operation (plan + commit)", "ops", "median s", "ops/s", "µs/op"],
-        ...phases.map((p) => [p.name, fmtInt(p.ops), p.seconds.toFixed(3), fmtInt(p.ops / p.seconds), ((p.seconds / p.ops) * 1e6).toFixed(2)]),
-        ["all range operations", fmtInt(totalOps), totalSeconds.toFixed(3), fmtInt(opsPerSec), ((totalSeconds / totalOps) * 1e6).toFixed(2)],
+        ...[...phases, ranges, all].map((p) => [p.name, fmtInt(p.ops), p.seconds.toFixed(3), fmtInt(p.ops / p.seconds), ((p.seconds / p.ops) * 1e6).toFixed(2)]),
       ]),
       "",
       ...formatTable([
@@ -311,7 +321,7 @@ export const bench: Bench = {
         ...[main, ...others].map((m) => [m === main ? "reported" : "", String(m.leaseUnits), m.unsplit.toFixed(1), m.split === undefined ? "-" : m.split.toFixed(1)]),
       ]),
       "",
-      `targets: >= 1,000,000 ops/s: ${opsPerSec >= 1e6 ? "met" : "MISSED"}; <= 128 bytes/unit unsplit: ${main.unsplit <= 128 ? "met" : "MISSED"}`,
+      `targets: >= 1,000,000 range ops/s: ${opsPerSec >= 1e6 ? "met" : "MISSED"}; <= 128 bytes/unit unsplit: ${main.unsplit <= 128 ? "met" : "MISSED"}`,
     ];
     return {
       json: {
