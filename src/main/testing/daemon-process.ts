@@ -1,0 +1,94 @@
+/**
+ * The real daemon as a child process, for end-to-end tests and benchmarks: `node --import tsx
+ * src/main/gmempool.ts serve` in a temporary runtime directory with a given config, its JSON
+ * log kept for assertions. Every process started here is stopped by its owner (stop / kill).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runtimePaths, type RuntimePaths } from "../runtime-dir.ts";
+
+const ENTRY = fileURLToPath(new URL("../gmempool.ts", import.meta.url));
+const REPO = fileURLToPath(new URL("../../..", import.meta.url));
+
+export interface DaemonProcessOptions {
+  /** TOML text of the config file. */
+  readonly config: string;
+  /** Reuse a runtime directory (restart after a crash); default: a fresh mkdtemp. */
+  readonly dir?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** How long to wait for "serving" (default 60 s). */
+  readonly startTimeoutMs?: number;
+}
+
+export class DaemonProcess {
+  readonly paths: RuntimePaths;
+  readonly child: ChildProcess;
+  readonly log: string[] = [];
+  readonly exited: Promise<number | null>;
+
+  private constructor(paths: RuntimePaths, child: ChildProcess) {
+    this.paths = paths;
+    this.child = child;
+    this.exited = once(child, "exit").then(([code]) => code as number | null);
+  }
+
+  static async start(options: DaemonProcessOptions): Promise<DaemonProcess> {
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), "gmempool-e2e-"));
+    const configPath = join(dir, "gmempool.toml");
+    writeFileSync(configPath, options.config);
+    const child = spawn(process.execPath, ["--import", "tsx", ENTRY, "serve", "--config", configPath, "--runtime-dir", dir, "--log-level", "debug"], {
+      cwd: REPO,
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const daemon = new DaemonProcess(runtimePaths(dir), child);
+    let buffered = "";
+    const serving = new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer): void => {
+        buffered += chunk.toString("utf8");
+        for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          daemon.log.push(line);
+          if (line.includes('"msg":"serving"')) resolve();
+        }
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", (c: Buffer) => daemon.log.push(c.toString("utf8")));
+      void daemon.exited.then((code) => reject(new Error(`the daemon exited with ${code} before serving:\n${daemon.log.join("\n")}`)));
+    });
+    const timeoutMs = options.startTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([serving, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`the daemon did not serve within ${timeoutMs} ms:\n${daemon.log.join("\n")}`)), timeoutMs)))]);
+    } catch (error) {
+      daemon.child.kill("SIGKILL");
+      await daemon.exited;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    return daemon;
+  }
+
+  /** SIGTERM and wait; resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    return this.exited;
+  }
+
+  /** kill -9 and wait. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    await this.exited;
+  }
+
+  /** Removes the runtime directory (after stop/kill). */
+  removeDir(): void {
+    rmSync(this.paths.dir, { recursive: true, force: true });
+  }
+}
