@@ -25,6 +25,11 @@ export interface DaemonConfig {
     readonly reserve: ReserveModeSetting;
     /** Largest kernel step, in units (parallelism granule of large allocations). */
     readonly maxStepUnits: number;
+    /**
+     * gmem reserve: punch a handed-out unit's reserve slot after the call returns
+     * ("background", deferred-reserve-punch.ts) or within it ("inline").
+     */
+    readonly reservePunch: "background" | "inline";
   };
   /** The pool-wide policy; SIGHUP re-applies it. */
   readonly policy: {
@@ -66,7 +71,7 @@ export interface DaemonConfig {
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
-  pool: { capacityUnits: 512, reserve: "auto", maxStepUnits: 16 },
+  pool: { capacityUnits: 512, reserve: "auto", maxStepUnits: 16, reservePunch: "background" },
   policy: { discard: "defer", punchGranularityBytes: UNIT_BYTES, deferredCapBytes: 1024 * 1024 * 1024, deferredOverflow: "reject", fit: "first-fit" },
   admin: { uids: [0], gids: [] },
   paths: { runtimeDir: undefined, journalDir: undefined },
@@ -141,6 +146,7 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
       capacityUnits: capacityBytes / UNIT_BYTES,
       reserve: pool.oneOf("reserve", ["auto", "gmem", "hugetlb", "none"], d.pool.reserve),
       maxStepUnits: pool.integer("max_step_units", d.pool.maxStepUnits, 1, 512),
+      reservePunch: pool.oneOf("reserve_punch", ["background", "inline"], d.pool.reservePunch),
     },
     policy: {
       discard: policy.oneOf("discard", ["reject", "zero", "defer"], d.policy.discard),

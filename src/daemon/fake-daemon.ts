@@ -59,7 +59,9 @@ export class FakeDaemon {
     const journalDir = options.journalDir ?? (await mkdtemp(join(tmpdir(), "gmempool-journal-")));
     const base: DaemonConfig = {
       ...DEFAULT_CONFIG,
-      pool: { ...DEFAULT_CONFIG.pool, capacityUnits: options.capacityUnits ?? 64, maxStepUnits: 4 },
+      // Inline reserve punches by default: `assertConservation` can then check the reserve
+      // file at any quiescent moment (background mode: `settle()` first).
+      pool: { ...DEFAULT_CONFIG.pool, capacityUnits: options.capacityUnits ?? 64, maxStepUnits: 4, reservePunch: "inline" },
       journal: { ...DEFAULT_CONFIG.journal, fsync: false },
     };
     const config = options.configure?.(base) ?? base;
@@ -93,6 +95,11 @@ export class FakeDaemon {
     await this.manager.close();
   }
 
+  /** Waits for background reserve punches (config `pool.reserve_punch = "background"`). */
+  async settle(): Promise<void> {
+    await this.manager.reserveIdle();
+  }
+
   /** Invariants plus: kernel populated bytes per file == the pool's record (when quiescent). */
   assertConservation(): void {
     this.manager.assertInvariants();
@@ -113,7 +120,7 @@ export class FakeDaemon {
     const reserveFd = this.manager.reserveFd;
     if (reserveFd !== undefined) {
       const actual = this.kernel.populatedBytes(reserveFd);
-      const expected = BigInt(pool.reserve.freeUnits) * BigInt(UNIT_BYTES);
+      const expected = BigInt(pool.reserve.freeUnits + this.manager.reserveHeldTwiceUnits) * BigInt(UNIT_BYTES);
       if (actual !== expected) throw new Error(`reserve file holds ${actual} bytes, the pool counts ${pool.reserve.freeUnits} free units (${expected} bytes)`);
     }
   }

@@ -9,7 +9,9 @@
  *
  * Per step:
  * - populate: the arena range (fallocate KEEP_SIZE) and the reserve slots (punch), in the
- *   reserve backend's hand-out order (reserve-backend.ts). Undo of a partial arena populate
+ *   reserve backend's hand-out order (reserve-backend.ts); with `pool.reserve_punch =
+ *   "background"` the reserve punch of an arena-first reserve is queued instead
+ *   (deferred-reserve-punch.ts) and the step is done once the arena holds the unit. Undo of a partial arena populate
  *   punches only the pages the pool's record says were NOT populated before the step (a
  *   populate block may include units that already held pages, with a 4 KiB granularity).
  * - punch: the arena range (PUNCH_HOLE|KEEP_SIZE), then the reserve slots (populate). If the
@@ -36,6 +38,7 @@ import type { FileKind, KernelStep, Plan, PopulateStep, PunchStep, SetAttributes
 import { toDaemonError, type KernelContext } from "./error-classification.ts";
 import type { KernelTimer } from "./kernel-timer.ts";
 import type { DaemonError } from "./pool-service.ts";
+import type { DeferredReservePunch } from "./deferred-reserve-punch.ts";
 import type { ReserveBackend } from "./reserve-backend.ts";
 
 /** An arena file as the executor needs it (borrowed fd). */
@@ -68,6 +71,8 @@ export interface ExecutionResult {
 
 export interface PlanExecutorOptions {
   readonly parallelism: number;
+  /** Background reserve punches (arena-first reserves only); inline when absent. */
+  readonly deferredPunch?: DeferredReservePunch;
   readonly conversionRetries: number;
   /** First EAGAIN backoff; doubles per retry. */
   readonly conversionBackoffMs?: number;
@@ -159,6 +164,12 @@ export class PlanExecutor {
       return;
     }
     await arena();
+    const deferred = this.#options.deferredPunch;
+    if (deferred !== undefined) {
+      // The lease is real now; the reserve's copy is given back right after, off the critical path.
+      deferred.schedule(step.reserveSlots);
+      return;
+    }
     try {
       await this.#reserve.punchSlots(step.reserveSlots);
     } catch (error) {
@@ -183,6 +194,8 @@ export class PlanExecutor {
       }
     }
     if (step.reserveSlots.length === 0) return;
+    // A slot whose background punch has not run yet still holds its memory.
+    await this.#options.deferredPunch?.claim(step.reserveSlots);
     try {
       await this.#reserve.populateSlots(step.reserveSlots);
     } catch (error) {

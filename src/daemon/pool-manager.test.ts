@@ -240,4 +240,33 @@ describe("PoolManager on the fake kernel", () => {
     assert.equal(d.manager.getPoolStatus(vmm.caller()).freeUnitCount, 8);
     d.assertConservation();
   });
+
+  test("background reserve punches: a lease is usable before the reserve gives its copy back; a release right after claims it", async () => {
+    const d = await daemon({ capacityUnits: 32, configure: (c) => ({ ...c, pool: { ...c.pool, reservePunch: "background" } }) });
+    const vmm = d.vmm();
+    const { arena } = await gmemArena(vmm, 32);
+    const caller = vmm.caller();
+    const leases = await Promise.all([6, 6, 6].map((n) => d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: n, label: "" })));
+    // Released at once, maybe before their background punches ran.
+    await Promise.all(leases.slice(0, 2).map((l) => d.manager.release(caller, { requestId: "", leaseId: l.lease.leaseId })));
+    await d.settle();
+    assert.equal(d.manager.reserveHeldTwiceUnits, 0);
+    d.assertConservation();
+    // A failed background punch is retried; accounting never changes, memory converges.
+    let armed = true;
+    const stop = d.manager.observeKernelCalls((sample) => {
+      // Right after the arena populate: the next fallocate is the background reserve punch.
+      if (armed && sample.call === "fallocate(KEEP_SIZE)") {
+        armed = false;
+        d.kernel.failNext("fallocate", "EIO", 2);
+      }
+    });
+    const more = await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 4, label: "" });
+    assert.equal(more.lease.unitCount, 4);
+    assert.equal(armed, false);
+    await d.settle();
+    stop();
+    d.assertConservation();
+    assert.equal(d.manager.pool.reserve.freeUnits, 32 - 10);
+  });
 });

@@ -36,6 +36,7 @@ import { populatedPredicate } from "../pool/population-planner.ts";
 import type { DaemonConfig } from "./config.ts";
 import { DURABLE_STATE_VERSION, leaseSnapshot, populatedUnitsOf, rebuild, type ArenaEntry, type ArenaMeta, type DurableState, type JournalRecord, type LeaseEntry, type LeaseMeta } from "./durable-state.ts";
 import { classifyKernelError, toDaemonError } from "./error-classification.ts";
+import { DeferredReservePunch } from "./deferred-reserve-punch.ts";
 import { EventHub } from "./event-hub.ts";
 import { GmemReserve } from "./gmem-reserve.ts";
 import { HugetlbReserve } from "./hugetlb-reserve.ts";
@@ -165,6 +166,7 @@ export class PoolManager implements PoolDaemon {
   readonly #version: string;
   readonly #reserve: ReserveBackend;
   readonly #executor: PlanExecutor;
+  readonly #deferredPunch: DeferredReservePunch | undefined;
   readonly #idempotency: IdempotencyStore;
   readonly #events: EventHub;
   readonly #peers: PeerTracker;
@@ -195,7 +197,15 @@ export class PoolManager implements PoolDaemon {
     const mode = options.reserveMode ?? this.#resolveReserveMode(options.isRoot ?? process.getuid?.() === 0);
     const capacity = config.pool.capacityUnits;
     this.#reserve = mode === "gmem" ? new GmemReserve(kernel, this.#timer, logger, capacity) : mode === "hugetlb" ? new HugetlbReserve(kernel, this.#timer, logger, capacity) : new NoReserve();
-    this.#executor = new PlanExecutor(kernel, this.#reserve, this.#timer, logger, { parallelism: config.limits.kernelParallelism, conversionRetries: config.limits.conversionRetries });
+    const reserve = this.#reserve;
+    if (config.pool.reservePunch === "background" && reserve.mode !== "none" && reserve.handOutOrder === "arena-first") {
+      this.#deferredPunch = new DeferredReservePunch((slots) => reserve.punchSlots(slots), logger, config.limits.kernelParallelism);
+    }
+    this.#executor = new PlanExecutor(kernel, reserve, this.#timer, logger, {
+      parallelism: config.limits.kernelParallelism,
+      conversionRetries: config.limits.conversionRetries,
+      ...(this.#deferredPunch === undefined ? {} : { deferredPunch: this.#deferredPunch }),
+    });
     this.#idempotency = new IdempotencyStore({ maxEntries: config.limits.requestIdEntries, retentionMs: config.limits.requestIdRetentionMs });
     this.#events = new EventHub({ bufferEvents: config.limits.watchBufferEvents, maxStreams: config.limits.watchStreams, statusIntervalMs: 1000, status: () => this.#status() });
     this.#peers = new PeerTracker(kernel, logger, (owner) => this.#ownerExited(owner));
@@ -268,6 +278,7 @@ export class PoolManager implements PoolDaemon {
     this.#peers.close();
     for (const fds of this.#arenaFds.values()) for (const fd of fds) this.#closeQuietly(fd);
     this.#arenaFds.clear();
+    await this.#deferredPunch?.idle();
     await this.#reserve.close();
     await this.#journal?.close();
   }
@@ -1400,6 +1411,19 @@ export class PoolManager implements PoolDaemon {
   /** For tests: the pool core (read-only use). */
   get pool(): Pool {
     return this.#pool;
+  }
+
+  /**
+   * Units whose reserve slot still holds memory after they went to an arena (background
+   * reserve punches not done yet); 0 with inline punches.
+   */
+  get reserveHeldTwiceUnits(): number {
+    return this.#deferredPunch?.heldTwiceUnits ?? 0;
+  }
+
+  /** Resolves when no background reserve punch is pending (tests, benchmarks). */
+  reserveIdle(): Promise<void> {
+    return this.#deferredPunch?.idle() ?? Promise.resolve();
   }
 
   /** For tests and diagnostics: the reserve file (borrowed), undefined in mode none. */

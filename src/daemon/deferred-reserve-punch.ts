@@ -1,0 +1,115 @@
+/**
+ * Reserve punches taken off the critical path (config `pool.reserve_punch = "background"`).
+ *
+ * With the gmem reserve, handing a unit out is "populate the arena, then punch the reserve
+ * slot" (reserve-backend.ts). The client only needs the first half: once the arena holds the
+ * unit, the lease is real. The punch that gives the reserve's copy back to the host is queued
+ * here and runs right after, with bounded parallelism, so a 1 GiB Allocate costs about one
+ * populate of 1 GiB instead of a populate plus a punch (measured on this machine: ratio to raw
+ * populate ~1.2-1.9 inline, see docs/daemon.md). For that short window the host holds the
+ * unit twice, as it does within every inline step anyway.
+ *
+ * A slot whose punch is still pending can be taken back (a release right after an allocate):
+ * `claim` removes it from the queue (its memory is still there: nothing to populate twice) or
+ * waits for a punch in flight, before the reserve populates it again. A failed punch is retried
+ * with backoff (logged); accounting is never affected, only how long memory is held twice.
+ *
+ * Invariants: a unit is in at most one of `#pending` / `#inflight`; every unit in either is a
+ * vacant slot of the pool's reserve.
+ */
+import type { Logger } from "pino";
+import type { UnitRange } from "../pool/index.ts";
+import { units } from "../pool/units.ts";
+
+const MAX_RUN_UNITS = 16;
+const RETRY_MS = [10, 100, 1000, 5000];
+
+export class DeferredReservePunch {
+  readonly #punch: (slots: readonly UnitRange[]) => Promise<void>;
+  readonly #logger: Logger;
+  readonly #parallelism: number;
+  readonly #pending = new Set<number>();
+  readonly #inflight = new Map<number, Promise<void>>();
+  /** In-flight units claimed back meanwhile: never re-queued if their punch failed. */
+  readonly #claimed = new Set<number>();
+  #workers = 0;
+  #failures = 0;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(punch: (slots: readonly UnitRange[]) => Promise<void>, logger: Logger, parallelism: number) {
+    this.#punch = punch;
+    this.#logger = logger;
+    this.#parallelism = parallelism;
+  }
+
+  /** Units whose reserve copy is still held (pending or being punched). */
+  get heldTwiceUnits(): number {
+    return this.#pending.size + this.#inflight.size;
+  }
+
+  schedule(slots: readonly UnitRange[]): void {
+    for (const { start, end } of slots) for (let u = start as number; u < end; u++) this.#pending.add(u);
+    this.#kick();
+  }
+
+  /** Before the reserve populates `slots` again: drop their pending punches, wait for running ones. */
+  async claim(slots: readonly UnitRange[]): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const { start, end } of slots) {
+      for (let u = start as number; u < end; u++) {
+        this.#pending.delete(u);
+        const running = this.#inflight.get(u);
+        if (running !== undefined) {
+          this.#claimed.add(u);
+          waits.push(running);
+        }
+      }
+    }
+    await Promise.allSettled(waits);
+  }
+
+  /** Resolves when nothing is pending or in flight (tests, shutdown). */
+  idle(): Promise<void> {
+    if (this.heldTwiceUnits === 0 && this.#workers === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #kick(): void {
+    while (this.#workers < this.#parallelism && this.#pending.size > 0) {
+      this.#workers++;
+      void this.#work().finally(() => {
+        this.#workers--;
+        if (this.#workers === 0 && this.heldTwiceUnits === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+      });
+    }
+  }
+
+  async #work(): Promise<void> {
+    while (this.#pending.size > 0) {
+      // The lowest pending unit and the run of pending units after it.
+      let first = Infinity;
+      for (const u of this.#pending) if (u < first) first = u;
+      let end = first;
+      while (end - first < MAX_RUN_UNITS && this.#pending.has(end)) end++;
+      for (let u = first; u < end; u++) this.#pending.delete(u);
+      const slots = [{ start: units(first), end: units(end) }];
+      const done = this.#punch(slots);
+      for (let u = first; u < end; u++) this.#inflight.set(u, done.then(() => undefined, () => undefined));
+      try {
+        await done;
+        this.#failures = 0;
+      } catch (error) {
+        const delay = RETRY_MS[Math.min(this.#failures++, RETRY_MS.length - 1)]!;
+        this.#logger.error({ err: error, slots: [first, end], retryMs: delay }, "reserve punch failed; the units stay held twice until it succeeds");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        // Back in the queue unless the slots were claimed meanwhile.
+        for (let u = first; u < end; u++) if (!this.#claimed.has(u)) this.#pending.add(u);
+      } finally {
+        for (let u = first; u < end; u++) {
+          this.#inflight.delete(u);
+          this.#claimed.delete(u);
+        }
+      }
+    }
+  }
+}
