@@ -22,7 +22,7 @@ import { PAGE_BYTES, UNIT_BYTES } from "../pool/index.ts";
 import { populatedPredicate } from "../pool/population-planner.ts";
 import { DEFAULT_CONFIG, type DaemonConfig } from "./config.ts";
 import { PoolManager } from "./pool-manager.ts";
-import type { Caller, ReserveMode } from "./pool-service.ts";
+import type { ArenaFdStore, Caller, ReserveMode } from "./pool-service.ts";
 
 export interface FakeDaemonOptions {
   readonly capabilities?: FakeCapabilities;
@@ -36,6 +36,10 @@ export interface FakeDaemonOptions {
   readonly wrapKernel?: (kernel: FakeKernel) => KernelPort;
   /** Do not call start(). */
   readonly noStart?: boolean;
+  /** The systemd fd store the daemon pushes arena files to. */
+  readonly fdStore?: ArenaFdStore;
+  /** Fds the new daemon process inherits (LISTEN_FDS), made in its fake process. */
+  readonly inheritFds?: (kernel: FakeKernel) => ReadonlyMap<string, Fd>;
 }
 
 export class FakeDaemon {
@@ -73,6 +77,8 @@ export class FakeDaemon {
       reserveMode: options.reserveMode ?? "gmem",
       processStartTime: (pid) => (host.isRunning(pid) ? 1000n + BigInt(pid) : undefined),
       daemonVersion: "test",
+      ...(options.fdStore === undefined ? {} : { fdStore: options.fdStore }),
+      ...(options.inheritFds === undefined ? {} : { inheritedFds: options.inheritFds(kernel) }),
     });
     const daemon = new FakeDaemon(host, kernel, manager, journalDir, options);
     if (options.noStart !== true) await manager.start();

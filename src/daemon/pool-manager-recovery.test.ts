@@ -6,9 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { FakeHost } from "../kvm/fake-host.ts";
+import type { FakeKernel } from "../kvm/fake-kernel.ts";
 import type { Fd } from "../kvm/fd.ts";
 import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
-import { isDaemonError, type PoolEvent } from "./pool-service.ts";
+import { isDaemonError, type ArenaFdStore, type PoolEvent } from "./pool-service.ts";
 
 const UNIT = 2n * 1024n * 1024n;
 
@@ -174,6 +176,44 @@ describe("restart without loss", () => {
     assert.equal(vmm.kernel.populatedBytes(gmem), 4n * UNIT);
     assert.deepEqual(vmm.kernel.populatedRanges(gmem), [[0n, 4n * UNIT]]);
     d2.assertConservation();
+    await d2.close();
+  });
+});
+
+describe("systemd fd store", () => {
+  test("arena files stored with FDSTORE come back ACTIVE after a restart, the kernel matching the journal", async () => {
+    let daemonKernel: FakeKernel | undefined;
+    const host = new FakeHost();
+    const systemd = host.process({ pid: 1 });
+    const stored = new Map<string, Fd>();
+    const fdStore: ArenaFdStore = {
+      store: (name, fd) => {
+        const old = stored.get(name);
+        if (old !== undefined) systemd.close(old);
+        stored.set(name, systemd.adoptFile(daemonKernel!.fileForFd(fd, "sendmsg").get()));
+      },
+      remove: (name) => {
+        const fd = stored.get(name);
+        stored.delete(name);
+        if (fd !== undefined) systemd.close(fd);
+      },
+    };
+    const inheritFds = (kernel: FakeKernel): ReadonlyMap<string, Fd> => {
+      daemonKernel = kernel;
+      return new Map([...stored].map(([name, fd]) => [name, kernel.adoptFile(systemd.fileForFd(fd, "sendmsg").get())]));
+    };
+    const d = await FakeDaemon.start({ host, capacityUnits: 16, fdStore, inheritFds });
+    const vmm = d.vmm();
+    const a = await gmemArena(d, vmm, 8);
+    const gone = await gmemArena(d, vmm, 2);
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: a.arenaId, unitCount: 5, label: "" });
+    await d.manager.deleteArena(vmm.caller(), { requestId: "", arenaId: gone.arenaId, releaseLeases: true });
+    assert.deepEqual([...stored.keys()], [`gmempool.${a.arenaId}.0`]);
+    const d2 = await d.crashAndRestart();
+    assert.equal(d2.manager.getArena(vmm.caller(d2), a.arenaId).state, "active");
+    await d2.manager.allocate(vmm.caller(d2), { requestId: "", arenaId: a.arenaId, unitCount: 3, label: "" });
+    d2.assertConservation();
+    assert.equal(vmm.kernel.populatedBytes(a.gmem), 8n * UNIT);
     await d2.close();
   });
 });

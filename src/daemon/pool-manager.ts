@@ -46,8 +46,10 @@ import { KernelTimer } from "./kernel-timer.ts";
 import { PeerTracker } from "./peer-tracker.ts";
 import { PlanExecutor, type ExecutionResult, type StepEnvironment } from "./plan-executor.ts";
 import {
+  arenaFdName,
   DaemonError,
   isDaemonError,
+  type ArenaFdStore,
   type AllocateRequest,
   type AllocateResult,
   type ArenaInfo,
@@ -126,6 +128,14 @@ export interface PoolManagerOptions {
   readonly daemonVersion?: string;
   /** Whether the daemon runs as root (for `auto`); default: process.getuid() === 0. */
   readonly isRoot?: boolean;
+  /** The systemd fd store, when running under systemd with FDSTORE (see `ArenaFdStore`). */
+  readonly fdStore?: ArenaFdStore;
+  /**
+   * Fds handed back by the fd store at start-up (LISTEN_FDS / LISTEN_FDNAMES), by FDNAME. The
+   * manager takes ownership of all of them: it keeps those that are its arenas' files (checked
+   * like a reattach) and closes the rest.
+   */
+  readonly inheritedFds?: ReadonlyMap<string, Fd>;
 }
 
 /** Which arenas and leases a change touched: their current state goes into the record. */
@@ -177,6 +187,8 @@ export class PoolManager implements PoolDaemon {
   readonly #goneOwners = new Set<string>();
   readonly #inflight = new Map<string, Set<Promise<unknown>>>();
   readonly #startTime = new Date();
+  readonly #fdStore: ArenaFdStore | undefined;
+  readonly #inheritedFds: ReadonlyMap<string, Fd>;
   #pool: Pool;
   #journal: Journal<DurableState, JournalRecord> | undefined;
   #state: ServingState = "starting";
@@ -193,6 +205,8 @@ export class PoolManager implements PoolDaemon {
     this.#journalDir = options.journalDir;
     this.#startTimeOf = options.processStartTime ?? readProcessStartTime;
     this.#version = options.daemonVersion ?? "0.0.0";
+    this.#fdStore = options.fdStore;
+    this.#inheritedFds = options.inheritedFds ?? new Map();
     this.#pool = new Pool({ capacityUnits: config.pool.capacityUnits, maxStepUnits: config.pool.maxStepUnits, policy: this.#configPolicy() });
     const mode = options.reserveMode ?? this.#resolveReserveMode(options.isRoot ?? process.getuid?.() === 0);
     const capacity = config.pool.capacityUnits;
@@ -237,6 +251,7 @@ export class PoolManager implements PoolDaemon {
       } catch (error) {
         throw new DaemonError("failed-precondition", `cannot back the pool of ${this.#pool.capacityUnits} units with reserve "${this.#reserve.mode}": ${toDaemonError(error, { what: `populate the ${this.#reserve.mode} reserve`, offset: 0n, length: BigInt(this.#pool.capacityUnits) * UNIT }).message}`, { cause: error });
       }
+      await this.#adoptInheritedFds();
       // Owners recorded in the journal: still the same process? Otherwise their arenas go.
       for (const meta of this.#arenaMeta.values()) {
         if (this.#peers.isTracked(meta.ownerKey) || this.#goneOwners.has(meta.ownerKey)) continue;
@@ -253,6 +268,46 @@ export class PoolManager implements PoolDaemon {
     this.#state = "serving";
     this.#logger.info({ reserve: this.#reserve.mode, capacityUnits: this.#pool.capacityUnits }, "pool serving");
     this.#events.publish({ kind: "pool-status", status: this.#status() }, { owner: undefined, arenaId: undefined });
+  }
+
+  /**
+   * Arena files the systemd fd store gave back: each is checked like a reattach (type, size,
+   * memfd name), made close-on-exec (LISTEN_FDS fds are not), and the kernel made to match the
+   * journal. An arena whose files do not all check out stays DETACHED; leftovers are closed.
+   */
+  async #adoptInheritedFds(): Promise<void> {
+    const remaining = new Map(this.#inheritedFds);
+    for (const meta of this.#arenaMeta.values()) {
+      const names = meta.files.map((_, side) => arenaFdName(meta.id, side));
+      const fds = names.map((n) => remaining.get(n));
+      for (const n of names) remaining.delete(n);
+      if (fds.every((fd) => fd === undefined)) continue;
+      const arena = this.#pool.arena(meta.id);
+      const owned: Fd[] = [];
+      try {
+        if (fds.some((fd) => fd === undefined)) throw new DaemonError("failed-precondition", `the fd store holds only some of arena "${meta.id}"'s files`);
+        meta.files.forEach((f, side) => this.#checkReceivedFd(fds[side]!, f.fdType, BigInt(arena.sizeUnits) * UNIT, f.memfdName === "" ? undefined : f.memfdName, true));
+        for (const fd of fds) owned.push(this.#kernel.dupCloexec(fd!));
+        await this.#reconcile(arena, owned);
+        this.#arenaFds.set(meta.id, owned);
+        this.#logger.info({ arenaId: meta.id }, "arena reattached from the systemd fd store");
+      } catch (error) {
+        for (const fd of owned) this.#closeQuietly(fd);
+        this.#logger.warn({ err: error, arenaId: meta.id }, "fd store: arena files not usable; the arena stays DETACHED");
+        for (const name of names) this.#fdStore?.remove(name);
+      } finally {
+        for (const fd of fds) if (fd !== undefined) this.#closeQuietly(fd);
+      }
+    }
+    for (const [name, fd] of remaining) {
+      this.#logger.warn({ name }, "fd store: an fd that is no arena's file; closed");
+      this.#closeQuietly(fd);
+      this.#fdStore?.remove(name);
+    }
+  }
+
+  #storeFds(arenaId: string, fds: readonly Fd[]): void {
+    fds.forEach((fd, side) => this.#fdStore?.store(arenaFdName(arenaId, side), fd));
   }
 
   async reloadPolicy(update: PolicyUpdate): Promise<PolicyInfo> {
@@ -507,6 +562,7 @@ export class PoolManager implements PoolDaemon {
     };
     this.#arenaMeta.set(spec.id, meta);
     this.#arenaFds.set(spec.id, owned);
+    this.#storeFds(spec.id, owned);
     this.#peers.track(caller.identity, caller.pid);
     const arena = this.#arenaInfo(this.#pool.arena(spec.id));
     await this.#persist({ arenas: [spec.id] }, idem.entry({ arena }));
@@ -551,6 +607,7 @@ export class PoolManager implements PoolDaemon {
         throw toDaemonError(error, { what: `reattach arena "${arena.id}"`, offset: 0n, length: sizeBytes });
       }
       this.#arenaFds.set(arena.id, owned);
+      this.#storeFds(arena.id, owned);
       const info = this.#arenaInfo(arena);
       await this.#persist({ arenas: [arena.id] }, idem.entry({ arena: info }));
       this.#events.publish({ kind: "arena-state-changed", arena: info }, { owner: arena.owner, arenaId: arena.id });
@@ -620,6 +677,7 @@ export class PoolManager implements PoolDaemon {
     const fds = this.#arenaFds.get(id) ?? [];
     this.#arenaFds.delete(id);
     for (const fd of fds) this.#closeQuietly(fd);
+    meta.files.forEach((_, side) => this.#fdStore?.remove(arenaFdName(id, side)));
     this.#pool.unregisterArena(arena.owner, id);
     this.#arenaMeta.delete(id);
     this.#deleting.delete(id);

@@ -293,6 +293,23 @@ export interface UnitSpan {
  */
 export type FdDelivery = (fd: Fd, info: { readonly fdType: FdType; readonly sizeBytes: bigint }) => Promise<void>;
 
+/**
+ * The systemd file-descriptor store (DESIGN.md §7), implemented by the composition root with
+ * sd_notify "FDSTORE=1\nFDNAME=<name>" / "FDSTOREREMOVE=1\nFDNAME=<name>". The daemon stores
+ * every arena file it keeps under `arenaFdName(arenaId, side)` and removes it when the arena
+ * goes; after a restart it gets them back through `PoolManagerOptions.inheritedFds`, so arenas
+ * come back ACTIVE instead of DETACHED. `fd` is borrowed (sendmsg duplicates it). Must not throw.
+ */
+export interface ArenaFdStore {
+  store(name: string, fd: Fd): void;
+  remove(name: string): void;
+}
+
+/** FDNAME of an arena file in the fd store: [A-Za-z0-9._-], no ':' (sd_pid_notify_with_fds). */
+export function arenaFdName(arenaId: string, side: number): string {
+  return `gmempool.${arenaId}.${side}`;
+}
+
 /** What a received fd is, for the fd channel's SEND_FD_REPLY. */
 export interface FdInspection {
   readonly fdType: FdType;
