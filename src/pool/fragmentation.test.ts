@@ -85,3 +85,18 @@ test("a whole unit discarded inside a larger punch block is deferred; a stale co
   assert.deepEqual(report.arenas.map((x) => x.unitMap), ["DL", "T"]);
   pool.assertInvariants();
 });
+
+test("pages punched inside a pair's leased units count too", () => {
+  const pool = new Pool({ capacityUnits: 4, policy: { punchGranularityBytes: PAGE_BYTES } });
+  const arena = pool.registerArena("vmm", { sizeBytes: UNIT_BYTES, files: ["guest_memfd", "memfd"] });
+  const a = pool.allocate("vmm", { arenaId: arena.id, unitCount: 1, initiallyPrivate: true });
+  pool.commit(a.id);
+  pool.commit(pool.convert("vmm", { leaseId: a.leaseId, offsetBytes: 0, lengthBytes: UNIT_BYTES / 2, toPrivate: false, mode: "notify" }).id);
+  const report = fragmentationReport(pool);
+  // The gmem's now-shared half is punched page by page; the memfd unit is populated whole (a
+  // populate is never less than a unit), so its private half is held stale until reconciled.
+  assert.equal(report.punchedInsideUnitsBytes, UNIT_BYTES / 2);
+  assert.equal(report.staleBytes, UNIT_BYTES / 2);
+  assert.ok(report.intactFreeFraction < 1);
+  pool.assertInvariants();
+});

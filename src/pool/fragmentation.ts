@@ -123,7 +123,7 @@ function arenaFragmentation(pool: Pool, arena: Arena, withMap: boolean): ArenaFr
     splitUnits,
     deferredBytes: deferredPages * PAGE_BYTES,
     staleBytes: stalePages * PAGE_BYTES,
-    punchedInsideUnitsBytes: arena.layout === "single" ? punchedPages * PAGE_BYTES : 0,
+    punchedInsideUnitsBytes: punchedPages * PAGE_BYTES,
     granularityBytes: pool.granularityOf(arena),
     discardPolicy: pool.discardPolicyOf(arena),
     unitMap: map?.join("") ?? "",

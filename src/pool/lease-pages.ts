@@ -40,11 +40,12 @@ export function populatedField(side: 0 | 1): PageField {
  */
 export type PageWordPredicate = (priv: number, discarded: number, pop0: number, pop1: number) => number;
 
-/** The state of one unit for saving and restoring around a tentative change. */
-interface SavedUnit {
-  readonly unit: number;
-  readonly byte: number;
-  readonly record: Uint32Array | undefined;
+/** The state of a unit range, saved so that a tentative change can be undone. */
+interface SavedUnits {
+  readonly start: number;
+  readonly bytes: Uint8Array;
+  /** Copies of the records of split units, when there were any. */
+  readonly records: ReadonlyMap<number, Uint32Array> | undefined;
 }
 
 export class LeasePages {
@@ -172,18 +173,19 @@ export class LeasePages {
   }
 
   /** Copies the state of units [start, end) so that a tentative change can be undone. */
-  save(start: number, end: number): SavedUnit[] {
-    const saved: SavedUnit[] = [];
+  save(start: number, end: number): SavedUnits {
+    let records: Map<number, Uint32Array> | undefined;
     for (let unit = start; unit < end; unit++) {
-      const record = this.split.get(unit);
-      saved.push({ unit, byte: this.bytes[unit]!, record: record?.slice() });
+      if ((this.bytes[unit]! & SPLIT) !== 0) (records ??= new Map()).set(unit, this.split.get(unit)!.slice());
     }
-    return saved;
+    return { start, bytes: this.bytes.slice(start, end), records };
   }
 
-  restore(saved: readonly SavedUnit[]): void {
-    for (const { unit, byte, record } of saved) {
-      this.bytes[unit] = byte;
+  restore(saved: SavedUnits): void {
+    for (let i = 0; i < saved.bytes.length; i++) {
+      const unit = saved.start + i;
+      this.bytes[unit] = saved.bytes[i]!;
+      const record = saved.records?.get(unit);
       if (record === undefined) this.split.delete(unit);
       else this.split.set(unit, record);
     }
@@ -192,6 +194,13 @@ export class LeasePages {
   /** The unit's state as a byte (bits PRIVATE 1, DISCARDED 2, POP0 4, POP1 8, SPLIT 16). */
   unitByte(unit: number): number {
     return this.bytes[unit]!;
+  }
+
+  /** The live record of a split unit (read only; for counting on the hot path). */
+  splitRecord(unit: number): Uint32Array {
+    const record = this.split.get(unit);
+    if (record === undefined) throw new RangeError(`LeasePages: unit ${unit} is not split`);
+    return record;
   }
 
   /** For snapshots: every split unit with a copy of its record. */

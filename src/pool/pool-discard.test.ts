@@ -115,6 +115,15 @@ describe("Pool: discard", () => {
     settle(pool, plan);
   });
 
+  test("with a 4 KiB granularity a partly punched unit is not repopulated by a later discard", () => {
+    const { pool, leaseId, base } = leased({ policy: { punchGranularityBytes: PAGE_BYTES } });
+    settle(pool, pool.discard("vmm", { leaseId, offsetBytes: base, lengthBytes: UNIT_BYTES / 2 }));
+    const page = pool.discard("vmm", { leaseId, offsetBytes: base + 300 * PAGE_BYTES, lengthBytes: PAGE_BYTES });
+    assert.deepEqual(page.steps.map((s) => [s.op, s.bytes.start - base, s.bytes.end - base]), [["punch", 300 * PAGE_BYTES, 301 * PAGE_BYTES]]);
+    settle(pool, page);
+    assert.equal(pool.deferredBytes, 0);
+  });
+
   test("with a 4 MiB granularity a 2 MiB discard is deferred until its 4 MiB block is whole", () => {
     const { pool, leaseId, base } = leased({ policy: { punchGranularityBytes: 4 * MiB } });
     const half = pool.discard("vmm", { leaseId, offsetBytes: base, lengthBytes: UNIT_BYTES });

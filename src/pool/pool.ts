@@ -117,6 +117,8 @@ interface PendingPlan {
 
 export const DEFAULT_MAX_STEP_UNITS = 16;
 
+const ZERO_COUNTS: PageStateCounts = { deferredPages: 0, stalePages: 0, splitUnits: 0 };
+
 export class Pool {
   private reserveState: Reserve;
   private poolPolicy: PoolPolicy;
@@ -128,7 +130,7 @@ export class Pool {
   private nextArenaNumber = 1;
   private nextLeaseNumber = 1;
   /** Running totals over all leases, kept exact by measuring every changed range. */
-  private totals: PageStateCounts = { deferredPages: 0, stalePages: 0, splitUnits: 0 };
+  private readonly totals = { deferredPages: 0, stalePages: 0, splitUnits: 0 };
 
   constructor(options: PoolOptions) {
     requireCount(options.capacityUnits, "pool capacity (units)");
@@ -326,7 +328,7 @@ export class Pool {
   }
 
   private dropLease(arena: Arena, lease: Lease): void {
-    this.applyTotals(countPageStates(lease.pages, 0, lease.unitCount), { deferredPages: 0, stalePages: 0, splitUnits: 0 });
+    this.applyTotals(countPageStates(lease.pages, 0, lease.unitCount), ZERO_COUNTS);
     arena.leases.delete(lease.id);
     this.leaseMap.delete(lease.id);
     arena.free.add(lease.start, lease.end);
@@ -432,25 +434,32 @@ export class Pool {
   commit(planId: PlanId, failedSteps: Iterable<number> = []): PlanResult {
     const pending = this.pending.get(planId);
     if (pending === undefined) throw new NotFoundError(`plan ${planId} is not in flight`);
-    const failed = new Set(failedSteps);
-    for (const index of failed) {
-      if (!Number.isInteger(index) || index < 0 || index >= pending.steps.length) {
-        throw new InvalidArgumentError(`plan ${planId} has no step ${index} (it has ${pending.steps.length})`);
+    // The common case (every step happened) allocates nothing here.
+    const failed = isEmpty(failedSteps) ? undefined : new Set(failedSteps);
+    if (failed !== undefined) {
+      for (const index of failed) {
+        if (!Number.isInteger(index) || index < 0 || index >= pending.steps.length) {
+          throw new InvalidArgumentError(`plan ${planId} has no step ${index} (it has ${pending.steps.length})`);
+        }
       }
     }
     this.pending.delete(planId);
-    const { lease } = pending;
+    const { lease, steps } = pending;
     // Each step's apply keeps the running totals itself (measuring only what it changes).
-    pending.steps.forEach((p, i) => {
-      if (failed.has(i)) p.revert();
-      else p.apply();
-    });
+    for (let i = 0; i < steps.length; i++) {
+      if (failed?.has(i) === true) steps[i]!.revert();
+      else steps[i]!.apply();
+    }
     lease.busy.remove(pending.busy[0], pending.busy[1]);
-    const leaseState = pending.settle(failed.size === 0);
-    const collapsibleUnits = pending.collapseCandidates
-      .filter((u) => leaseState !== "released" && lease.pages.count(u * PAGES, (u + 1) * PAGES, (p) => p) === PAGES)
-      .map((u) => lease.start + u);
-    return { planId, applied: pending.steps.length - failed.size, reverted: failed.size, leaseState, collapsibleUnits };
+    const reverted = failed?.size ?? 0;
+    const leaseState = pending.settle(reverted === 0);
+    const collapsibleUnits: number[] = [];
+    if (leaseState !== "released") {
+      for (const u of pending.collapseCandidates) {
+        if (lease.pages.count(u * PAGES, (u + 1) * PAGES, (p) => p) === PAGES) collapsibleUnits.push(lease.start + u);
+      }
+    }
+    return { planId, applied: steps.length - reverted, reverted, leaseState, collapsibleUnits };
   }
 
   /** Settles a plan none of whose steps happened. */
@@ -550,20 +559,14 @@ export class Pool {
 
   /** Recomputes the running totals from scratch (after a snapshot import). */
   private recountTotals(): void {
-    let totals: PageStateCounts = { deferredPages: 0, stalePages: 0, splitUnits: 0 };
-    for (const lease of this.leaseMap.values()) {
-      const counts = countPageStates(lease.pages, 0, lease.unitCount);
-      totals = { deferredPages: totals.deferredPages + counts.deferredPages, stalePages: totals.stalePages + counts.stalePages, splitUnits: totals.splitUnits + counts.splitUnits };
-    }
-    this.totals = totals;
+    this.totals.deferredPages = this.totals.stalePages = this.totals.splitUnits = 0;
+    for (const lease of this.leaseMap.values()) this.applyTotals(ZERO_COUNTS, countPageStates(lease.pages, 0, lease.unitCount));
   }
 
   private applyTotals(before: PageStateCounts, after: PageStateCounts): void {
-    this.totals = {
-      deferredPages: this.totals.deferredPages + after.deferredPages - before.deferredPages,
-      stalePages: this.totals.stalePages + after.stalePages - before.stalePages,
-      splitUnits: this.totals.splitUnits + after.splitUnits - before.splitUnits,
-    };
+    this.totals.deferredPages += after.deferredPages - before.deferredPages;
+    this.totals.stalePages += after.stalePages - before.stalePages;
+    this.totals.splitUnits += after.splitUnits - before.splitUnits;
   }
 
   private requireIdle(lease: Lease, busyPages: readonly number[]): void {
@@ -667,6 +670,12 @@ function checkStepAlignment(bytes: ByteRange, granularity: number, arenaId: Aren
   if (bytes.start % granularity !== 0 || bytes.end % granularity !== 0) {
     throw new Error(`internal: step [${bytes.start}, ${bytes.end}) on arena "${arenaId}" breaks the ${formatBytes(granularity)} granularity`);
   }
+}
+
+function isEmpty(values: Iterable<number>): boolean {
+  if (Array.isArray(values)) return values.length === 0;
+  for (const _ of values) return false;
+  return true;
 }
 
 function noBookkeeping(step: KernelStep): PendingStep {

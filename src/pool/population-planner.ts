@@ -4,28 +4,34 @@
  *
  * The rule is declarative: page state (attribute, discarded) says which pages are *needed* on
  * which side; population follows. A side-block that holds no needed page is punched; a
- * side-block with a needed page that is not fully populated is populated (whole block: never
- * less than a unit). With a 4 KiB granularity a block is one unit: a unit that keeps some needed
- * pages has only its unneeded pages punched, page run by page run, and stays leased (split).
+ * side-block with a needed page that is not populated is populated (whole block: never less than
+ * a unit). With a 4 KiB granularity a block is one unit: a unit that keeps some needed pages has
+ * only its unneeded pages punched, page run by page run, and stays leased (split).
  *
  * Needed pages (DESIGN.md §2): in a single-file arena every live page lives in side 0. In a pair,
  * a live private page lives in the gmem (side 0) and a live shared page in the memfd (side 1);
  * the copy on the other side is stale.
+ *
+ * Speed: a block whose units are all uniform (no split record) is decided from the unit bytes
+ * alone, so work grows with units touched, not pages; only split units go through bitmaps.
  */
 import { FIELD_POPULATED_SIDE0, FIELD_POPULATED_SIDE1, type LeasePages, type PageField, type PageWordPredicate } from "./lease-pages.ts";
 import type { Side } from "./plan.ts";
 import { PAGES_PER_UNIT, PAGE_BYTES, UNIT_BYTES } from "./units.ts";
 
 const PAGES = PAGES_PER_UNIT as number;
+const PRIVATE_BIT = 1;
+const DISCARDED_BIT = 2;
+const SPLIT_BIT = 16;
 
 /** One kernel action on a page range of a lease (lease-relative pages). */
 export interface PopulationAction {
   readonly op: "populate" | "punch";
   readonly side: Side;
-  readonly startPage: number;
-  readonly endPage: number;
+  startPage: number;
+  endPage: number;
   /** Units taken from (populate) or returned to (punch) the reserve. */
-  readonly units: number;
+  units: number;
   /** False for a 4 KiB page punch inside a unit that stays leased; such runs never merge. */
   readonly wholeBlocks: boolean;
 }
@@ -49,6 +55,13 @@ export function populatedFieldOf(side: Side): PageField {
   return side === 0 ? FIELD_POPULATED_SIDE0 : FIELD_POPULATED_SIDE1;
 }
 
+/** Whether a uniform unit (its byte) needs its pages on `side`. */
+function uniformNeeds(byte: number, side: Side, layout: "single" | "pair", releasing: boolean): boolean {
+  if (releasing || (byte & DISCARDED_BIT) !== 0) return false;
+  if (layout === "single") return side === 0;
+  return ((byte & PRIVATE_BIT) !== 0) === (side === 0);
+}
+
 export interface PlanPopulationInput {
   readonly pages: LeasePages;
   readonly layout: "single" | "pair";
@@ -64,26 +77,50 @@ export interface PlanPopulationInput {
 
 export function planPopulation(input: PlanPopulationInput): PopulationAction[] {
   const { pages, layout, granularityBytes, startUnit, endUnit, maxStepUnits } = input;
-  const needed = input.releasing === true ? NOTHING_NEEDED : NEEDED[layout];
+  const releasing = input.releasing === true;
+  const needed = releasing ? NOTHING_NEEDED : NEEDED[layout];
   const blockUnits = Math.max(granularityBytes, UNIT_BYTES) / UNIT_BYTES;
   const pagePunch = granularityBytes === PAGE_BYTES;
   const actions: PopulationAction[] = [];
   for (let side: Side = 0; side < pages.sides; side = (side + 1) as Side) {
+    const popBit = side === 0 ? 4 : 8;
     const isPopulated = POPULATED[side];
     const isNeeded = needed[side];
     const populatedAndUnneeded: PageWordPredicate = (p, d, p0, p1) => isPopulated(p, d, p0, p1) & ~isNeeded(p, d, p0, p1);
+    const neededAndUnpopulated: PageWordPredicate = (p, d, p0, p1) => isNeeded(p, d, p0, p1) & ~isPopulated(p, d, p0, p1);
     for (let block = startUnit; block < endUnit; block += blockUnits) {
+      // Per block: units with any page populated, whether any page is needed, whether a needed
+      // page is missing, whether a populated page is unneeded.
+      let populatedUnits = 0;
+      let anyNeeded = false;
+      let neededMissing = false;
+      let hasSplit = false;
+      for (let unit = block; unit < block + blockUnits; unit++) {
+        const byte = pages.unitByte(unit);
+        if ((byte & SPLIT_BIT) !== 0) {
+          hasSplit = true;
+          const lo = unit * PAGES;
+          const hi = lo + PAGES;
+          if (pages.any(lo, hi, isPopulated)) populatedUnits++;
+          if (!anyNeeded && pages.any(lo, hi, isNeeded)) anyNeeded = true;
+          if (!neededMissing && pages.any(lo, hi, neededAndUnpopulated)) neededMissing = true;
+          continue;
+        }
+        const populated = (byte & popBit) !== 0;
+        const needs = uniformNeeds(byte, side, layout, releasing);
+        if (populated) populatedUnits++;
+        if (needs) anyNeeded = true;
+        if (needs && !populated) neededMissing = true;
+      }
       const lo = block * PAGES;
       const hi = (block + blockUnits) * PAGES;
-      const populatedPages = pages.count(lo, hi, isPopulated);
-      const anyNeeded = pages.any(lo, hi, isNeeded);
-      if (!anyNeeded && populatedPages > 0) {
-        push(actions, { op: "punch", side, startPage: lo, endPage: hi, units: unitsWithAny(pages, block, blockUnits, isPopulated), wholeBlocks: true }, maxStepUnits);
-      } else if (anyNeeded && populatedPages < hi - lo) {
-        const empty = blockUnits - unitsWithAny(pages, block, blockUnits, isPopulated);
-        push(actions, { op: "populate", side, startPage: lo, endPage: hi, units: empty, wholeBlocks: true }, maxStepUnits);
-      } else if (pagePunch && populatedPages > 0) {
+      if (!anyNeeded && populatedUnits > 0) {
+        push(actions, "punch", side, lo, hi, populatedUnits, maxStepUnits);
+      } else if (neededMissing) {
+        push(actions, "populate", side, lo, hi, blockUnits - populatedUnits, maxStepUnits);
+      } else if (pagePunch && hasSplit && populatedUnits > 0) {
         // 4 KiB granularity: free the unneeded pages of a unit that stays leased (it splits).
+        // Only a split unit can hold unneeded populated pages next to needed ones.
         for (const [s, e] of pages.runs(lo, hi, populatedAndUnneeded)) {
           actions.push({ op: "punch", side, startPage: s, endPage: e, units: 0, wholeBlocks: false });
         }
@@ -93,26 +130,13 @@ export function planPopulation(input: PlanPopulationInput): PopulationAction[] {
   return actions;
 }
 
-/** Appends `action`, merging it into the previous one when contiguous and alike. */
-function push(actions: PopulationAction[], action: PopulationAction, maxStepUnits: number): void {
+/** Appends an action, merging it into the previous one when contiguous and alike. */
+function push(actions: PopulationAction[], op: "populate" | "punch", side: Side, startPage: number, endPage: number, units: number, maxStepUnits: number): void {
   const last = actions[actions.length - 1];
-  if (
-    last?.wholeBlocks === true &&
-    last.op === action.op &&
-    last.side === action.side &&
-    last.endPage === action.startPage &&
-    (action.endPage - last.startPage) / PAGES <= maxStepUnits
-  ) {
-    actions[actions.length - 1] = { ...last, endPage: action.endPage, units: last.units + action.units };
+  if (last?.wholeBlocks === true && last.op === op && last.side === side && last.endPage === startPage && (endPage - last.startPage) / PAGES <= maxStepUnits) {
+    last.endPage = endPage;
+    last.units += units;
     return;
   }
-  actions.push(action);
-}
-
-function unitsWithAny(pages: LeasePages, block: number, blockUnits: number, predicate: PageWordPredicate): number {
-  let n = 0;
-  for (let unit = block; unit < block + blockUnits; unit++) {
-    if (pages.any(unit * PAGES, (unit + 1) * PAGES, predicate)) n++;
-  }
-  return n;
+  actions.push({ op, side, startPage, endPage, units, wholeBlocks: true });
 }
