@@ -269,4 +269,27 @@ describe("PoolManager on the fake kernel", () => {
     d.assertConservation();
     assert.equal(d.manager.pool.reserve.freeUnits, 32 - 10);
   });
+
+  test("a pool that cannot be backed refuses to start, saying why", async () => {
+    const noVm = await FakeDaemon.start({ noStart: true, wrapKernel: (k) => {
+      k.failNext("createVm", "EINVAL");
+      return k;
+    } });
+    await rejects(noVm.manager.start(), "failed-precondition", /cannot back the pool of 64 units with reserve "gmem".*KVM_CREATE_VM.*EINVAL/);
+    // The fake machine can put 4096 pages in its hugetlb pool.
+    const tooBig = await FakeDaemon.start({ noStart: true, reserveMode: "hugetlb", capacityUnits: 5000 });
+    await rejects(tooBig.manager.start(), "failed-precondition", /needs 5000 free 2 MiB pages.*settled at 4096/);
+    assert.equal(tooBig.host.hugetlb.nr, 0, "nr_hugepages restored after the refusal");
+  });
+
+  test("reloadPolicy (SIGHUP) re-applies the configuration's pool policy and publishes it", async () => {
+    const d = await daemon();
+    const admin = d.manager.identify({ uid: 0, gid: 0, pid: d.vmm().pid });
+    await d.manager.setPolicy(admin, { requestId: "", arenaId: "", discardPolicy: "reject", clearArenaOverride: false });
+    const applied = await d.manager.reloadPolicy({ discardPolicy: "defer", deferredCapBytes: 1n << 20n });
+    assert.deepEqual({ d: applied.discardPolicy, c: applied.deferredCapBytes }, { d: "defer", c: 1n << 20n });
+    assert.equal(d.manager.getPolicy(admin).poolPolicy.discardPolicy, "defer");
+    const m = d.manager.metrics();
+    assert.equal(m.capacityUnits, m.freeUnits + m.claimedUnits + m.leasedUnits);
+  });
 });

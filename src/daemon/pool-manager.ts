@@ -456,7 +456,9 @@ export class PoolManager implements PoolDaemon {
       splitUnits: pool.splitUnits,
       deferredBytes: BigInt(pool.deferredBytes),
       arenaCount: this.#arenaMeta.size,
-      leaseCount: this.#leaseMetaCount(),
+      leaseCount: this.#leaseCount(),
+      reserveHeldTwiceUnits: this.reserveHeldTwiceUnits,
+      kernelDriftCount: this.#executor.driftCount,
       arenas: [...pool.arenas()].map((a) => {
         const info = this.#arenaInfo(a);
         return { arenaId: a.id, owner: a.owner, unitCount: a.sizeUnits, leasedUnitCount: info.leasedUnitCount, populatedUnitCount: sum(info.files.map((f) => f.populatedUnitCount)) };
@@ -1249,14 +1251,14 @@ export class PoolManager implements PoolDaemon {
       deferredBytes: BigInt(pool.deferredBytes),
       deferredCapBytes: BigInt(pool.policy.deferredCapBytes),
       arenaCount: this.#arenaMeta.size,
-      leaseCount: this.#leaseMetaCount(),
+      leaseCount: this.#leaseCount(),
       largestFreeRunUnitCount: this.#reserve.mode === "none" ? reserve.freeUnits : reserve.largestFreeRun,
       startTime: this.#startTime,
       lastEventSequence: this.#events.lastSequence,
     };
   }
 
-  #leaseMetaCount(): number {
+  #leaseCount(): number {
     let n = 0;
     for (const _ of this.#pool.leases()) n++;
     return n;

@@ -578,6 +578,10 @@ export interface DaemonMetrics {
   readonly deferredBytes: bigint;
   readonly arenaCount: number;
   readonly leaseCount: number;
+  /** Units whose reserve slot still holds memory (background reserve punches pending). */
+  readonly reserveHeldTwiceUnits: number;
+  /** Times an undo failed and left the kernel out of step with the record (plan-executor.ts). */
+  readonly kernelDriftCount: number;
   /** Per arena: id, owner identity, size and populated units per file. */
   readonly arenas: readonly { readonly arenaId: string; readonly owner: string; readonly unitCount: number; readonly leasedUnitCount: number; readonly populatedUnitCount: number }[];
 }
