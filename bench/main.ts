@@ -8,6 +8,7 @@ import type { Bench } from "./bench.ts";
 const BENCHES: Record<string, string> = {
   "pool-core": "./pool-core.ts",
   fragmentation: "./fragmentation/fragmentation.ts",
+  rpc: "./rpc.ts",
   "kernel-throughput": "./kernel-throughput.ts",
 };
 

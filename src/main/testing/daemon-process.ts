@@ -20,6 +20,8 @@ export interface DaemonProcessOptions {
   /** Reuse a runtime directory (restart after a crash); default: a fresh mkdtemp. */
   readonly dir?: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** pino level (default "debug": the log is kept for assertions; benchmarks use "info"). */
+  readonly logLevel?: string;
   /** How long to wait for "serving" (default 60 s). */
   readonly startTimeoutMs?: number;
 }
@@ -40,7 +42,7 @@ export class DaemonProcess {
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), "gmempool-e2e-"));
     const configPath = join(dir, "gmempool.toml");
     writeFileSync(configPath, options.config);
-    const child = spawn(process.execPath, ["--import", "tsx", ENTRY, "serve", "--config", configPath, "--runtime-dir", dir, "--log-level", "debug"], {
+    const child = spawn(process.execPath, ["--import", "tsx", ENTRY, "serve", "--config", configPath, "--runtime-dir", dir, "--log-level", options.logLevel ?? "debug"], {
       cwd: REPO,
       env: { ...process.env, ...options.env },
       stdio: ["ignore", "pipe", "pipe"],

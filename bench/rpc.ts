@@ -1,0 +1,210 @@
+/**
+ * `npm run bench -- rpc [--iterations N]`: the daemon's RPC cost against its floors (issue 4).
+ *
+ * The real daemon (`gmempool serve`, spawned like the e2e tests) serves this process over its
+ * unix sockets. With root and /dev/kvm: reserve gmem and guest_memfd arenas registered over the
+ * fd channel; otherwise reserve none and shmem memfd arenas. Measured in one run:
+ * - Allocate + Release of 1 unit, one client: Allocate p50 / p99, ops/s (an op = Allocate);
+ * - the same with 8 concurrent clients (8 channels, each its own arena): aggregate ops/s;
+ * - Allocate and Release of 512 units (1 GiB), median of `--runs` (default 5);
+ * - the raw kernel populate of 1 GiB in the same kind of file, from this process through the
+ *   kernel port (parallel 2 MiB fallocates, as the daemon populates), median of the same runs;
+ * - a bare grpc-js unary call on a unix socket (an empty message, no work): the floor.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fallocateChunked } from "../src/kvm/fallocate-chunked.ts";
+import { FALLOCATE_PUNCH, FALLOCATE_POPULATE, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, UNIT_BYTES } from "../src/kvm/kernel-constants.ts";
+import type { Fd } from "../src/kvm/fd.ts";
+import { LinuxKernel } from "../src/kvm/linux-kernel.ts";
+import { kvmUnavailableReason } from "../src/kvm/require-kvm.ts";
+import { DaemonProcess } from "../src/main/testing/daemon-process.ts";
+import { createArena, type E2eArenaKind } from "../src/main/testing/e2e-arena.ts";
+import { FdChannelClient, TestClient } from "../src/main/testing/test-client.ts";
+import { formatTable, median, percentile, type Bench, type BenchResult } from "./bench.ts";
+
+const GIB_UNITS = 512;
+const CLIENTS = 8;
+const ARENA_UNITS_PER_CLIENT = 4;
+
+function argument(args: readonly string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : fallback;
+}
+
+const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
+const fmt = (n: number, digits = 3): string => n.toFixed(digits);
+
+/** The bare server of the floor: one echo method, nothing else (run with `node -e`). */
+const FLOOR_SERVER = `
+const grpc = require("@grpc/grpc-js");
+const identity = (b) => b;
+const definition = { Echo: { path: "/floor.Floor/Echo", requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } };
+const server = new grpc.Server();
+server.addService(definition, { Echo: (call, callback) => callback(null, call.request) });
+server.bindAsync("unix://" + process.argv[1], grpc.ServerCredentials.createInsecure(), (error) => { if (error) throw error; process.stdout.write("ready\\n"); });
+`;
+
+/**
+ * A bare grpc-js unary round trip over a unix socket: p50 / p99 of `calls`, with the server in
+ * this process and in another one (as the daemon is: on this 2-vCPU machine the cross-process
+ * floor is the higher one, scheduling included).
+ */
+async function grpcFloor(calls: number): Promise<{ inProcess: { p50: number; p99: number }; crossProcess: { p50: number; p99: number } }> {
+  const dir = mkdtempSync(join(tmpdir(), "gmempool-floor-"));
+  const identity = (b: Buffer): Buffer => b;
+  const definition = { Echo: { path: "/floor.Floor/Echo", requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } };
+  const Client = grpc.makeGenericClientConstructor(definition, "Floor");
+  const measure = async (address: string): Promise<{ p50: number; p99: number }> => {
+    const client = new Client(address, grpc.credentials.createInsecure()) as unknown as { Echo(r: Buffer, cb: (e: Error | null) => void): void; close(): void };
+    const once = (): Promise<void> => new Promise((resolve, reject) => client.Echo(Buffer.alloc(0), (e) => (e === null ? resolve() : reject(e))));
+    for (let i = 0; i < 100; i++) await once();
+    const samples: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const t = process.hrtime.bigint();
+      await once();
+      samples.push(ms(t));
+    }
+    client.close();
+    return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+  };
+  const server = new grpc.Server();
+  server.addService(definition, { Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request) });
+  const address = `unix://${join(dir, "floor.sock")}`;
+  await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (e) => (e === null ? resolve() : reject(e))));
+  const inProcess = await measure(address);
+  server.forceShutdown();
+  const child = spawn(process.execPath, ["-e", FLOOR_SERVER, join(dir, "child.sock")], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    await once(child.stdout, "data");
+    const crossProcess = await measure(`unix://${join(dir, "child.sock")}`);
+    return { inProcess, crossProcess };
+  } finally {
+    child.kill();
+    await once(child, "exit");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Peer {
+  readonly client: TestClient;
+  readonly arenaId: string;
+}
+
+/** `iterations` Allocate(1) + Release per peer, all peers at once: Allocate latencies, ops/s. */
+async function churn(peers: readonly Peer[], iterations: number): Promise<{ latencies: number[]; opsPerSecond: number }> {
+  const latencies: number[] = [];
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    peers.map(async (peer) => {
+      for (let i = 0; i < iterations; i++) {
+        const t = process.hrtime.bigint();
+        const lease = (await peer.client.call("Allocate", { arenaId: peer.arenaId, unitCount: 1 })).lease!;
+        latencies.push(ms(t));
+        await peer.client.call("Release", { leaseId: lease.leaseId });
+      }
+    }),
+  );
+  return { latencies, opsPerSecond: (peers.length * iterations) / (ms(start) / 1000) };
+}
+
+export const bench: Bench = {
+  name: "rpc",
+  summary: "Allocate/Release through the daemon vs the raw kernel populate and a bare gRPC call",
+  async run(args): Promise<BenchResult> {
+    const iterations = argument(args, "--iterations", 300);
+    const runs = argument(args, "--runs", 5);
+    const kind: E2eArenaKind = kvmUnavailableReason({ root: true }) === undefined ? "gmem" : "memfd";
+    const reserve = kind === "gmem" ? "gmem" : "none";
+    const capacityUnits = GIB_UNITS + CLIENTS * ARENA_UNITS_PER_CLIENT + 32;
+    process.stderr.write(`rpc: ${kind} arenas, reserve ${reserve}, ${capacityUnits} units\n`);
+
+    const floor = await grpcFloor(1000);
+    // The runtime directory (and so the journal) on tmpfs, as /run is on a systemd host: the
+    // journal still fsyncs every group commit, which costs ~2 ms per commit on this machine's
+    // ext4 (/tmp and even /run here) and almost nothing on tmpfs.
+    const dir = existsSync("/dev/shm") ? mkdtempSync("/dev/shm/gmempool-bench-") : undefined;
+    const daemon = await DaemonProcess.start({ logLevel: "info", ...(dir === undefined ? {} : { dir }), config: `[pool]\ncapacity = ${capacityUnits * Number(UNIT_BYTES)}\nreserve = "${reserve}"\n[admin]\nuids = [${process.getuid?.() ?? 0}]\n[journal]\nfsync = true\n` });
+    const kernel = new LinuxKernel();
+    const held: Fd[] = [];
+    const clients: TestClient[] = [];
+    const channels: FdChannelClient[] = [];
+    try {
+      const peers: Peer[] = [];
+      for (let i = 0; i < CLIENTS; i++) {
+        const client = new TestClient({ apiSocket: daemon.paths.apiSocket });
+        const channel = await FdChannelClient.connect(kernel, daemon.paths.fdSocket);
+        clients.push(client);
+        channels.push(channel);
+        const arena = await createArena(kernel, client, channel, kind, ARENA_UNITS_PER_CLIENT, `bench-${i}`);
+        held.push(...arena.fds);
+        peers.push({ client, arenaId: arena.arenaId });
+      }
+      await churn(peers.slice(0, 1), 50); // warm-up
+      process.stderr.write("rpc: 1 client\n");
+      const one = await churn(peers.slice(0, 1), iterations);
+      process.stderr.write("rpc: 8 clients\n");
+      const eight = await churn(peers, Math.ceil(iterations / 2));
+
+      process.stderr.write("rpc: 1 GiB\n");
+      const big = await createArena(kernel, clients[0]!, channels[0]!, kind, GIB_UNITS, "bench-1gib");
+      held.push(...big.fds);
+      const allocate: number[] = [];
+      const release: number[] = [];
+      const raw: number[] = [];
+      // The raw floor: the same kind of file, populated through the same kernel port the same way.
+      const rawFile = kind === "gmem" ? kernel.createGuestMemfd(big.fds[0]!, BigInt(GIB_UNITS) * UNIT_BYTES, GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED) : kernel.memfdCreate("bench-raw", "shmem");
+      if (kind !== "gmem") kernel.ftruncate(rawFile, BigInt(GIB_UNITS) * UNIT_BYTES);
+      held.push(rawFile);
+      const whole = { offset: 0n, length: BigInt(GIB_UNITS) * UNIT_BYTES };
+      for (let r = 0; r < runs; r++) {
+        let t = process.hrtime.bigint();
+        const lease = (await clients[0]!.call("Allocate", { arenaId: big.arenaId, unitCount: GIB_UNITS })).lease!;
+        allocate.push(ms(t));
+        t = process.hrtime.bigint();
+        await clients[0]!.call("Release", { leaseId: lease.leaseId });
+        release.push(ms(t));
+        t = process.hrtime.bigint();
+        await fallocateChunked(kernel, rawFile, FALLOCATE_POPULATE, whole);
+        raw.push(ms(t));
+        await kernel.fallocate(rawFile, FALLOCATE_PUNCH, whole.offset, whole.length);
+      }
+
+      const json = {
+        allocate_1unit_p50_ms: Number(fmt(percentile(one.latencies, 50))),
+        allocate_1unit_p99_ms: Number(fmt(percentile(one.latencies, 99))),
+        allocate_1unit_ops_s_8clients: Math.round(eight.opsPerSecond),
+        allocate_1gib_ms: Number(fmt(median(allocate), 1)),
+        raw_populate_1gib_ms: Number(fmt(median(raw), 1)),
+        ratio_1gib_daemon_over_raw: Number(fmt(median(allocate) / median(raw), 2)),
+        grpc_unary_floor_p50_ms: Number(fmt(floor.crossProcess.p50)),
+      };
+      const table = [
+        `rpc: ${kind} arenas, reserve ${reserve}, journal fsync on ${dir === undefined ? "the temp dir" : "tmpfs (/dev/shm)"}; ${iterations} Allocate+Release per client; 1 GiB median of ${runs}`,
+        ...formatTable([
+          ["measure", "p50 ms", "p99 ms", "ops/s"],
+          ["Allocate 1 unit, 1 client", fmt(percentile(one.latencies, 50)), fmt(percentile(one.latencies, 99)), String(Math.round(one.opsPerSecond))],
+          ["Allocate 1 unit, 8 clients", fmt(percentile(eight.latencies, 50)), fmt(percentile(eight.latencies, 99)), String(Math.round(eight.opsPerSecond))],
+          ["Allocate 512 units (1 GiB)", fmt(median(allocate), 1), fmt(Math.max(...allocate), 1), ""],
+          ["Release 512 units (1 GiB)", fmt(median(release), 1), fmt(Math.max(...release), 1), ""],
+          ["raw populate 1 GiB (kernel port)", fmt(median(raw), 1), fmt(Math.max(...raw), 1), ""],
+          ["bare grpc-js unary, other process", fmt(floor.crossProcess.p50), fmt(floor.crossProcess.p99), ""],
+          ["bare grpc-js unary, same process", fmt(floor.inProcess.p50), fmt(floor.inProcess.p99), ""],
+        ]),
+        `ratio 1 GiB daemon / raw: ${json.ratio_1gib_daemon_over_raw} (target <= 1.2); 1-unit Allocate p50 ${json.allocate_1unit_p50_ms} ms (target < 1 ms)`,
+      ];
+      return { json, table };
+    } finally {
+      for (const c of clients) c.close();
+      for (const c of channels) c.close();
+      await daemon.stop();
+      daemon.removeDir();
+      for (const fd of held.reverse()) kernel.close(fd);
+      kernel.release();
+    }
+  },
+};
