@@ -26,7 +26,7 @@ import {
   NotOwnerError,
 } from "./errors.ts";
 import { Lease, type LeaseId } from "./lease.ts";
-import { FIELD_DISCARDED, FIELD_PRIVATE, LeasePages } from "./lease-pages.ts";
+import { FIELD_DISCARDED, FIELD_PRIVATE, LeasePages, type PageField } from "./lease-pages.ts";
 import { decideDiscard } from "./discard-decision.ts";
 import { alignedFit } from "./placement.ts";
 import { checkPoolInvariants } from "./pool-invariants.ts";
@@ -98,10 +98,15 @@ export interface ConvertRequest extends RangeRequest {
   readonly mode: ConversionMode;
 }
 
+/**
+ * A step in flight with what settling it does to the lease: the kernel step carries the range
+ * and the reserve slots; `startPage`/`endPage` are the same range, lease-relative. Plain data (no
+ * closures): the hot path allocates one small object per step.
+ */
 interface PendingStep {
   readonly step: KernelStep;
-  readonly apply: () => void;
-  readonly revert: () => void;
+  readonly startPage: number;
+  readonly endPage: number;
 }
 
 interface PendingPlan {
@@ -364,7 +369,7 @@ export class Pool {
       zeroedBytes: zeroSteps.reduce((n, s) => n + s.bytes.end - s.bytes.start, 0),
       deferredBytes: decision.policy === "defer" ? decision.edgePages * PAGE_BYTES : 0,
     };
-    return this.openPlan("discard", arena, lease, busy.map((p) => p / PAGES) as [number, number], [...pendingSteps, ...zeroSteps.map(noBookkeeping)], () => "active", outcome);
+    return this.openPlan("discard", arena, lease, busy.map((p) => p / PAGES) as [number, number], [...pendingSteps, ...zeroSteps.map((step) => this.stateless(lease, step))], () => "active", outcome);
   }
 
   /** The guest will use pages again: they become live and their blocks are populated. */
@@ -406,10 +411,7 @@ export class Pool {
 
     if (request.mode === "in-place") {
       const step: KernelStep = { op: "set-attributes", arenaId: arena.id, side: 0, bytes: this.pagesToArenaBytes(lease, startPage, endPage), private: request.toPrivate };
-      const apply = (): void => {
-        this.measured(lease, busyUnits, () => lease.pages.setField(FIELD_PRIVATE, startPage, endPage, request.toPrivate));
-      };
-      return this.openPlan("convert", arena, lease, busyUnits, [{ step, apply, revert: () => undefined }], () => "active", undefined, candidates);
+      return this.openPlan("convert", arena, lease, busyUnits, [{ step, startPage, endPage }], () => "active", undefined, candidates);
     }
     const steps = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
       lease.pages.setField(FIELD_PRIVATE, startPage, endPage, request.toPrivate);
@@ -422,7 +424,7 @@ export class Pool {
         if (!punched.has(bytes.start)) zeroSteps.push({ op: "zero", arenaId: arena.id, side: 1, bytes });
       }
     }
-    return this.openPlan("convert", arena, lease, busyUnits, [...steps, ...zeroSteps.map(noBookkeeping)], () => "active", undefined, candidates);
+    return this.openPlan("convert", arena, lease, busyUnits, [...steps, ...zeroSteps.map((step) => this.stateless(lease, step))], () => "active", undefined, candidates);
   }
 
   // ---------------------------------------------------------------- settling plans
@@ -445,10 +447,10 @@ export class Pool {
     }
     this.pending.delete(planId);
     const { lease, steps } = pending;
-    // Each step's apply keeps the running totals itself (measuring only what it changes).
+    // Each applied step keeps the running totals itself (measuring only what it changes).
     for (let i = 0; i < steps.length; i++) {
-      if (failed?.has(i) === true) steps[i]!.revert();
-      else steps[i]!.apply();
+      if (failed?.has(i) === true) this.revertStep(steps[i]!);
+      else this.applyStep(lease, steps[i]!);
     }
     lease.busy.remove(pending.busy[0], pending.busy[1]);
     const reverted = failed?.size ?? 0;
@@ -518,36 +520,49 @@ export class Pool {
     return actions.map((action) => {
       const bytes = this.pagesToArenaBytes(lease, action.startPage, action.endPage);
       checkStepAlignment(bytes, action.wholeBlocks ? populateBlockBytes(granularity) : granularity, arena.id);
-      const field = populatedFieldOf(action.side);
-      const unitRange: readonly [number, number] = [Math.floor(action.startPage / PAGES), Math.ceil(action.endPage / PAGES)];
-      const setPopulated = (on: boolean) => (): void => {
-        this.measured(lease, unitRange, () => lease.pages.setField(field, action.startPage, action.endPage, on));
-      };
-      if (action.op === "populate") {
-        const reserveSlots = this.reserveState.beginHandOut(action.units, `lease "${lease.id}"`);
-        const step: KernelStep = { op: "populate", arenaId: arena.id, side: action.side, bytes, unitsTaken: action.units, reserveSlots };
-        const finish = setPopulated(true);
-        return {
-          step,
-          apply: () => {
-            finish();
-            this.reserveState.finishHandOut(reserveSlots);
-          },
-          revert: () => this.reserveState.cancelHandOut(reserveSlots),
-        };
-      }
-      const reserveSlots = this.reserveState.beginTakeBack(action.units);
-      const step: KernelStep = { op: "punch", arenaId: arena.id, side: action.side, bytes, unitsReturned: action.units, reserveSlots };
-      const finish = setPopulated(false);
-      return {
-        step,
-        apply: () => {
-          finish();
-          this.reserveState.finishTakeBack(reserveSlots);
-        },
-        revert: () => this.reserveState.cancelTakeBack(reserveSlots),
-      };
+      const step: KernelStep = action.op === "populate"
+        ? { op: "populate", arenaId: arena.id, side: action.side, bytes, unitsTaken: action.units, reserveSlots: this.reserveState.beginHandOut(action.units, `lease "${lease.id}"`) }
+        : { op: "punch", arenaId: arena.id, side: action.side, bytes, unitsReturned: action.units, reserveSlots: this.reserveState.beginTakeBack(action.units) };
+      return { step, startPage: action.startPage, endPage: action.endPage };
     });
+  }
+
+  private stateless(lease: Lease, step: KernelStep): PendingStep {
+    const base = lease.start * UNIT_BYTES;
+    return { step, startPage: (step.bytes.start - base) / PAGE_BYTES, endPage: (step.bytes.end - base) / PAGE_BYTES };
+  }
+
+  /** The kernel did the step: its state change happens, its reserve slots move on. */
+  private applyStep(lease: Lease, { step, startPage, endPage }: PendingStep): void {
+    switch (step.op) {
+      case "populate":
+        this.setPages(lease, populatedFieldOf(step.side), startPage, endPage, true);
+        this.reserveState.finishHandOut(step.reserveSlots);
+        return;
+      case "punch":
+        this.setPages(lease, populatedFieldOf(step.side), startPage, endPage, false);
+        this.reserveState.finishTakeBack(step.reserveSlots);
+        return;
+      case "set-attributes":
+        this.setPages(lease, FIELD_PRIVATE, startPage, endPage, step.private);
+        return;
+      case "zero":
+        return;
+    }
+  }
+
+  /** The kernel did not do the step: its reserve slots go back where they were. */
+  private revertStep({ step }: PendingStep): void {
+    if (step.op === "populate") this.reserveState.cancelHandOut(step.reserveSlots);
+    else if (step.op === "punch") this.reserveState.cancelTakeBack(step.reserveSlots);
+  }
+
+  private setPages(lease: Lease, field: PageField, startPage: number, endPage: number, on: boolean): void {
+    const startUnit = Math.floor(startPage / PAGES);
+    const endUnit = Math.ceil(endPage / PAGES);
+    const before = countPageStates(lease.pages, startUnit, endUnit);
+    lease.pages.setField(field, startPage, endPage, on);
+    this.applyTotals(before, countPageStates(lease.pages, startUnit, endUnit));
   }
 
   /** Runs `change` on units [start, end) of a lease and keeps the pool's totals exact. */
@@ -678,8 +693,5 @@ function isEmpty(values: Iterable<number>): boolean {
   return true;
 }
 
-function noBookkeeping(step: KernelStep): PendingStep {
-  return { step, apply: () => undefined, revert: () => undefined };
-}
 
 export type { UnitRange };
