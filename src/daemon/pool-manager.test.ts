@@ -292,4 +292,33 @@ describe("PoolManager on the fake kernel", () => {
     const m = d.manager.metrics();
     assert.equal(m.capacityUnits, m.freeUnits + m.claimedUnits + m.leasedUnits);
   });
+
+  test("ForceRelease (admin) takes back a lease, an arena or every arena of a process; the map shows the runs", async () => {
+    const d = await daemon({ capacityUnits: 32 });
+    const a = d.vmm();
+    const b = d.vmm({ uid: 1001 });
+    const admin = d.manager.identify({ uid: 0, gid: 0, pid: b.pid });
+    const one = await gmemArena(a, 8);
+    const two = await gmemArena(a, 8);
+    const three = await gmemArena(b, 8);
+    const l1 = await d.manager.allocate(a.caller(), { requestId: "", arenaId: one.arena.arenaId, unitCount: 2, label: "x" });
+    await d.manager.allocate(a.caller(), { requestId: "", arenaId: one.arena.arenaId, unitCount: 3, offsetBytes: 4n * UNIT, label: "y" });
+    await d.manager.allocate(a.caller(), { requestId: "", arenaId: two.arena.arenaId, unitCount: 4, label: "" });
+    await d.manager.allocate(b.caller(), { requestId: "", arenaId: three.arena.arenaId, unitCount: 1, label: "" });
+    const map = d.manager.getFragmentationMap(admin, { arenaId: one.arena.arenaId, allOwners: false });
+    assert.deepEqual(map.arenas[0]!.runs.map((r) => [r.firstUnit, r.unitCount, r.state]), [[0, 2, "leased"], [2, 2, "free"], [4, 3, "leased"], [7, 1, "free"]]);
+    assert.equal(map.reserve.freeUnitCount, 22);
+    await rejects(d.manager.forceRelease(a.caller(), { requestId: "", target: { kind: "lease", leaseId: l1.lease.leaseId } }), "permission-denied");
+    await rejects(d.manager.forceRelease(admin, { requestId: "", target: undefined }), "invalid-argument");
+    const r1 = await d.manager.forceRelease(admin, { requestId: "", target: { kind: "lease", leaseId: l1.lease.leaseId } });
+    assert.deepEqual([r1.releasedLeaseCount, r1.deletedArenaCount, r1.releasedUnitCount], [1, 0, 2]);
+    await rejects(d.manager.release(a.caller(), { requestId: "", leaseId: l1.lease.leaseId }), "not-found");
+    const r2 = await d.manager.forceRelease(admin, { requestId: "f2", target: { kind: "owner-pid", pid: a.pid } });
+    assert.deepEqual([r2.releasedLeaseCount, r2.deletedArenaCount, r2.releasedUnitCount], [2, 2, 7]);
+    await rejects(d.manager.forceRelease(admin, { requestId: "", target: { kind: "owner-pid", pid: a.pid } }), "not-found");
+    const r3 = await d.manager.forceRelease(admin, { requestId: "", target: { kind: "arena", arenaId: three.arena.arenaId } });
+    assert.deepEqual([r3.releasedLeaseCount, r3.deletedArenaCount, r3.releasedUnitCount], [1, 1, 1]);
+    assert.equal(d.manager.getPoolStatus(admin).freeUnitCount, 32);
+    d.assertConservation();
+  });
 });
