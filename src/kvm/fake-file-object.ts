@@ -7,8 +7,13 @@
 import type { KernelErrno } from "./kernel-error.ts";
 import { KernelError } from "./kernel-error.ts";
 
+/** Inode numbers of fake files: unique per fake host process lifetime, like st_ino on one device. */
+let nextInode = 1n;
+
 export abstract class FakeFileObject {
   abstract readonly kind: "vm" | "guest_memfd" | "memfd";
+  /** st_ino: identifies the open file description's inode, so two fds of one file compare equal. */
+  readonly inode = nextInode++;
   #refs = 0;
   #onRelease: ((object: FakeFileObject) => void) | undefined;
 

@@ -88,6 +88,9 @@ const SYSCALL: Record<FakeOp, string> = {
 /** memfd_create: MFD_NAME_MAX_LEN (NAME_MAX - strlen("memfd:")). */
 const MEMFD_NAME_MAX = 249;
 
+const FAKE_ANON_INODE_DEVICE = 0xen;
+const FAKE_SHMEM_DEVICE = 0x1n;
+
 export class FakeKernel implements KernelPort, FakeSocketOwner {
   readonly host: FakeHost;
   readonly credentials: PeerCredentials;
@@ -338,11 +341,13 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
     const entry = this.#fds.get(fd);
     if (entry === undefined) fail("fstat", "EBADF", `fd ${fd}`);
     const { file, cloexec } = entry;
-    if (file instanceof FakeGuestMemfd) return { kind: "guest_memfd", link: GUEST_MEMFD_LINK, size: file.size, mode: GUEST_MEMFD_ST_MODE, blockSize: Number(PAGE_BYTES), cloexec };
+    // Anonymous inodes (guest_memfd, VM) live on the anon_inodefs device, memfds on shmem/hugetlbfs.
+    const identity = { device: file instanceof FakeMemfd ? FAKE_SHMEM_DEVICE : FAKE_ANON_INODE_DEVICE, inode: file.inode, cloexec };
+    if (file instanceof FakeGuestMemfd) return { kind: "guest_memfd", link: GUEST_MEMFD_LINK, size: file.size, mode: GUEST_MEMFD_ST_MODE, blockSize: Number(PAGE_BYTES), ...identity };
     if (file instanceof FakeMemfd) {
-      return { kind: "memfd", link: `/memfd:${file.name} (deleted)`, size: file.size, mode: 0o100777, blockSize: Number(file.pageBytes), cloexec };
+      return { kind: "memfd", link: `/memfd:${file.name} (deleted)`, size: file.size, mode: 0o100777, blockSize: Number(file.pageBytes), ...identity };
     }
-    return { kind: "other", link: "anon_inode:kvm-vm", size: 0n, mode: 0o600, blockSize: Number(PAGE_BYTES), cloexec };
+    return { kind: "other", link: "anon_inode:kvm-vm", size: 0n, mode: 0o600, blockSize: Number(PAGE_BYTES), ...identity };
   }
 
   dupCloexec(fd: Fd): Fd {

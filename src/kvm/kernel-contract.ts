@@ -232,6 +232,16 @@ export function registerKernelContract<P extends KernelPort>(name: string, env: 
         port.writeMapped(a, 0x1234n, bytes(0x5a));
         assert.deepEqual(port.readMapped(b, 0x1234n, 1), bytes(0x5a));
       });
+
+      test("two fds of one guest_memfd share st_dev and st_ino; another guest_memfd differs", () => {
+        const vm = scope.vm();
+        const gmem = scope.gmem(vm, 2n * MiB);
+        const dup = scope.fd(port.dupCloexec(gmem));
+        const other = scope.gmem(vm, 2n * MiB);
+        const [a, b, c] = [gmem, dup, other].map((fd) => port.identifyFd(fd));
+        assert.deepEqual([b!.device, b!.inode], [a!.device, a!.inode]);
+        assert.notDeepEqual([c!.device, c!.inode], [a!.device, a!.inode]);
+      });
     });
 
     describe("guest_memfd fallocate (kvm_gmem_fallocate)", () => {

@@ -109,6 +109,9 @@ export interface FdIdentity {
   /** st_blksize: 2 MiB for a hugetlb memfd, 4 KiB for shmem and guest_memfd. */
   readonly blockSize: number;
   readonly cloexec: boolean;
+  /** st_dev and st_ino: equal for two fds of the same file (a re-sent guest_memfd, say). */
+  readonly device: bigint;
+  readonly inode: bigint;
 }
 
 /**

@@ -277,6 +277,8 @@ export class LinuxKernel implements KernelPort {
       mode: buffer.readUInt32LE(stat.members?.["st_mode"]?.offset ?? 24),
       blockSize: Number(buffer.readBigInt64LE(stat.members?.["st_blksize"]?.offset ?? 56)),
       cloexec,
+      device: buffer.readBigUInt64LE(stat.members?.["st_dev"]?.offset ?? 0),
+      inode: buffer.readBigUInt64LE(stat.members?.["st_ino"]?.offset ?? 8),
     };
   }
 
