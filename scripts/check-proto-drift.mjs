@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Fails when the committed generated types (src/server/generated/) are not what
+// Fails when the committed generated types (src/server/generated/ for the daemon and
+// clients/node/src/generated/ for the client library, which may not import from src/) are not what
 // `npm run gen:proto` produces from the current .proto files, loader options and
 // @grpc/proto-loader version (STYLE.md rule 9). Regenerates into a temporary directory and
 // compares file lists and contents byte for byte; the committed tree is never touched.
@@ -11,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const committedDir = join(root, "src/server/generated");
+// Both copies are generated from the same protos with the same options; each must match.
+const COMMITTED_DIRS = ["src/server/generated", "clients/node/src/generated"].map((d) => join(root, d));
 
 function listFiles(dir) {
   const files = [];
@@ -44,6 +46,14 @@ function check(freshDir) {
     return 1;
   }
   const fresh = listFiles(freshDir);
+  let failed = 0;
+  for (const committedDir of COMMITTED_DIRS) failed += compare(freshDir, fresh, committedDir);
+  return failed === 0 ? 0 : 1;
+}
+
+/** Compares one committed copy with the fresh output; returns 1 when it differs. */
+function compare(freshDir, fresh, committedDir) {
+  const name = relative(root, committedDir);
   const committed = listFiles(committedDir);
   const problems = [];
   for (const file of fresh) {
@@ -54,12 +64,12 @@ function check(freshDir) {
   }
   for (const file of committed) if (!fresh.includes(file)) problems.push(`stale:   ${file}`);
   if (problems.length > 0) {
-    console.error(`check-proto: src/server/generated/ is out of date (${problems.length} files):`);
+    console.error(`check-proto: ${name}/ is out of date (${problems.length} files):`);
     for (const p of problems.slice(0, 50)) console.error(`  ${p}`);
     console.error("Run `npm run gen:proto` and commit the result.");
     return 1;
   }
-  console.log(`check-proto: src/server/generated/ matches the protos (${fresh.length} files)`);
+  console.log(`check-proto: ${name}/ matches the protos (${fresh.length} files)`);
   return 0;
 }
 
