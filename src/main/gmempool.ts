@@ -22,6 +22,7 @@ import { LinuxKernel } from "../kvm/linux-kernel.ts";
 import { GmempoolProcess } from "./gmempool-process.ts";
 import { RUNTIME_DIR_ENV, defaultRuntimeDir, runtimePaths } from "./runtime-dir.ts";
 import { socketPeerCredentials } from "./socket-peer-credentials.ts";
+import { SystemdFdStore, takeListenFds, underSystemd } from "./systemd-fd-store.ts";
 
 const VERSION = "0.1.0";
 
@@ -42,7 +43,21 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Gmem
   const paths = runtimePaths(defaultRuntimeDir(explicit));
   logger.info({ runtimeDir: paths.dir, config: options.config ?? "(embedded default)" }, "starting gmempool");
   const kernel = new LinuxKernel({ maxInFlight: config.limits.kernelParallelism });
-  const daemon = new PoolManager({ config, kernel, logger: logger.child({ component: "daemon" }), journalDir: config.paths.journalDir ?? join(paths.dir, "journal"), daemonVersion: VERSION });
+  // Under systemd (Type=notify, FileDescriptorStoreMax=) arena files live on in the fd store
+  // across restarts and come back as LISTEN_FDS; elsewhere VMMs re-register after a restart.
+  const systemd = underSystemd();
+  const inheritedFds = takeListenFds();
+  if (systemd) logger.info({ inheritedFds: [...inheritedFds.keys()] }, "systemd: using the fd store");
+  const daemon = new PoolManager({
+    config,
+    kernel,
+    logger: logger.child({ component: "daemon" }),
+    journalDir: config.paths.journalDir ?? join(paths.dir, "journal"),
+    daemonVersion: VERSION,
+    ...(systemd ? { fdStore: new SystemdFdStore(logger.child({ component: "fd-store" })), inheritedFds } : {}),
+  });
+  // Fds passed without a store to use them (not under systemd) are nobody's: close them.
+  if (!systemd) for (const fd of inheritedFds.values()) kernel.close(fd);
   try {
     return await GmempoolProcess.start({ daemon, kernel, logger, paths, peerCredentials: socketPeerCredentials });
   } catch (error) {

@@ -24,6 +24,12 @@ export interface DaemonProcessOptions {
   readonly logLevel?: string;
   /** How long to wait for "serving" (default 60 s). */
   readonly startTimeoutMs?: number;
+  /**
+   * Fds to pass as systemd does (sd_listen_fds): at 3, 4, ... with LISTEN_FDS, LISTEN_FDNAMES
+   * and LISTEN_PID set to the daemon's own pid (a shell sets it to $$, then execs node).
+   * Borrowed: the child gets copies.
+   */
+  readonly listenFds?: readonly { readonly name: string; readonly fd: number }[];
 }
 
 export class DaemonProcess {
@@ -42,11 +48,14 @@ export class DaemonProcess {
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), "gmempool-e2e-"));
     const configPath = join(dir, "gmempool.toml");
     writeFileSync(configPath, options.config);
-    const child = spawn(process.execPath, ["--import", "tsx", ENTRY, "serve", "--config", configPath, "--runtime-dir", dir, "--log-level", options.logLevel ?? "debug"], {
-      cwd: REPO,
-      env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const argv = [process.execPath, "--import", "tsx", ENTRY, "serve", "--config", configPath, "--runtime-dir", dir, "--log-level", options.logLevel ?? "debug"];
+    const listen = options.listenFds ?? [];
+    const env = { ...process.env, ...options.env, ...(listen.length === 0 ? {} : { LISTEN_FDS: String(listen.length), LISTEN_FDNAMES: listen.map((l) => l.name).join(":") }) };
+    const stdio: ("ignore" | "pipe" | number)[] = ["ignore", "pipe", "pipe", ...listen.map((l) => l.fd)];
+    const child =
+      listen.length === 0
+        ? spawn(argv[0]!, argv.slice(1), { cwd: REPO, env, stdio })
+        : spawn("/bin/sh", ["-c", 'LISTEN_PID=$$ exec "$0" "$@"', ...argv], { cwd: REPO, env, stdio });
     const daemon = new DaemonProcess(runtimePaths(dir), child);
     let buffered = "";
     const serving = new Promise<void>((resolve, reject) => {
@@ -59,8 +68,9 @@ export class DaemonProcess {
           if (line.includes('"msg":"serving"')) resolve();
         }
       };
-      child.stdout.on("data", onData);
-      child.stderr.on("data", (c: Buffer) => daemon.log.push(c.toString("utf8")));
+      // stdio[1] and [2] are "pipe", so both streams exist.
+      child.stdout!.on("data", onData);
+      child.stderr!.on("data", (c: Buffer) => daemon.log.push(c.toString("utf8")));
       void daemon.exited.then((code) => reject(new Error(`the daemon exited with ${code} before serving:\n${daemon.log.join("\n")}`)));
     });
     const timeoutMs = options.startTimeoutMs ?? 60_000;
