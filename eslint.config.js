@@ -12,7 +12,9 @@ const LAYERS = [
   { layer: "src/kvm", forbidden: ["**/pool/**", "**/daemon/**", "**/server/**", "**/clients/**"] },
   { layer: "src/daemon", forbidden: ["**/server/**", "**/clients/**", "@grpc/*"] },
   { layer: "src/server", forbidden: ["**/clients/**"] },
-  { layer: "clients", forbidden: ["**/src/**"] },
+  // Clients reach the repository's src/ only by climbing out of clients/ ("../../src/..."); a
+  // glob like "**/src/**" would also match the client library's own clients/node/src.
+  { layer: "clients", forbidden: [], forbiddenRegex: "^(\\.\\./)+src/" },
 ];
 
 export default tseslint.config(
@@ -33,12 +35,20 @@ export default tseslint.config(
       "no-restricted-syntax": ["error", { selector: "TSEnumDeclaration", message: "Use a union of string literals (erasable syntax)." }],
     },
   },
-  ...LAYERS.map(({ layer, forbidden }) => ({
+  ...LAYERS.map(({ layer, forbidden, forbiddenRegex }) => ({
     files: [`${layer}/**/*.ts`],
     // Tests may use node:test and node:assert; the layer rule is about production code.
     ignores: layer === "src/pool" ? ["**/*.test.ts"] : [],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: forbidden, message: `Layer rule (DESIGN.md §4): ${layer} may not import this.` }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            ...(forbidden.length === 0 ? [] : [{ group: forbidden, message: `Layer rule (DESIGN.md §4): ${layer} may not import this.` }]),
+            ...(forbiddenRegex === undefined ? [] : [{ regex: forbiddenRegex, message: `Layer rule (DESIGN.md §4): ${layer} may not import this.` }]),
+          ],
+        },
+      ],
     },
   })),
   {
