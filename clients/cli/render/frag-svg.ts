@@ -1,0 +1,132 @@
+/**
+ * The fragmentation map as a self-contained SVG picture (`gmempool frag --svg FILE`). Pure:
+ * map in, SVG text out; no dependency, any browser shows it.
+ *
+ * Layout: per arena a heading and rows of `unitsPerRow` units (the same for every arena of the
+ * picture, so arenas compare by length: a power of two from 64 up to 512 units, i.e. 1 GiB, fitted
+ * to the largest arena); each unit run is one <rect> (a run crossing a row's end continues on the
+ * next row as a second rect), with a <title> tooltip naming its units, state and lease. Then the
+ * legend, the reserve's free runs and the kernel's buddy zones as text.
+ */
+import type { ArenaUnitMap, FragmentationMap, UnitRun } from "../../node/src/resources.ts";
+import { formatBytes, unitsToBytes } from "../../node/src/units.ts";
+import { arenaHeading, BUDDY_HEADING, buddyTable, reserveHeading, reserveRunRows } from "./frag-summary.ts";
+import { LEGEND_STATES, UNIT_STATE_STYLES } from "./unit-state-style.ts";
+
+const ROW_WIDTH_PX = 1024;
+const MARGIN_LEFT_PX = 64;
+const MARGIN_RIGHT_PX = 16;
+const ROW_HEIGHT_PX = 16;
+const ROW_GAP_PX = 3;
+const LINE_PX = 18;
+const MIN_UNITS_PER_ROW = 64;
+/** 1 GiB: a row is one order-9 block, the size a 1 GiB page would need intact. */
+const MAX_UNITS_PER_ROW = 512;
+
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!);
+}
+
+/** The units of one row of the picture: the largest arena's size rounded up to a power of two,
+ * within [MIN_UNITS_PER_ROW, MAX_UNITS_PER_ROW]. */
+export function svgUnitsPerRow(map: FragmentationMap): number {
+  const largest = Math.max(1, ...map.arenas.map((a) => a.unitCount));
+  let units = MIN_UNITS_PER_ROW;
+  while (units < largest && units < MAX_UNITS_PER_ROW) units *= 2;
+  return units;
+}
+
+function text(x: number, y: number, content: string, attributes = ""): string {
+  return `<text x="${x}" y="${y}"${attributes}>${escapeXml(content)}</text>`;
+}
+
+function runTooltip(run: UnitRun): string {
+  const last = run.firstUnit + run.unitCount - 1;
+  const units = run.unitCount === 1 ? `unit ${run.firstUnit}` : `units ${run.firstUnit}–${last}`;
+  const lease = run.leaseId === "" ? "" : `, lease ${run.leaseId}`;
+  return `${units} (${formatBytes(unitsToBytes(run.unitCount))}): ${run.state}${lease}`;
+}
+
+/** The rects of one arena's runs, rows starting at `top`; returns them and the height used. */
+function arenaRects(arena: ArenaUnitMap, unitsPerRow: number, top: number): { readonly parts: string[]; readonly height: number } {
+  const unitPx = ROW_WIDTH_PX / unitsPerRow;
+  const rowCount = Math.max(1, Math.ceil(arena.unitCount / unitsPerRow));
+  const rowTop = (row: number): number => top + row * (ROW_HEIGHT_PX + ROW_GAP_PX);
+  const parts: string[] = [];
+  for (let row = 0; row < rowCount; row++) {
+    parts.push(text(MARGIN_LEFT_PX - 6, rowTop(row) + ROW_HEIGHT_PX - 4, String(row * unitsPerRow), ' text-anchor="end" fill="#555"'));
+  }
+  for (const run of arena.runs) {
+    const tooltip = `<title>${escapeXml(runTooltip(run))}</title>`;
+    for (let unit = run.firstUnit; unit < run.firstUnit + run.unitCount; ) {
+      const row = Math.floor(unit / unitsPerRow);
+      const end = Math.min(run.firstUnit + run.unitCount, (row + 1) * unitsPerRow);
+      const x = MARGIN_LEFT_PX + (unit - row * unitsPerRow) * unitPx;
+      const attributes = `class="run" data-state="${run.state}" data-first-unit="${unit}" data-unit-count="${end - unit}"`;
+      parts.push(`<rect ${attributes} x="${x}" y="${rowTop(row)}" width="${(end - unit) * unitPx}" height="${ROW_HEIGHT_PX}" fill="${UNIT_STATE_STYLES[run.state].svgFill}">${tooltip}</rect>`);
+      unit = end;
+    }
+  }
+  return { parts, height: rowCount * (ROW_HEIGHT_PX + ROW_GAP_PX) };
+}
+
+function legend(top: number): string[] {
+  const itemPx = 150;
+  return LEGEND_STATES.flatMap((state, i) => {
+    const style = UNIT_STATE_STYLES[state];
+    const x = MARGIN_LEFT_PX + i * itemPx;
+    return [
+      `<rect class="legend" data-state="${state}" x="${x}" y="${top - 11}" width="14" height="14" fill="${style.svgFill}"><title>${escapeXml(style.meaning)}</title></rect>`,
+      text(x + 20, top, style.label),
+    ];
+  });
+}
+
+export function renderFragSvg(map: FragmentationMap): string {
+  const unitsPerRow = svgUnitsPerRow(map);
+  const width = MARGIN_LEFT_PX + ROW_WIDTH_PX + MARGIN_RIGHT_PX;
+  const title = `gmempool fragmentation map${map.time === undefined ? "" : ` at ${map.time.toISOString()}`}`;
+  const body: string[] = [];
+  let y = 28;
+  body.push(text(MARGIN_LEFT_PX, y, title, ' font-size="16" font-weight="bold"'));
+  y += LINE_PX;
+  body.push(text(MARGIN_LEFT_PX, y, `one row = ${unitsPerRow} units (${formatBytes(unitsToBytes(unitsPerRow))}); row labels are unit indexes; hover a run for its units and lease`, ' fill="#555"'));
+  y += LINE_PX + 6;
+  body.push(...legend(y));
+  y += LINE_PX + 8;
+
+  if (map.arenas.length === 0) {
+    body.push(text(MARGIN_LEFT_PX, y, "no arenas in the map"));
+    y += LINE_PX;
+  }
+  for (const arena of map.arenas) {
+    body.push(text(MARGIN_LEFT_PX, y, arenaHeading(arena, 1), ' font-weight="bold"'));
+    y += 8;
+    const { parts, height } = arenaRects(arena, unitsPerRow, y);
+    body.push(...parts);
+    y += height + LINE_PX;
+  }
+
+  const lines = [reserveHeading(map.reserve), ...reserveRunRows(map.reserve).map(([order, length, count]) => `  order ${order} (${length}): ${count} free runs`)];
+  lines.push(BUDDY_HEADING);
+  if (map.kernelBuddyZones.length === 0) lines.push("  no zone reported");
+  else {
+    const { headers, rows } = buddyTable(map.kernelBuddyZones);
+    for (const row of rows) lines.push("  " + row.map((cell, i) => `${headers[i]} ${cell}`).join(", "));
+  }
+  for (const line of lines) {
+    body.push(text(MARGIN_LEFT_PX, y, line));
+    y += LINE_PX;
+  }
+
+  const height = y + 8;
+  return [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(title)}</title>`,
+    `<rect class="background" width="${width}" height="${height}" fill="white"/>`,
+    ...body,
+    "</svg>",
+    "",
+  ].join("\n");
+}
