@@ -9,6 +9,12 @@
  * InternalError naming it rather than to a guess.
  */
 import type { Arena__Output } from "../generated/gmempool/v1/Arena.ts";
+import type { ContentIntent__Output } from "../generated/gmempool/v1/ContentIntent.ts";
+import type { ConversionMode__Output } from "../generated/gmempool/v1/ConversionMode.ts";
+import type { DiscardPolicy__Output } from "../generated/gmempool/v1/DiscardPolicy.ts";
+import type { MemfdBacking__Output } from "../generated/gmempool/v1/MemfdBacking.ts";
+import type { PageVisibility__Output } from "../generated/gmempool/v1/PageVisibility.ts";
+import type { PoolEventKind__Output } from "../generated/gmempool/v1/PoolEventKind.ts";
 import type { ArenaPolicyOverride__Output } from "../generated/gmempool/v1/ArenaPolicyOverride.ts";
 import type { GetCapabilitiesResponse__Output } from "../generated/gmempool/v1/GetCapabilitiesResponse.ts";
 import type { GetFragmentationMapResponse__Output } from "../generated/gmempool/v1/GetFragmentationMapResponse.ts";
@@ -84,12 +90,12 @@ export class EnumCodec<Name extends string, Wire extends string> {
 export const RESERVE_MODE = new EnumCodec<ReserveMode, string>("ReserveMode", { gmem: "RESERVE_MODE_GMEM", hugetlb: "RESERVE_MODE_HUGETLB", none: "RESERVE_MODE_NONE" });
 export const ARENA_KIND = new EnumCodec<ArenaKind, string>("ArenaKind", { guest_memfd: "ARENA_KIND_GUEST_MEMFD", memfd: "ARENA_KIND_MEMFD", pair: "ARENA_KIND_PAIR" });
 export const ARENA_STATE = new EnumCodec<ArenaState, string>("ArenaState", { active: "ARENA_STATE_ACTIVE", detached: "ARENA_STATE_DETACHED", deleting: "ARENA_STATE_DELETING" });
-export const MEMFD_BACKING = new EnumCodec<MemfdBacking, string>("MemfdBacking", { shmem: "MEMFD_BACKING_SHMEM", hugetlb: "MEMFD_BACKING_HUGETLB" });
+export const MEMFD_BACKING = new EnumCodec<MemfdBacking, MemfdBacking__Output>("MemfdBacking", { shmem: "MEMFD_BACKING_SHMEM", hugetlb: "MEMFD_BACKING_HUGETLB" });
 export const FD_TYPE = new EnumCodec<FdType, string>("FdType", { guest_memfd: "FD_TYPE_GUEST_MEMFD", memfd_shmem: "FD_TYPE_MEMFD_SHMEM", memfd_hugetlb: "FD_TYPE_MEMFD_HUGETLB" });
-export const PAGE_VISIBILITY = new EnumCodec<PageVisibility, string>("PageVisibility", { shared: "PAGE_VISIBILITY_SHARED", private: "PAGE_VISIBILITY_PRIVATE" });
-export const DISCARD_POLICY = new EnumCodec<DiscardPolicy, string>("DiscardPolicy", { reject: "DISCARD_POLICY_REJECT", zero: "DISCARD_POLICY_ZERO", defer: "DISCARD_POLICY_DEFER" });
-export const CONVERSION_MODE = new EnumCodec<ConversionMode, string>("ConversionMode", { "in-place": "CONVERSION_MODE_IN_PLACE", notify: "CONVERSION_MODE_NOTIFY" });
-export const CONTENT_INTENT = new EnumCodec<ContentIntent, string>("ContentIntent", { preserve: "CONTENT_INTENT_PRESERVE", destroy: "CONTENT_INTENT_DESTROY" });
+export const PAGE_VISIBILITY = new EnumCodec<PageVisibility, PageVisibility__Output>("PageVisibility", { shared: "PAGE_VISIBILITY_SHARED", private: "PAGE_VISIBILITY_PRIVATE" });
+export const DISCARD_POLICY = new EnumCodec<DiscardPolicy, DiscardPolicy__Output>("DiscardPolicy", { reject: "DISCARD_POLICY_REJECT", zero: "DISCARD_POLICY_ZERO", defer: "DISCARD_POLICY_DEFER" });
+export const CONVERSION_MODE = new EnumCodec<ConversionMode, ConversionMode__Output>("ConversionMode", { "in-place": "CONVERSION_MODE_IN_PLACE", notify: "CONVERSION_MODE_NOTIFY" });
+export const CONTENT_INTENT = new EnumCodec<ContentIntent, ContentIntent__Output>("ContentIntent", { preserve: "CONTENT_INTENT_PRESERVE", destroy: "CONTENT_INTENT_DESTROY" });
 export const SERVING_STATE = new EnumCodec<ServingState, string>("ServingState", { starting: "SERVING_STATE_STARTING", serving: "SERVING_STATE_SERVING", draining: "SERVING_STATE_DRAINING" });
 export const UNIT_STATE = new EnumCodec<UnitState, string>("UnitState", {
   free: "UNIT_STATE_FREE",
@@ -101,7 +107,7 @@ export const UNIT_STATE = new EnumCodec<UnitState, string>("UnitState", {
 });
 export const RELEASE_REASON = new EnumCodec<ReleaseReason, string>("ReleaseReason", { client: "RELEASE_REASON_CLIENT", "force-release": "RELEASE_REASON_FORCE_RELEASE", "owner-exited": "RELEASE_REASON_OWNER_EXITED" });
 export const POLICY_SOURCE = new EnumCodec<PolicySource, string>("PolicySource", { admin: "POLICY_SOURCE_ADMIN", config: "POLICY_SOURCE_CONFIG" });
-export const POOL_EVENT_KIND = new EnumCodec<PoolEventKind, string>("PoolEventKind", {
+export const POOL_EVENT_KIND = new EnumCodec<PoolEventKind, PoolEventKind__Output>("PoolEventKind", {
   "pool-status": "POOL_EVENT_KIND_POOL_STATUS",
   "arena-created": "POOL_EVENT_KIND_ARENA_CREATED",
   "arena-state-changed": "POOL_EVENT_KIND_ARENA_STATE_CHANGED",
