@@ -27,7 +27,7 @@ import { randomUUID } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { ArenaFds, type KeptFile } from "./arena-fds.ts";
 import { AutoReattach, type ReattachReport } from "./auto-reattach.ts";
-import { deadlineAfter } from "./deadline.ts";
+import { deadlineAfter, remainingMs } from "./deadline.ts";
 import { FdChannelClient } from "./fd-channel/fd-channel-client.ts";
 import type { FdDelivery } from "./fd-channel/fd-delivery.ts";
 import { closeFd } from "./fd-channel/libc.ts";
@@ -112,10 +112,13 @@ export interface PoolClientOptions {
   readonly autoReattach?: boolean;
 }
 
-/** Which failures a reattach pass can cure: an arena DETACHED by a restart, or a vanished daemon. */
-function curableByReattach(error: unknown): boolean {
+/**
+ * Which failures a reattach pass can cure: an arena DETACHED by a restart; or, for a client that
+ * holds arenas (a VMM), a vanished daemon — the pass waits for it to come back.
+ */
+function curableByReattach(error: unknown, holdsArenas: boolean): boolean {
   if (error instanceof FailedPreconditionError) return /\bis DETACHED\b/.test(error.details);
-  return error instanceof UnavailableError && error.unreachable && error.errorOffsetBytes === undefined;
+  return holdsArenas && error instanceof UnavailableError && error.unreachable && error.errorOffsetBytes === undefined;
 }
 
 /** An fd must be a non-negative integer to travel in SCM_RIGHTS at all. */
@@ -145,10 +148,11 @@ export class PoolClient implements Pool {
       this.#arenaFds,
       {
         fdChannel: () => this.#fdChannel(),
-        getPoolStatus: async (deadline) => decodePoolStatus((await this.#grpc.callPool({ operation: "GetPoolStatus", deadline }, "GetPoolStatus", {})).status),
-        getArena: async (arenaId, deadline) => decodeArena((await this.#grpc.callPool({ operation: "GetArena", deadline }, "GetArena", { arenaId })).arena),
+        // A pass waits for the daemon to come back (within its deadline) rather than failing fast.
+        getPoolStatus: async (deadline) => decodePoolStatus((await this.#grpc.callPool({ operation: "GetPoolStatus", deadline, waitForReady: true }, "GetPoolStatus", {})).status),
+        getArena: async (arenaId, deadline) => decodeArena((await this.#grpc.callPool({ operation: "GetArena", deadline, waitForReady: true }, "GetArena", { arenaId })).arena),
         reattachArena: async (arenaId, tokens, deadline) =>
-          decodeArena((await this.#grpc.callPool({ operation: "ReattachArena", deadline }, "ReattachArena", { requestId: randomUUID(), arenaId, ...tokens })).arena),
+          decodeArena((await this.#grpc.callPool({ operation: "ReattachArena", deadline, waitForReady: true }, "ReattachArena", { requestId: randomUUID(), arenaId, ...tokens })).arena),
       },
       { passDeadlineMs: Math.min(deadlineMs, REATTACH_PASS_DEADLINE_MS) },
     );
@@ -183,7 +187,7 @@ export class PoolClient implements Pool {
 
   async getPoolStatus(options?: CallOptions): Promise<PoolStatus> {
     const context = this.#context("GetPoolStatus", options);
-    const status = decodePoolStatus((await this.#grpc.callPool(context, "GetPoolStatus", {})).status);
+    const status = decodePoolStatus((await this.#recovering(context, () => this.#grpc.callPool(context, "GetPoolStatus", {}))).status);
     // Another start time than the one seen before: the daemon restarted in between.
     if (this.#reattach.noteStartTime(status.startTime) && this.autoReattach && this.#arenaFds.size > 0) this.#reattach.startLoop();
     return status;
@@ -193,7 +197,7 @@ export class PoolClient implements Pool {
     const context = this.#context("DeleteArena", options);
     const requestId = this.#requestId(options);
     try {
-      const result = await this.#recovering(() => this.#grpc.callPool(context, "DeleteArena", { requestId, arenaId, releaseLeases: request?.releaseLeases ?? false }));
+      const result = await this.#recovering(context, () => this.#grpc.callPool(context, "DeleteArena", { requestId, arenaId, releaseLeases: request?.releaseLeases ?? false }));
       this.#arenaFds.forget(arenaId);
       return decodeDeleteArenaResult(result);
     } catch (error) {
@@ -204,63 +208,63 @@ export class PoolClient implements Pool {
 
   async getArena(arenaId: string, options?: CallOptions): Promise<Arena> {
     const context = this.#context("GetArena", options);
-    return decodeArena((await this.#grpc.callPool(context, "GetArena", { arenaId })).arena);
+    return decodeArena((await this.#recovering(context, () => this.#grpc.callPool(context, "GetArena", { arenaId }))).arena);
   }
 
   async listArenas(request?: ListRequest, options?: CallOptions): Promise<Arena[]> {
     const context = this.#context("ListArenas", options);
-    return (await this.#grpc.callPool(context, "ListArenas", { allOwners: request?.allOwners ?? false })).arenas.map((a) => decodeArena(a));
+    return (await this.#recovering(context, () => this.#grpc.callPool(context, "ListArenas", { allOwners: request?.allOwners ?? false }))).arenas.map((a) => decodeArena(a));
   }
 
   async allocate(arenaId: string, request: AllocateRequest, options?: CallOptions): Promise<Lease> {
     const context = this.#context("Allocate", options);
     const wire = encodeAllocate(this.#requestId(options), arenaId, request);
-    return decodeLease((await this.#recovering(() => this.#grpc.callPool(context, "Allocate", wire))).lease);
+    return decodeLease((await this.#recovering(context, () => this.#grpc.callPool(context, "Allocate", wire))).lease);
   }
 
   async release(leaseId: string, options?: CallOptions): Promise<ReleaseResult> {
     const context = this.#context("Release", options);
     const requestId = this.#requestId(options);
-    return decodeReleaseResult(await this.#recovering(() => this.#grpc.callPool(context, "Release", { requestId, leaseId })));
+    return decodeReleaseResult(await this.#recovering(context, () => this.#grpc.callPool(context, "Release", { requestId, leaseId })));
   }
 
   async discard(arenaId: string, range: ByteRange, options?: CallOptions): Promise<DiscardResult> {
     const context = this.#context("Discard", options);
     const wire = encodeRange(this.#requestId(options), arenaId, range);
-    return decodeDiscardResult(await this.#recovering(() => this.#grpc.callPool(context, "Discard", wire)));
+    return decodeDiscardResult(await this.#recovering(context, () => this.#grpc.callPool(context, "Discard", wire)));
   }
 
   async populate(arenaId: string, range: ByteRange, options?: CallOptions): Promise<PopulateResult> {
     const context = this.#context("Populate", options);
     const wire = encodeRange(this.#requestId(options), arenaId, range);
-    return decodePopulateResult(await this.#recovering(() => this.#grpc.callPool(context, "Populate", wire)));
+    return decodePopulateResult(await this.#recovering(context, () => this.#grpc.callPool(context, "Populate", wire)));
   }
 
   async convert(arenaId: string, request: ConvertRequest, options?: CallOptions): Promise<ConvertResult> {
     const context = this.#context("Convert", options);
     const wire = encodeConvert(this.#requestId(options), arenaId, request);
-    return decodeConvertResult(await this.#recovering(() => this.#grpc.callPool(context, "Convert", wire)));
+    return decodeConvertResult(await this.#recovering(context, () => this.#grpc.callPool(context, "Convert", wire)));
   }
 
   async getLease(leaseId: string, options?: CallOptions): Promise<Lease> {
     const context = this.#context("GetLease", options);
-    return decodeLease((await this.#grpc.callPool(context, "GetLease", { leaseId })).lease);
+    return decodeLease((await this.#recovering(context, () => this.#grpc.callPool(context, "GetLease", { leaseId }))).lease);
   }
 
   async listLeases(request?: ListLeasesRequest, options?: CallOptions): Promise<Lease[]> {
     const context = this.#context("ListLeases", options);
-    const response = await this.#grpc.callPool(context, "ListLeases", { arenaId: request?.arenaId ?? "", allOwners: request?.allOwners ?? false });
+    const response = await this.#recovering(context, () => this.#grpc.callPool(context, "ListLeases", { arenaId: request?.arenaId ?? "", allOwners: request?.allOwners ?? false }));
     return response.leases.map((l) => decodeLease(l));
   }
 
   async getFragmentationMap(request?: FragmentationMapRequest, options?: CallOptions): Promise<FragmentationMap> {
     const context = this.#context("GetFragmentationMap", options);
-    return decodeFragmentationMap(await this.#grpc.callPool(context, "GetFragmentationMap", { arenaId: request?.arenaId ?? "", allOwners: request?.allOwners ?? false }));
+    return decodeFragmentationMap(await this.#recovering(context, () => this.#grpc.callPool(context, "GetFragmentationMap", { arenaId: request?.arenaId ?? "", allOwners: request?.allOwners ?? false })));
   }
 
   async getPolicy(options?: CallOptions): Promise<PolicyView> {
     const context = this.#context("GetPolicy", options);
-    return decodePolicyView(await this.#grpc.callPool(context, "GetPolicy", {}));
+    return decodePolicyView(await this.#recovering(context, () => this.#grpc.callPool(context, "GetPolicy", {})));
   }
 
   async setPolicy(request: SetPolicyRequest, options?: CallOptions): Promise<SetPolicyResult> {
@@ -422,15 +426,22 @@ export class PoolClient implements Pool {
    * autoReattach is on, runs one pass and, if it completed, the attempt once more. The attempt
    * closes over its request (same request id) and its context (same deadline).
    */
-  async #recovering<T>(attempt: () => Promise<T>): Promise<T> {
+  async #recovering<T>(context: CallContext, attempt: () => Promise<T>): Promise<T> {
     try {
       return await attempt();
     } catch (error) {
-      if (!this.autoReattach || this.#closed || !curableByReattach(error)) throw error;
+      if (!this.autoReattach || this.#closed || !curableByReattach(error, this.#arenaFds.size > 0)) throw error;
+      // The pass is shared and has its own deadline; this call waits for it only until its own.
+      let timer: NodeJS.Timeout | undefined;
+      const outOfTime = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), remainingMs(context.deadline));
+      });
       try {
-        await this.#reattach.run();
+        if ((await Promise.race([this.#reattach.run(), outOfTime])) === "late") throw error;
       } catch {
-        throw error; // the daemon is still away: the call's own error says so
+        throw error; // the daemon is still away (or the pass failed): the call's own error says so
+      } finally {
+        clearTimeout(timer);
       }
       return attempt();
     }

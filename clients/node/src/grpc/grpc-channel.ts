@@ -17,14 +17,20 @@ import { gmempoolPackageDefinition } from "../wire/proto-files.ts";
 import { errorFromGrpc } from "./grpc-errors.ts";
 
 /**
- * Channel options. The reconnect backoff is short because the peer is a local daemon: after a
- * restart (typically under a second here) the channel should find it again at once rather than
- * after grpc-js's default 1 s..120 s backoff.
+ * Channel options.
+ * - The reconnect backoff is short because the peer is a local daemon: after a restart
+ *   (typically under a second here) the channel should find it again at once rather than after
+ *   grpc-js's default 1 s..120 s backoff. While a backoff runs, calls fail fast with UNAVAILABLE.
+ * - A local subchannel pool: grpc-js otherwise shares one connection (and its backoff state)
+ *   between every channel of the process to the same address, so a client connected right
+ *   after a daemon restart would fail at once because an older client's connection is still in
+ *   backoff (seen in pool-client.test.ts's restart test).
  */
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.max_receive_message_length": 64 * 1024 * 1024,
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 1000,
+  "grpc.use_local_subchannel_pool": 1,
 };
 
 /** What one call needs besides its request: its name (for messages), deadline and signal. */
@@ -34,6 +40,11 @@ export interface CallContext {
   /** Absolute, in Date.now() milliseconds. */
   readonly deadline: number;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Wait for the daemon to be reachable (until the deadline) instead of failing fast with
+   * UNAVAILABLE: for the background reattach, never for a caller's call.
+   */
+  readonly waitForReady?: boolean;
 }
 
 /** Starts a generated unary method with the metadata, options and callback given. */
@@ -92,7 +103,9 @@ export class GrpcChannel {
         signal?.removeEventListener("abort", onAbort);
         if (call !== undefined) this.#active.delete(call);
       };
-      call = start(new grpc.Metadata(), { deadline: context.deadline }, (error, response) => {
+      // grpc-js takes waitForReady as a metadata option, not a call option.
+      const metadata = new grpc.Metadata(context.waitForReady === true ? { waitForReady: true } : {});
+      call = start(metadata, { deadline: context.deadline }, (error, response) => {
         settle();
         if (error !== null) reject(error.code === grpc.status.CANCELLED ? this.#cancelled(operation, signal, error) : errorFromGrpc(error, operation, this.apiSocket));
         else if (response === undefined) reject(new InternalError("the daemon's reply is empty", { operation }));
