@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { kvmRequired, kvmSkipReason, kvmUnavailableReason } from "./require-kvm.ts";
+import { kvmUnavailableReason } from "./kvm-device.ts";
+import { kvmRequired, kvmSkipReason } from "./require-kvm.ts";
 
 test("a missing KVM device is a reason to skip that names the device and the error", () => {
   assert.equal(kvmUnavailableReason("/nonexistent/kvm"), "/nonexistent/kvm is not usable here (ENOENT)");

@@ -8,19 +8,8 @@
  *   const skip = kvmSkipReason();
  *   describe("...", { skip }, () => { ... });
  */
-import { accessSync, constants } from "node:fs";
 import { test } from "node:test";
-import { KVM_DEVICE } from "./kvm-device.ts";
-
-/** Why KVM cannot be used here (the device is missing or not read-write for us), or undefined. */
-export function kvmUnavailableReason(device = KVM_DEVICE): string | undefined {
-  try {
-    accessSync(device, constants.R_OK | constants.W_OK);
-  } catch (error) {
-    return `${device} is not usable here (${(error as { code?: string }).code ?? String(error)})`;
-  }
-  return undefined;
-}
+import { KVM_DEVICE, kvmUnavailableReason } from "./kvm-device.ts";
 
 /** True when GMEMPOOL_REQUIRE_KVM=1: skipping is then a failure. */
 export function kvmRequired(): boolean {
