@@ -3,6 +3,7 @@
  *
  * - `Pool` (pool.ts): the interface a VMM codes against.
  * - `PoolClient` (pool-client.ts): `Pool` over the real daemon's sockets.
+ * - `FakePoolClient` (fake-pool-client.ts): `Pool` in memory, for VMM unit tests.
  * - the resources (resources.ts), the typed errors (pool-errors.ts), the unit helpers
  *   (units.ts) and where the daemon's sockets are (runtime-dir.ts).
  */
@@ -28,6 +29,7 @@ export type {
 } from "./pool.ts";
 export { DEFAULT_DEADLINE_MS, PoolClient, type PoolClientOptions } from "./pool-client.ts";
 export type { ReattachReport } from "./auto-reattach.ts";
+export { FakePoolClient, type FakeIdentity, type FakePoolClientOptions, type FakePoolSnapshot } from "./fake-pool-client.ts";
 export {
   CancelledError,
   DeadlineExceededError,
