@@ -1,6 +1,7 @@
 /**
  * How a command gets its `Pool`: the real gRPC client (PoolClient) by default; tests of the
- * commands pass another function (a hand-built Pool) through the command context.
+ * commands pass another function (a hand-built Pool) through the command context. The CLI
+ * creates no arena, so the client's reattach-after-restart machinery stays off.
  */
 import { PoolClient } from "../node/src/pool-client.ts";
 import type { Pool } from "../node/src/pool.ts";
@@ -14,4 +15,4 @@ export interface ConnectRequest {
 
 export type ConnectPool = (request: ConnectRequest) => Promise<Pool>;
 
-export const connectPoolClient: ConnectPool = ({ runtimeDir, deadlineMs }) => PoolClient.connect({ runtimeDir, deadlineMs });
+export const connectPoolClient: ConnectPool = ({ runtimeDir, deadlineMs }) => PoolClient.connect({ runtimeDir, deadlineMs, autoReattach: false });

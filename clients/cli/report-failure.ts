@@ -13,8 +13,9 @@ export function failureText(error: unknown, location: DaemonLocation): string {
   if (!isPoolError(error)) return `gmempool: ${error instanceof Error ? error.message : String(error)}\n`;
   if (error instanceof UnavailableError && error.unreachable) {
     return [
-      `gmempool: no daemon answered at ${location.apiSocket} (runtime directory from ${location.source}): ${error.details}`,
-      "Start one with `npm start` in a gmempool checkout, or `gmempool serve [--runtime-dir DIR]`;",
+      `gmempool: ${error.details}`,
+      `Looked for ${location.apiSocket} in the runtime directory ${location.runtimeDir} (from ${location.source}).`,
+      "Start a daemon with `npm start` in a gmempool checkout, or `gmempool serve [--runtime-dir DIR]`;",
       `if it runs elsewhere, pass --runtime-dir DIR or set ${RUNTIME_DIR_ENV}.`,
       "",
     ].join("\n");

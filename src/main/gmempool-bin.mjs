@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// The `gmempool` executable (package.json "bin"). In a checkout it runs the TypeScript source
-// through tsx (a devDependency), so what runs is always what is in src/; where tsx is not
-// installed (a production install of the built package) it runs the compiled
-// dist/src/main/gmempool.js from `npm run build`.
+// The `gmempool` executable (package.json "bin"). `gmempool serve ...` is the daemon
+// (src/main/gmempool.ts); every other command is the operator CLI (clients/cli/main.ts), which
+// is built on the client library only. In a checkout it runs the TypeScript source through tsx
+// (a devDependency), so what runs is always what is in the tree; where tsx is not installed (a
+// production install of the built package) it runs the compiled files from `npm run build`.
 /* global URL, console, process */
 import { existsSync } from "node:fs";
 
-const source = new URL("./gmempool.ts", import.meta.url);
-const built = new URL("../../dist/src/main/gmempool.js", import.meta.url);
+const daemon = process.argv[2] === "serve";
+const source = new URL(daemon ? "./gmempool.ts" : "../../clients/cli/main.ts", import.meta.url);
+const built = new URL(daemon ? "../../dist/src/main/gmempool.js" : "../../dist/clients/cli/main.js", import.meta.url);
 
 let tsx;
 try {
@@ -21,6 +23,6 @@ if (tsx !== undefined && existsSync(source)) {
 } else if (existsSync(built)) {
   await import(built.href);
 } else {
-  console.error("gmempool: neither tsx with src/main/gmempool.ts nor dist/src/main/gmempool.js (run `npm run build`) is available");
+  console.error(`gmempool: neither tsx with ${source.pathname} nor ${built.pathname} (run \`npm run build\`) is available`);
   process.exitCode = 1;
 }

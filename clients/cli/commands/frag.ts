@@ -11,12 +11,18 @@ import { toJson } from "../json-output.ts";
 import { hintAllOwners, withPool } from "../pool-session.ts";
 import { PLAIN_HEATMAP, renderFragHeatmap, type HeatmapOptions } from "../render/frag-heatmap.ts";
 import { renderFragSvg } from "../render/frag-svg.ts";
+import { LEGEND_STATES, UNIT_STATE_STYLES } from "../render/unit-state-style.ts";
 
 interface FragOptions extends CommonOptions {
   readonly all?: boolean | undefined;
   readonly arena?: string | undefined;
   readonly svg?: string | undefined;
 }
+
+const CELL_KEY = LEGEND_STATES.map((state) => {
+  const style = UNIT_STATE_STYLES[state];
+  return `  ${style.char}  ${style.label.padEnd(10)} ${style.meaning}`;
+}).join("\n");
 
 /** Room for the row label (unit index) and indent beside the grid. */
 const LABEL_COLUMNS = 12;
@@ -40,12 +46,7 @@ export function addFragCommand(program: Command, context: CommandContext): void 
       `
 Each cell is one 2 MiB unit; an arena too wide for the screen groups units into cells, and a
 grouped cell shows its most fragmented state (it is "free" only if all its units are). Cells:
-  .  free       not leased, nothing populated
-  #  leased     leased, whole 2 MiB of one visibility
-  %  split      leased, pages mixed shared and private
-  ~  deferred   leased, some pages discarded under the defer policy
-  _  discarded  leased, discarded whole (a hole in the lease)
-  c  claimed    a kernel call on it is in flight
+${CELL_KEY}
 On a terminal the cells are coloured (set NO_COLOR=1 to turn that off); piped output is plain.
 
 Examples:

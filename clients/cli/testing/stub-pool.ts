@@ -20,7 +20,8 @@ export function stubPool(methods: Partial<Pool>): StubPool {
     {},
     {
       get: (_target, name) => {
-        if (typeof name !== "string") return undefined;
+        // Not a thenable: `await connect()` must resolve to the pool itself.
+        if (typeof name !== "string" || name === "then") return undefined;
         if (name === "close") {
           return () => {
             closed = true;
