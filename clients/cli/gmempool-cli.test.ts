@@ -44,7 +44,7 @@ interface Run {
   readonly stub: StubPool;
 }
 
-async function cli(args: string[], methods: Partial<Pool> = {}, options: { readonly io?: MemoryIo; readonly connectError?: unknown } = {}): Promise<Run> {
+async function cli(args: string[], methods: Partial<Pool> = {}, options: { readonly io?: MemoryIo; readonly connectError?: Error } = {}): Promise<Run> {
   const io = options.io ?? memoryIo();
   const stub = stubPool(methods);
   const connects: ConnectRequest[] = [];
