@@ -1110,8 +1110,10 @@ export class FakePoolClient implements Pool {
     }
     const at = (page: number): bigint => BigInt(lease.firstUnit * PAGES_PER_UNIT + page) * PAGE_BYTES;
     if (policy === "reject") {
+      // Both REJECT and the overflow policy REJECT: `explainReject` adds the enclosing
+      // boundaries (pool.proto, Discard).
       const reason = arenaPolicy === "defer" ? `the deferred cap of ${exactSize(this.#state.policy.deferredCapBytes)} is reached (${exactSize(BigInt(deferredNow) * PAGE_BYTES)} deferred)` : "policy is reject";
-      throw new FailedPreconditionError(
+      throw new PolicyRejectError(
         `discard [${at(startPage)}, ${at(endPage)}) is not aligned to the ${exactSize(granularity)} punch granularity and ${reason}; ` +
           (hasInner ? `the aligned part is [${at(innerStart)}, ${at(innerEnd)})` : `no whole ${exactSize(granularity)} block lies inside it`),
       );
@@ -1177,6 +1179,9 @@ export class FakePoolClient implements Pool {
     else this.#state.events.publish(body, arena);
   }
 }
+
+/** A sub-granule discard refused by policy reject or the overflow policy reject (internal). */
+class PolicyRejectError extends FailedPreconditionError {}
 
 /** Tags the pages a discard marks during that call only (never left set). */
 const MARKED_NOW = 16;
@@ -1309,10 +1314,12 @@ function planningOrder(segments: readonly Segment[]): Segment[] {
 
 /**
  * A discard refused by policy names the enclosing granule boundaries of the whole request
- * (the daemon's #explainReject wraps its pool core's message).
+ * (the daemon's #explainReject wraps its pool core's message). pool.proto asks for them under
+ * the overflow policy REJECT too; the daemon wraps only messages that contain "reject", which
+ * its deferred-cap message does not, so there it answers with the core's message alone.
  */
 function explainReject(arena: FakeArena, range: ByteRange, granularity: bigint, error: unknown): unknown {
-  if (!(error instanceof FailedPreconditionError) || !/reject/.test(error.details)) return error;
+  if (!(error instanceof PolicyRejectError)) return error;
   const g = granularity > UNIT_BYTES ? granularity : UNIT_BYTES;
   const start = range.offsetBytes;
   const end = start + range.lengthBytes;
