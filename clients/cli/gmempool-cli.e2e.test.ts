@@ -53,9 +53,9 @@ function gmempool(...args: string[]): Promise<CliResult> {
   });
 }
 
-function parseJson<T>(result: CliResult): T {
+function parseJson(result: CliResult): unknown {
   assert.equal(result.code, EXIT_OK, `exit ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
+  return JSON.parse(result.stdout);
 }
 
 /** The client library's object as the CLI prints it in --json (bigints as strings). */
@@ -94,7 +94,7 @@ describe("gmempool CLI against the real daemon", () => {
 
   test("status --json reports the daemon's capacity, counts and capabilities", async () => {
     const status = await client.getPoolStatus();
-    const json = parseJson<{ status: Record<string, unknown>; capabilities: Record<string, unknown>; policy: { poolPolicy: Record<string, unknown> } }>(await gmempool("status", "--runtime-dir", daemon.dir, "--json"));
+    const json = parseJson(await gmempool("status", "--runtime-dir", daemon.dir, "--json")) as { status: Record<string, unknown>; capabilities: Record<string, unknown>; policy: { poolPolicy: Record<string, unknown> } };
     assert.equal(json.status["capacityUnitCount"], 128);
     assert.equal(json.status["capacityUnitCount"], status.capacityUnitCount);
     assert.equal(json.status["servingState"], "serving");
@@ -115,19 +115,19 @@ describe("gmempool CLI against the real daemon", () => {
     const { arenaId, lease } = await arenaWithLease("vm-json", 16, 4);
     await client.discard(arenaId, { offsetBytes: lease.offsetBytes, lengthBytes: 4096n });
     try {
-      const arenas = parseJson<Record<string, unknown>[]>(await gmempool("arenas", "--all", "--json", "--runtime-dir", daemon.dir));
+      const arenas = parseJson(await gmempool("arenas", "--all", "--json", "--runtime-dir", daemon.dir)) as Record<string, unknown>[];
       const arena = arenas.find((a) => a["arenaId"] === arenaId);
       assert.ok(arena !== undefined, `arena ${arenaId} in ${JSON.stringify(arenas)}`);
       assert.deepEqual(arena, asCliJson(await client.getArena(arenaId)));
       assert.equal(arena["leasedUnitCount"], 4);
       assert.equal(arena["deferredBytes"], "4096");
 
-      const leases = parseJson<Record<string, unknown>[]>(await gmempool("leases", "--arena", arenaId, "--json", "--runtime-dir", daemon.dir));
+      const leases = parseJson(await gmempool("leases", "--arena", arenaId, "--json", "--runtime-dir", daemon.dir)) as Record<string, unknown>[];
       assert.deepEqual(leases, [asCliJson(await client.getLease(lease.leaseId))]);
       assert.equal(leases[0]!["offsetBytes"], "2097152");
       assert.equal(leases[0]!["label"], "vm-json-boot");
 
-      const map = parseJson<{ arenas: unknown[]; reserve: unknown }>(await gmempool("frag", "--arena", arenaId, "--json", "--runtime-dir", daemon.dir));
+      const map = parseJson(await gmempool("frag", "--arena", arenaId, "--json", "--runtime-dir", daemon.dir)) as { arenas: unknown[]; reserve: unknown };
       const expected = await client.getFragmentationMap({ arenaId });
       assert.deepEqual(map.arenas, asCliJson(expected.arenas));
       assert.deepEqual(map.reserve, asCliJson(expected.reserve));
@@ -179,7 +179,7 @@ describe("gmempool CLI against the real daemon", () => {
   test("release --lease takes the lease back (exit 0); the client then finds it gone", async () => {
     const { arenaId, lease } = await arenaWithLease("vm-release", 8, 2);
     try {
-      const json = parseJson<Record<string, unknown>>(await gmempool("release", "--lease", lease.leaseId, "--json", "--runtime-dir", daemon.dir));
+      const json = parseJson(await gmempool("release", "--lease", lease.leaseId, "--json", "--runtime-dir", daemon.dir)) as Record<string, unknown>;
       assert.deepEqual(json, { releasedLeaseCount: 1, deletedArenaCount: 0, releasedUnitCount: 2 });
       await assert.rejects(client.getLease(lease.leaseId), NotFoundError);
     } finally {
@@ -202,7 +202,7 @@ describe("gmempool CLI against the real daemon", () => {
 
   test("policy set, then policy get shows it", async () => {
     try {
-      const set = parseJson<{ poolPolicy: Record<string, unknown> }>(await gmempool("policy", "set", "--discard", "zero", "--deferred-cap", "512MiB", "--overflow", "zero", "--json", "--runtime-dir", daemon.dir));
+      const set = parseJson(await gmempool("policy", "set", "--discard", "zero", "--deferred-cap", "512MiB", "--overflow", "zero", "--json", "--runtime-dir", daemon.dir)) as { poolPolicy: Record<string, unknown> };
       assert.deepEqual(set.poolPolicy, { discardPolicy: "zero", punchGranularityBytes: "2097152", deferredCapBytes: String(512n << 20n), deferredOverflowPolicy: "zero" });
       const get = await gmempool("policy", "get", "--runtime-dir", daemon.dir);
       assert.equal(get.code, EXIT_OK, get.stderr);
