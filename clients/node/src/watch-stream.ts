@@ -24,7 +24,7 @@ import { decodeWatchEvent } from "./wire/wire-codec.ts";
 export const HIGH_WATER_EVENTS = 256;
 
 interface Waiter {
-  readonly resolve: (result: IteratorResult<PoolEvent>) => void;
+  readonly resolve: (result: IteratorResult<PoolEvent, undefined>) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -61,7 +61,7 @@ export class GrpcWatchStream implements WatchStream {
     return this;
   }
 
-  next(): Promise<IteratorResult<PoolEvent>> {
+  next(): Promise<IteratorResult<PoolEvent, undefined>> {
     const event = this.#queue.shift();
     if (event !== undefined) {
       if (this.#paused && this.#queue.length < HIGH_WATER_EVENTS / 2) {
@@ -79,7 +79,7 @@ export class GrpcWatchStream implements WatchStream {
   }
 
   /** `break` out of for-await: ends the stream. */
-  return(): Promise<IteratorResult<PoolEvent>> {
+  return(): Promise<IteratorResult<PoolEvent, undefined>> {
     this.cancel();
     this.#queue.length = 0;
     this.#end = null;
