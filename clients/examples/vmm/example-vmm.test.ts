@@ -9,25 +9,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { PoolClient } from "../../node/src/pool-client.ts";
 import { SpawnedDaemon } from "../../node/src/testing/spawned-daemon.ts";
 import { kvmUnavailableReason } from "./kvm/kvm-device.ts";
-import { poolAccount, runExampleVmm, wholePool, type VmmRun } from "./testing/run-example-vmm.ts";
-import type { VmmSummary } from "./vmm-summary.ts";
+import { poolAccount, runExampleVmm, summaryOf, wholePool } from "./testing/run-example-vmm.ts";
 
 /** testConfig()'s 256 MiB. */
 const CAPACITY_UNITS = 128;
 const KiB = 1024n;
 const MiB = 1024n * KiB;
-
-/** The JSON summary as parsed (bigints arrive as decimal strings). */
-type Json<T> = T extends bigint ? string : T extends (infer E)[] ? Json<E>[] : T extends readonly (infer E)[] ? readonly Json<E>[] : T extends object ? { [K in keyof T]: Json<T[K]> } : T;
-
-function summaryOf(run: VmmRun): Json<VmmSummary> {
-  const context = `status ${run.status}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
-  const lines = run.stdout.trim().split("\n");
-  assert.equal(lines.length, 1, `--json prints exactly one line on stdout\n${context}`);
-  return JSON.parse(lines[0]!) as Json<VmmSummary>;
-}
 
 const MEMFD_CHECKS = [
   "unit-size",
@@ -104,6 +94,29 @@ describe("the example VMM in memfd-only mode, against the real daemon", () => {
     assert.match(run.stdout, /^\[1\] example VMM "example-vmm-\d+": 8 MiB of guest memory, memfd-only mode \(\/dev\/kvm is not usable here \(ENOENT\)\)$/m);
     assert.match(run.stdout, /^ {4}check boot-pattern: ok — 2 units read back as written$/m);
     assert.match(run.stdout, /^\[\d+\] done: all 13 checks passed$/m);
+    assert.deepEqual(await poolAccount(daemon.dir), wholePool(CAPACITY_UNITS));
+  });
+
+  test("the daemon's discard policy decides the sub-unit discard: under reject it is refused, reported, and the run goes on; under zero the range reads as zeros", async () => {
+    const admin = await PoolClient.connect({ runtimeDir: daemon.dir });
+    try {
+      await admin.setPolicy({ discardPolicy: "reject" });
+      const rejected = summaryOf(await runExampleVmm(["--runtime-dir", daemon.dir, "--memory", "8MiB", "--no-kvm", "--json"]));
+      assert.equal(rejected.ok, true, JSON.stringify(rejected));
+      assert.equal(rejected.discards[0]?.refused?.kind, "failed-precondition");
+      assert.match(rejected.discards[0].refused.message, /policy reject/);
+      assert.equal(rejected.discards[1]?.result?.punchedBytes, (2n * MiB).toString());
+      assert.ok(!rejected.checks.some((c) => c.name.startsWith("sub-unit")));
+
+      await admin.setPolicy({ discardPolicy: "zero" });
+      const zeroed = summaryOf(await runExampleVmm(["--runtime-dir", daemon.dir, "--memory", "8MiB", "--no-kvm", "--json"]));
+      assert.equal(zeroed.ok, true, JSON.stringify(zeroed));
+      assert.equal(zeroed.discards[0]?.result?.zeroedBytes, (64n * KiB).toString());
+      assert.deepEqual(zeroed.checks.find((c) => c.name === "sub-unit-discard-zeroed")?.ok, true);
+    } finally {
+      await admin.setPolicy({ discardPolicy: "defer" });
+      admin.close();
+    }
     assert.deepEqual(await poolAccount(daemon.dir), wholePool(CAPACITY_UNITS));
   });
 

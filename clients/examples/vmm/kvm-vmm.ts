@@ -15,7 +15,7 @@
  * Guest physical addresses equal offsets in the guest_memfd (guest-layout.ts), so "write at GPA
  * X" is "write at offset X of the mapping".
  */
-import type { Arena, Capabilities, Lease } from "../../node/src/resources.ts";
+import type { Lease } from "../../node/src/resources.ts";
 import { formatBytes } from "../../node/src/units.ts";
 import { BOOT_LAYOUT_END, CODE_GPA, GUEST_PATTERN_OFFSET, HOST_PATTERN_OFFSET, IDENTITY_MAP_BYTES, PATTERN_BYTES } from "./guest/guest-layout.ts";
 import { GUEST_PROGRAM, guestRegisters, type GuestTask } from "./guest/guest-program.ts";
@@ -32,7 +32,6 @@ import {
   KVM_CAP_MEMORY_ATTRIBUTES,
   KVM_CAP_USER_MEMORY2,
   KVM_MEM_GUEST_MEMFD,
-  KVM_MEMORY_ATTRIBUTE_PRIVATE,
   KVM_X86_DEFAULT_VM,
 } from "./kvm/kvm-constants.ts";
 import { KvmVcpu } from "./kvm/kvm-vcpu.ts";
@@ -41,7 +40,8 @@ import { libc } from "./kvm/libc.ts";
 import { check } from "./kvm/syscall-error.ts";
 import type { MemoryPlan } from "./memory-plan.ts";
 import { describeMismatch, firstMismatch, patternBytes } from "./pattern.ts";
-import { allocateLease, askCapabilities, asRefusal, discardRanges } from "./pool-steps.ts";
+import { convertRoundTrip } from "./notify-conversion.ts";
+import { allocateLease, askCapabilities, discardRanges } from "./pool-steps.ts";
 import { hex, type VmmContext } from "./vmm-context.ts";
 
 const GMEM_FLAGS = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
@@ -64,14 +64,16 @@ export async function runKvmVmm(ctx: VmmContext): Promise<void> {
   cleanup.push("close /dev/kvm", () => {
     kvm.close();
   });
-  requireCapability(kvm, "KVM_CAP_GUEST_MEMFD", KVM_CAP_GUEST_MEMFD);
-  requireCapability(kvm, "KVM_CAP_USER_MEMORY2", KVM_CAP_USER_MEMORY2);
-  const gmemFlags = BigInt(kvm.checkExtension(KVM_CAP_GUEST_MEMFD_FLAGS));
-  if ((gmemFlags & GMEM_FLAGS) !== GMEM_FLAGS) throw new Error(`KVM_CAP_GUEST_MEMFD_FLAGS = ${gmemFlags}: this kernel cannot create a mappable, shared guest_memfd (needs ${GMEM_FLAGS}, Linux 6.18)`);
   const vm = kvm.createVm(KVM_X86_DEFAULT_VM);
   cleanup.push("close the VM", () => {
     vm.close();
   });
+  // The VM's own answers: they depend on its type (kvm_gmem_get_supported_flags offers
+  // INIT_SHARED only to VMs without private memory).
+  requireCapability(vm, "KVM_CAP_GUEST_MEMFD", KVM_CAP_GUEST_MEMFD);
+  requireCapability(vm, "KVM_CAP_USER_MEMORY2", KVM_CAP_USER_MEMORY2);
+  const gmemFlags = BigInt(vm.checkExtension(KVM_CAP_GUEST_MEMFD_FLAGS));
+  if ((gmemFlags & GMEM_FLAGS) !== GMEM_FLAGS) throw new Error(`KVM_CAP_GUEST_MEMFD_FLAGS = ${gmemFlags}: this kernel cannot create a mappable, shared guest_memfd (needs ${GMEM_FLAGS}, Linux 6.18)`);
   vm.setTssAddr();
   log.note(`VM fd ${vm.fd}; KVM_CAP_GUEST_MEMFD_FLAGS = ${gmemFlags}`);
 
@@ -120,11 +122,12 @@ export async function runKvmVmm(ctx: VmmContext): Promise<void> {
   runGuest(ctx, vcpu, mapping, hotplug, 0x93, 0xc4);
 
   await discardRanges(ctx, arena, mapping);
-  await convertPages(ctx, vm, capabilities, arena, boot);
+  // The VM's own answer: whether its type has private memory (never type 0).
+  await convertRoundTrip(ctx, capabilities, arena, boot, vm.checkExtension(KVM_CAP_MEMORY_ATTRIBUTES));
 }
 
-function requireCapability(kvm: KvmDevice, name: string, capability: number): void {
-  if (kvm.checkExtension(capability) <= 0) throw new Error(`this kernel lacks ${name} (KVM_CHECK_EXTENSION = 0): it cannot bind a guest_memfd`);
+function requireCapability(vm: KvmVm, name: string, capability: number): void {
+  if (vm.checkExtension(capability) <= 0) throw new Error(`this kernel lacks ${name} (KVM_CHECK_EXTENSION = 0): it cannot bind a guest_memfd`);
 }
 
 /** KVM_SET_USER_MEMORY_REGION2 for `lease` at GPA = its offset; the slot's deletion goes onto the teardown. */
@@ -173,49 +176,4 @@ function runGuest(ctx: VmmContext, vcpu: KvmVcpu, mapping: HostMapping, lease: L
   log.check(`${lease.label}-guest-check`, results.length === 1 && results[0] === 0, `the guest found ${results.join(", ")} wrong bytes in the VMM's pattern, then halted (${exits} exits)`);
   const written = mapping.read(task.fillGpa, PATTERN_BYTES);
   log.check(`${lease.label}-guest-pattern`, firstMismatch(written, fillSeed) === undefined, `the guest's pattern, read through the VMM's mapping: ${describeMismatch(written, fillSeed)}`);
-}
-
-/**
- * Converts a range of the boot lease to private and back, in notify mode. Under mainline's
- * out-of-place conversion the VMM converts with KVM_SET_MEMORY_ATTRIBUTES on its VM fd (only it
- * may) and then tells the daemon, which records the visibility and manages the backing
- * (proto Pool.Convert). A type-0 VM has no private memory (kvm_supported_mem_attributes), so
- * here there is nothing to convert in KVM and the VMM only reports the conversion; a VMM of a
- * VM type with private memory would issue the ioctl first (this example does not bind it).
- */
-async function convertPages(ctx: VmmContext, vm: KvmVm, capabilities: Capabilities, arena: Arena, boot: Lease): Promise<void> {
-  const { pool, log, plan, summary } = ctx;
-  const range = plan.conversion;
-  log.step(`convert ${formatBytes(range.lengthBytes)} at ${hex(range.offsetBytes)} to private and back (mode notify)`);
-  const attributes = vm.checkExtension(KVM_CAP_MEMORY_ATTRIBUTES);
-  log.note(
-    (attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) === 0
-      ? `KVM_CAP_MEMORY_ATTRIBUTES = ${attributes} on this VM: no private memory, nothing to convert in KVM; the VMM reports the conversion to the daemon`
-      : `KVM_CAP_MEMORY_ATTRIBUTES = ${attributes}: this VM could have private memory; a VMM for it issues KVM_SET_MEMORY_ATTRIBUTES first (not done by this example)`,
-  );
-  if (!capabilities.conversionModes.includes("notify")) {
-    const skipped = `the daemon offers conversion modes [${capabilities.conversionModes.join(", ")}], not notify`;
-    summary.conversions.push({ toVisibility: "private", ...range, skipped });
-    log.note(`skipped: ${skipped}`);
-    return;
-  }
-  for (const toVisibility of ["private", "shared"] as const) {
-    try {
-      const result = await pool.convert(arena.arenaId, { ...range, toVisibility, mode: "notify" });
-      summary.conversions.push({ toVisibility, ...range, result });
-      const lease = await pool.getLease(boot.leaseId);
-      const expected = toVisibility === "private" ? range.lengthBytes : 0n;
-      log.check(
-        `convert-to-${toVisibility}`,
-        result.convertedBytes === range.lengthBytes && lease.privateBytes === expected,
-        `${formatBytes(result.convertedBytes)} converted; the daemon's record of ${boot.label}: ${formatBytes(lease.privateBytes)} private`,
-      );
-    } catch (error) {
-      const refused = asRefusal(error);
-      if (refused === undefined) throw error;
-      summary.conversions.push({ toVisibility, ...range, refused });
-      log.note(`the daemon refused (${refused.kind}): ${refused.message}`);
-      return;
-    }
-  }
 }

@@ -7,7 +7,9 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { PoolClient } from "../../../node/src/pool-client.ts";
+import assert from "node:assert/strict";
 import { REPO_ROOT } from "../../../node/src/testing/spawned-daemon.ts";
+import type { VmmSummary } from "../vmm-summary.ts";
 
 export const EXAMPLE_VMM = fileURLToPath(new URL("../example-vmm.ts", import.meta.url));
 
@@ -36,6 +38,23 @@ export async function runExampleVmm(args: readonly string[], timeoutMs = 120_000
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A value as JSON.parse gives it back from summaryJson: bigints are decimal strings. */
+export type Json<T> = T extends bigint
+  ? string
+  : T extends readonly (infer E)[]
+    ? Json<E>[]
+    : T extends object
+      ? { [K in keyof T]: Json<T[K]> }
+      : T;
+
+/** The --json summary of `run`: exactly one line on stdout. */
+export function summaryOf(run: VmmRun): Json<VmmSummary> {
+  const context = `status ${run.status}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+  const lines = run.stdout.trim().split("\n");
+  assert.equal(lines.length, 1, `--json prints exactly one line on stdout\n${context}`);
+  return JSON.parse(lines[0]!) as Json<VmmSummary>;
 }
 
 export interface PoolAccount {
