@@ -182,10 +182,10 @@ describe("FakePoolClient: guest_memfd arenas", () => {
   test("the fd must be open, a guest_memfd, of the size named, and not already an arena", async () => {
     const f = fake();
     const gmem = own(FakePoolClient.createStandInGuestMemfd(4n * UNIT));
-    await rejects(f.registerGuestMemfdArena(9999, { sizeBytes: 4n * UNIT, initialVisibility: "shared" }), InvalidArgumentError, "fd 9999 is not an open file descriptor (EBADF)", "RegisterGuestMemfdArena");
+    await rejects(f.registerGuestMemfdArena(9999, { sizeBytes: 4n * UNIT, initialVisibility: "shared" }), InvalidArgumentError, "fd 9999 is not an open file descriptor (EBADF)", "fd channel SEND_FD");
     const { memfd } = await f.createMemfdArena({ sizeBytes: UNIT });
     own(memfd);
-    await rejects(f.registerGuestMemfdArena(memfd, { sizeBytes: UNIT, initialVisibility: "shared" }), InvalidArgumentError, `the fd is a shmem memfd of ${UNIT} bytes, not the claimed guest_memfd`);
+    await rejects(f.registerGuestMemfdArena(memfd, { sizeBytes: UNIT, initialVisibility: "shared" }), InvalidArgumentError, `the fd is a shmem memfd of ${UNIT} bytes, not the claimed guest_memfd`, "fd channel SEND_FD");
     await rejects(f.registerGuestMemfdArena(gmem, { sizeBytes: 2n * UNIT, initialVisibility: "shared" }), InvalidArgumentError, `size_bytes ${2n * UNIT} differs from the fd's size ${4n * UNIT}`);
     const arena = await f.registerGuestMemfdArena(gmem, { sizeBytes: 4n * UNIT, initialVisibility: "shared" });
     const { ino } = fstatSync(gmem, { bigint: true });
@@ -497,7 +497,7 @@ describe("FakePoolClient: identities, admin and policy", () => {
     await rejects(vmm.listArenas({ allOwners: true }), PermissionDeniedError, `all_owners needs the admin identity; uid ${uid} gid ${gid} is not`, "ListArenas");
     await rejects(vmm.listLeases({ allOwners: true }), PermissionDeniedError, /all_owners/);
     await rejects(vmm.getFragmentationMap({ allOwners: true }), PermissionDeniedError, /all_owners/);
-    await rejects(vmm.setPolicy({ discardPolicy: "zero" }), PermissionDeniedError, `uid ${uid} gid ${gid} is not the configured admin identity`, "SetPolicy");
+    await rejects(vmm.setPolicy({ discardPolicy: "zero" }), PermissionDeniedError, `uid ${uid} gid ${gid} is not the configured admin identity`, "Admin.SetPolicy");
     await rejects(vmm.forceRelease({ arenaId }), PermissionDeniedError, /is not the configured admin identity/);
     const admin = vmm.as({ pid: 1, admin: true });
     assert.deepEqual((await admin.listArenas()).length, 0);
@@ -568,7 +568,7 @@ describe("FakePoolClient: deleteArena and forceRelease", () => {
     await memfdArena(other, 2);
     await memfdArena(other, 2);
     assert.deepEqual(await admin.forceRelease({ ownerPid: 31337 }), { releasedLeaseCount: 0, deletedArenaCount: 2, releasedUnitCount: 0 });
-    await rejects(admin.forceRelease({ ownerPid: 31337 }), NotFoundError, "no arena is owned by process 31337", "ForceRelease");
+    await rejects(admin.forceRelease({ ownerPid: 31337 }), NotFoundError, "no arena is owned by process 31337", "Admin.ForceRelease");
     await rejects(admin.forceRelease({ leaseId: "lease-000000000999" }), NotFoundError, 'lease "lease-000000000999" does not exist');
     await rejects(admin.forceRelease({} as { leaseId: string }), InvalidArgumentError, "no target set (lease_id, arena_id or owner_pid)");
     const reasons = admin.snapshot().events.flatMap((e) => (e.kind === "lease-released" || e.kind === "arena-deleted" ? [e.reason] : []));

@@ -719,7 +719,7 @@ export class FakePoolClient implements Pool {
   // =============================================================================== Admin
 
   setPolicy(request: SetPolicyRequest, options?: CallOptions): Promise<SetPolicyResult> {
-    return this.#call("setPolicy", "SetPolicy", options, () => {
+    return this.#call("setPolicy", "Admin.SetPolicy", options, () => {
       // The daemon's admin handler decodes the fields (admin callers only), then refuses a
       // non-admin before looking at anything else.
       if (this.#admin) decodePolicyFields(request);
@@ -754,7 +754,7 @@ export class FakePoolClient implements Pool {
   }
 
   forceRelease(target: ForceReleaseTarget, options?: CallOptions): Promise<ForceReleaseResult> {
-    return this.#call("forceRelease", "ForceRelease", options, () => {
+    return this.#call("forceRelease", "Admin.ForceRelease", options, () => {
       this.#requireAdmin();
       return this.#mutate("ForceRelease", options, { ...target }, () => {
         if ("leaseId" in target) {
@@ -933,7 +933,7 @@ export class FakePoolClient implements Pool {
     const standIn = file.kind === "guest_memfd" && file.link.startsWith("/memfd:");
     if (file.kind === "guest_memfd" && (this.#state.settings.guestMemfd || !standIn)) return file;
     const seen = standIn ? { ...file, kind: "memfd" as const } : file;
-    throw new InvalidArgumentError(`the fd is ${describeFd(seen)}, not the claimed guest_memfd`);
+    throw new InvalidArgumentError(`the fd is ${describeFd(seen)}, not the claimed guest_memfd`, { operation: SEND_FD });
   }
 
   /** The daemon's checks of a received guest_memfd against the request, and the proto's
@@ -1228,9 +1228,12 @@ function checkName(name: string, field: string): void {
   if (bytes > MAX_NAME_BYTES) throw new InvalidArgumentError(`${field} is ${bytes} bytes, more than ${MAX_NAME_BYTES}`);
 }
 
+/** The fd channel step that sends an fd to the daemon (the operation its errors name). */
+const SEND_FD = "fd channel SEND_FD";
+
 function requireOpenFd(fd: number): FdInspection {
   const file = inspectFd(fd);
-  if (file === undefined) throw new InvalidArgumentError(`fd ${fd} is not an open file descriptor (EBADF)`);
+  if (file === undefined) throw new InvalidArgumentError(`fd ${fd} is not an open file descriptor (EBADF)`, { operation: SEND_FD });
   return file;
 }
 
