@@ -58,6 +58,9 @@ export async function runKvmVmm(ctx: VmmContext): Promise<void> {
   const { pool, log, plan, summary, cleanup } = ctx;
   checkGuestReach(plan);
   const capabilities = await askCapabilities(ctx);
+  if (!capabilities.arenaKinds.includes("guest_memfd")) {
+    throw new Error(`the daemon serves arena kinds [${capabilities.arenaKinds.join(", ")}], not guest_memfd (it probes KVM_CAP_GUEST_MEMFD itself at start-up): run it where it can use /dev/kvm, or run this VMM with --no-kvm`);
+  }
 
   log.step("open /dev/kvm and create the VM (type 0, KVM_X86_DEFAULT_VM)");
   const kvm = KvmDevice.open();
