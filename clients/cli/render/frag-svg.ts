@@ -19,6 +19,7 @@ const MARGIN_RIGHT_PX = 16;
 const ROW_HEIGHT_PX = 16;
 const ROW_GAP_PX = 3;
 const LINE_PX = 18;
+const INDENT_PX = 16;
 const MIN_UNITS_PER_ROW = 64;
 /** 1 GiB: a row is one order-9 block, the size a 1 GiB page would need intact. */
 const MAX_UNITS_PER_ROW = 512;
@@ -107,15 +108,16 @@ export function renderFragSvg(map: FragmentationMap): string {
     y += height + LINE_PX;
   }
 
-  const lines = [reserveHeading(map.reserve), ...reserveRunRows(map.reserve).map(([order, length, count]) => `  order ${order} (${length}): ${count} free runs`)];
-  lines.push(BUDDY_HEADING);
-  if (map.kernelBuddyZones.length === 0) lines.push("  no zone reported");
+  // [indented, text]: SVG collapses leading spaces, so indentation is an x offset.
+  const lines: [boolean, string][] = [[false, reserveHeading(map.reserve)], ...reserveRunRows(map.reserve).map(([order, length, count]): [boolean, string] => [true, `order ${order} (${length}): ${count} free run${count === "1" ? "" : "s"}`])];
+  lines.push([false, BUDDY_HEADING]);
+  if (map.kernelBuddyZones.length === 0) lines.push([true, "no zone reported"]);
   else {
     const { headers, rows } = buddyTable(map.kernelBuddyZones);
-    for (const row of rows) lines.push("  " + row.map((cell, i) => `${headers[i]} ${cell}`).join(", "));
+    for (const row of rows) lines.push([true, row.map((cell, i) => `${headers[i]} ${cell}`).join(", ")]);
   }
-  for (const line of lines) {
-    body.push(text(MARGIN_LEFT_PX, y, line));
+  for (const [indented, line] of lines) {
+    body.push(text(MARGIN_LEFT_PX + (indented ? INDENT_PX : 0), y, line));
     y += LINE_PX;
   }
 
