@@ -61,7 +61,8 @@ describe("renderFragSvg", () => {
   test("the reserve and the kernel's zones are written as text", () => {
     const svg = renderFragSvg(sampleMap());
     assert.match(svg, /reserve \(gmem\): 700 units/);
-    assert.match(svg, /order 9 \(1 GiB – &lt;2 GiB\): 1 free runs/);
+    assert.match(svg, />order 9 \(1 GiB – &lt;2 GiB\): 1 free run</);
+    assert.match(svg, />order 0 \(2 MiB – &lt;4 MiB\): 3 free runs</);
     assert.match(svg, /zone Normal, order 9 120, order 10 30, free 360 MiB/);
   });
 });
