@@ -23,10 +23,13 @@
  *   (doubling, at most 1 s) while passes fail with UnavailableError or a deadline, until one
  *   completes or the client is closed. Timers are unref'd: they never keep a process alive.
  * - when GetPoolStatus shows a start time other than the one last seen (background, as above);
- * - when a call fails with FAILED_PRECONDITION naming a DETACHED arena, or with an unreachable
- *   UnavailableError: the call awaits one pass and, if the pass completed, is retried once with
- *   the same request id (so a call that did complete before the restart is not done twice).
- * A call never sleeps waiting for a daemon that is down: it fails with UnavailableError.
+ * - when a call fails with FAILED_PRECONDITION naming a DETACHED arena, or (for a client that
+ *   holds arenas) with an unreachable UnavailableError: the call awaits one pass, but no longer
+ *   than its own deadline, and if the pass completed, is retried once with the same request id
+ *   (so a call that did complete before the restart is not done twice). A pass's RPCs wait for
+ *   the daemon to answer (gRPC waitForReady) within the pass's deadline, so a call made while the
+ *   daemon restarts completes once it is back; a client without arenas (an operator tool) fails
+ *   fast with UnavailableError instead.
  */
 import type { FdChannelClient } from "./fd-channel/fd-channel-client.ts";
 import { deadlineAfter } from "./deadline.ts";
@@ -174,12 +177,18 @@ export class AutoReattach {
         const arena = await this.#port.getArena(arenaId, deadline);
         if (arena.state !== "detached") continue;
         const tokens: { gmemFdToken?: Buffer; memfdFdToken?: Buffer } = {};
-        for (const file of files) {
-          const sent = await channel.sendFd(file.fd, file.fdType, deadline);
-          if (file.fdType === "guest_memfd") tokens.gmemFdToken = sent.token;
-          else tokens.memfdFdToken = sent.token;
+        try {
+          for (const file of files) {
+            const sent = await channel.sendFd(file.fd, file.fdType, deadline);
+            if (file.fdType === "guest_memfd") tokens.gmemFdToken = sent.token;
+            else tokens.memfdFdToken = sent.token;
+          }
+          await this.#port.reattachArena(arenaId, tokens, deadline);
+        } catch (error) {
+          // Tokens not consumed would hold the daemon's copies of our fds until their TTL.
+          for (const token of Object.values(tokens)) channel.cancel(token, deadline).catch(() => undefined);
+          throw error;
         }
-        await this.#port.reattachArena(arenaId, tokens, deadline);
         reattached.push(arenaId);
       } catch (error) {
         if (isRetryable(error)) throw error;

@@ -115,6 +115,7 @@ describe("PoolClient against the daemon", () => {
       assert.match(readlinkSync(`/proc/self/fd/${memfd}`), new RegExp(`^/memfd:gmempool:${arena.arenaId} \\(deleted\\)$`));
       assert.equal(BigInt(fstatSync(memfd).size), unitsToBytes(4));
       assert.equal(isCloexec(memfd), true);
+      client.assertInvariants();
       const lease = await client.allocate(arena.arenaId, { unitCount: 1 });
       const pattern = Buffer.from("written through the arena's memfd");
       assert.equal(writeSync(memfd, pattern, 0, pattern.length, Number(lease.offsetBytes) + 4096), pattern.length);
@@ -265,9 +266,11 @@ describe("PoolClient against the daemon", () => {
     for (let i = 0; i < 3; i++) {
       const { arena, memfd } = await client.createMemfdArena({ sizeBytes: unitsToBytes(1) });
       assert.equal(openFdCount(), before + 2, "the caller's memfd and the client's dup");
+      client.assertInvariants();
       closeSync(memfd);
       await client.deleteArena(arena.arenaId);
       assert.equal(openFdCount(), before);
+      client.assertInvariants();
     }
   });
 
@@ -449,6 +452,7 @@ describe("PoolClient across a daemon restart (kill -9)", () => {
       const back = Buffer.alloc(pattern.length);
       readSync(a.memfd, back, 0, back.length, Number(lease.offsetBytes) + UNIT_BYTES_NUMBER);
       assert.deepEqual(back, pattern, "the reattach kept the populated lease's contents");
+      auto.assertInvariants();
       const more = await auto.allocate(a.arena.arenaId, { unitCount: 1 });
       assert.equal(more.arenaId, a.arena.arenaId);
 
@@ -463,6 +467,7 @@ describe("PoolClient across a daemon restart (kill -9)", () => {
       assert.equal((await observer.getPoolStatus()).leasedUnitCount, 0);
     } finally {
       auto.close();
+      auto.assertInvariants();
       manual.close();
       observer?.close();
       for (const fd of memfds) closeSync(fd);

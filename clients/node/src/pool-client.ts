@@ -30,7 +30,7 @@ import { AutoReattach, type ReattachReport } from "./auto-reattach.ts";
 import { deadlineAfter, remainingMs } from "./deadline.ts";
 import { FdChannelClient } from "./fd-channel/fd-channel-client.ts";
 import type { FdDelivery } from "./fd-channel/fd-delivery.ts";
-import { closeFd } from "./fd-channel/libc.ts";
+import { closeFd, isCloexec } from "./fd-channel/libc.ts";
 import { abortedError, GrpcChannel, type CallContext } from "./grpc/grpc-channel.ts";
 import { errorFromGrpc } from "./grpc/grpc-errors.ts";
 import type {
@@ -392,6 +392,20 @@ export class PoolClient implements Pool {
    */
   reattachNow(): Promise<ReattachReport> {
     return this.#reattach.run();
+  }
+
+  /**
+   * Checks the invariants (tests): every kept fd is open, close-on-exec and kept once; a closed
+   * client keeps no fd and has no fd channel connection.
+   */
+  assertInvariants(): void {
+    this.#arenaFds.assertInvariants();
+    for (const arenaId of this.#arenaFds.arenaIds()) {
+      for (const file of this.#arenaFds.files(arenaId) ?? []) {
+        if (!isCloexec(file.fd)) throw new Error(`arena ${arenaId}: kept fd ${file.fd} is not close-on-exec`);
+      }
+    }
+    if (this.#closed && (this.#arenaFds.size > 0 || this.#channel !== undefined)) throw new Error("a closed client still holds fds or an fd channel connection");
   }
 
   /** Closes connections and the fds the client kept; pending calls reject with CancelledError. Idempotent. */
