@@ -35,7 +35,7 @@ function describeExit(exit: VcpuExit): string {
 }
 
 /** Runs `vcpu` (borrowed; its registers already set) until HLT, at most `maxExits` exits. */
-export function runUntilHalt(vcpu: KvmVcpu, maxExits = 16): GuestRunResult {
+export function runUntilHalt(vcpu: Pick<KvmVcpu, "run" | "getRegs">, maxExits = 16): GuestRunResult {
   const results: number[] = [];
   for (let exits = 1; exits <= maxExits; exits++) {
     const exit = vcpu.run();

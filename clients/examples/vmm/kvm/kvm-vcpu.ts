@@ -5,49 +5,19 @@
  * KVM_RUN runs synchronously on the calling (main) thread: the example's guest programs run a
  * few thousand instructions and exit. A production VMM runs each vCPU on its own thread.
  */
-import koffi, { type TypeObject } from "koffi";
+import koffi from "koffi";
 import { KVM_GET_REGS, KVM_GET_SREGS, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS } from "./ioctl-numbers.ts";
-import {
-  KVM_EXIT_FAIL_ENTRY,
-  KVM_EXIT_HLT,
-  KVM_EXIT_INTERNAL_ERROR,
-  KVM_EXIT_IO,
-  KVM_EXIT_IO_OUT,
-  KVM_EXIT_MEMORY_FAULT,
-  KVM_EXIT_SHUTDOWN,
-} from "./kvm-constants.ts";
+import { KVM_EXIT_MEMORY_FAULT } from "./kvm-constants.ts";
+import { decodeKvmRunExit, type VcpuExit } from "./kvm-run-exit.ts";
 import type { KvmVm } from "./kvm-vm.ts";
 import { libc, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE } from "./libc.ts";
-import {
-  encodeStruct,
-  kvm_regs,
-  kvm_run,
-  kvm_run_fail_entry,
-  kvm_run_internal,
-  kvm_run_io,
-  kvm_run_memory_fault,
-  kvm_sregs,
-  type KvmRegister,
-} from "./structs.ts";
+import { encodeStruct, kvm_regs, kvm_run, kvm_sregs, type KvmRegister } from "./structs.ts";
 import { check, errnoName, SyscallError } from "./syscall-error.ts";
+
+export type { VcpuExit } from "./kvm-run-exit.ts";
 
 const EINTR = 4;
 const EFAULT = 14;
-
-/** Why KVM_RUN returned, decoded from kvm_run. */
-export type VcpuExit =
-  | { readonly reason: "io"; readonly out: boolean; readonly port: number; readonly size: number; readonly data: Uint8Array }
-  | { readonly reason: "hlt" }
-  | { readonly reason: "shutdown" }
-  | { readonly reason: "memory-fault"; readonly gpa: bigint; readonly size: bigint; readonly flags: bigint }
-  | { readonly reason: "internal-error"; readonly suberror: number }
-  | { readonly reason: "fail-entry"; readonly hardwareEntryFailureReason: bigint }
-  | { readonly reason: "other"; readonly exitReason: number };
-
-const EXIT = koffi.offsetof(kvm_run, "exit");
-/** Offset in kvm_run of `field` of the exit union's member of struct `type` (every member of a
- * union starts at the union's first byte). */
-const at = (type: TypeObject, field: string): number => EXIT + koffi.offsetof(type, field);
 
 export class KvmVcpu {
   /** Owned. */
@@ -111,47 +81,11 @@ export class KvmVcpu {
     const fd = this.#open();
     for (;;) {
       const result = libc.ioctl(fd, KVM_RUN, "unsigned long", 0);
-      if (result !== -1) return this.#decodeExit();
+      if (result !== -1) return decodeKvmRunExit(this.#view());
       const errno = koffi.errno();
       if (errno === EINTR) continue;
-      if (errno === EFAULT && this.#view().getUint32(koffi.offsetof(kvm_run, "exit_reason"), true) === KVM_EXIT_MEMORY_FAULT) return this.#decodeExit();
+      if (errno === EFAULT && this.#view().getUint32(koffi.offsetof(kvm_run, "exit_reason"), true) === KVM_EXIT_MEMORY_FAULT) return decodeKvmRunExit(this.#view());
       throw new SyscallError("ioctl(KVM_RUN)", errnoName(errno));
-    }
-  }
-
-  #decodeExit(): VcpuExit {
-    const run = this.#view();
-    const exitReason = run.getUint32(koffi.offsetof(kvm_run, "exit_reason"), true);
-    switch (exitReason) {
-      case KVM_EXIT_IO: {
-        const size = run.getUint8(at(kvm_run_io, "size"));
-        const count = run.getUint32(at(kvm_run_io, "count"), true);
-        const dataOffset = Number(run.getBigUint64(at(kvm_run_io, "data_offset"), true));
-        return {
-          reason: "io",
-          out: run.getUint8(at(kvm_run_io, "direction")) === KVM_EXIT_IO_OUT,
-          port: run.getUint16(at(kvm_run_io, "port"), true),
-          size,
-          data: new Uint8Array(run.buffer.slice(dataOffset, dataOffset + size * count)),
-        };
-      }
-      case KVM_EXIT_HLT:
-        return { reason: "hlt" };
-      case KVM_EXIT_SHUTDOWN:
-        return { reason: "shutdown" };
-      case KVM_EXIT_MEMORY_FAULT:
-        return {
-          reason: "memory-fault",
-          flags: run.getBigUint64(at(kvm_run_memory_fault, "flags"), true),
-          gpa: run.getBigUint64(at(kvm_run_memory_fault, "gpa"), true),
-          size: run.getBigUint64(at(kvm_run_memory_fault, "size"), true),
-        };
-      case KVM_EXIT_INTERNAL_ERROR:
-        return { reason: "internal-error", suberror: run.getUint32(at(kvm_run_internal, "suberror"), true) };
-      case KVM_EXIT_FAIL_ENTRY:
-        return { reason: "fail-entry", hardwareEntryFailureReason: run.getBigUint64(at(kvm_run_fail_entry, "hardware_entry_failure_reason"), true) };
-      default:
-        return { reason: "other", exitReason };
     }
   }
 
