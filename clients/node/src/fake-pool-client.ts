@@ -73,7 +73,6 @@ import {
   type Capabilities,
   type ConvertResult,
   type DeleteArenaResult,
-  type DiscardPolicy,
   type DiscardResult,
   type FdType,
   type ForceReleaseResult,
@@ -93,20 +92,39 @@ import {
   type ReserveMode,
   type ServingState,
   type SetPolicyResult,
-  type UnitSpan,
 } from "./resources.ts";
 import { PAGE_BYTES, PAGES_PER_UNIT, UNIT_BYTES } from "./units.ts";
 import { reconcileBacking } from "./fake/backing.ts";
-import { exactSize, hex, utf8Bytes } from "./fake/daemon-text.ts";
+import { exactSize } from "./fake/daemon-text.ts";
+import { discardSegment, explainReject } from "./fake/discard-decision.ts";
 import { EventLog, type FakeWatchStream, type PoolEventBody } from "./fake/event-log.ts";
 import { FaultPlan, type FaultableMethod } from "./fake/fault-plan.ts";
 import { FakePoolState } from "./fake/fake-pool-state.ts";
-import { leaseEnd, type FakeArena, type FakeArenaFile, type FakeLease } from "./fake/fake-records.ts";
+import { byId, closeKeptFds, hasOverride, sortedLeases, type FakeArena, type FakeArenaFile, type FakeLease } from "./fake/fake-records.ts";
 import { STAND_IN_GUEST_MEMFD_NAME, closeQuietly, describeFd, inspectFd, memfdCreate, type FdInspection } from "./fake/memfd.ts";
-import { DISCARDED, PRIVATE, POPULATED_SIDE0, POPULATED_SIDE1, PageMap } from "./fake/page-map.ts";
+import { withOperation } from "./fake/operation-error.ts";
+import { DISCARDED, PRIVATE, PageMap } from "./fake/page-map.ts";
+import { checkPlacement, findPlacement } from "./fake/placement.ts";
 import { thisProcessIdentity } from "./fake/process-identity.ts";
+import { planningOrder, rangeSegments, spans, unitsNotAllPrivate, type Segment } from "./fake/range-segments.ts";
 import { RequestIdRecords } from "./fake/request-ids.ts";
-import { arenaOverrideView, arenaView, freeRuns, leaseView, poolStatusView, reserveMapView, unitMapView } from "./fake/resource-views.ts";
+import {
+  SEND_FD,
+  arenaUnits,
+  checkName,
+  checkReattachedFile,
+  decodePolicyFields,
+  isVisibility,
+  policyFields,
+  rangeFields,
+  requireOpenFd,
+  requireUint64,
+  requireVisibility,
+  safeNumber,
+  validateGranularity,
+} from "./fake/request-checks.ts";
+import { nextPoolPolicy, requireFitsGranularity } from "./fake/policy-rules.ts";
+import { arenaOverrideView, arenaView, capabilitiesView, leaseView, poolStatusView, reserveMapView, unitMapView } from "./fake/resource-views.ts";
 
 /** A caller of the fake; every field not given is the creating client's. */
 export interface FakeIdentity {
@@ -158,21 +176,6 @@ export const DEFAULT_FAKE_POLICY: Policy = {
   deferredCapBytes: 1024n * 1024n * 1024n,
   deferredOverflowPolicy: "reject",
 };
-
-const MAX_NAME_BYTES = 64;
-const MAX_ARENA_UNITS = 2n ** 32n;
-const UINT64_MAX = 2n ** 64n - 1n;
-const GIB = 1024n * 1024n * 1024n;
-const DISCARD_POLICIES: readonly DiscardPolicy[] = ["reject", "zero", "defer"];
-const VISIBILITIES: readonly PageVisibility[] = ["shared", "private"];
-
-/** Pages of a lease a range call touches, and the leases in the daemon's planning order. */
-interface Segment {
-  readonly lease: FakeLease;
-  /** Lease-relative pages. */
-  readonly startPage: number;
-  readonly endPage: number;
-}
 
 /** Units a call hands out of / takes back into the reserve, applied when it succeeds. */
 interface ReserveTally {
@@ -368,30 +371,7 @@ export class FakePoolClient implements Pool {
   // =============================================================================== Pool: reads
 
   getCapabilities(options?: CallOptions): Promise<Capabilities> {
-    return this.#call("getCapabilities", "GetCapabilities", options, () => {
-      const { settings } = this.#state;
-      return {
-        daemonVersion: settings.daemonVersion,
-        unitBytes: UNIT_BYTES,
-        pageBytes: PAGE_BYTES,
-        reserveMode: settings.reserveMode,
-        arenaKinds: settings.guestMemfd ? ["guest_memfd", "memfd", "pair"] : ["memfd"],
-        memfdBackings: settings.reserveMode === "hugetlb" ? ["shmem", "hugetlb"] : ["shmem"],
-        conversionModes: settings.inPlaceConversion ? ["in-place", "notify"] : ["notify"],
-        kernelFeatures: [
-          { name: "KVM_CAP_GUEST_MEMFD", available: settings.guestMemfd, detail: "FakePoolClient option guestMemfd" },
-          { name: "KVM_SET_MEMORY_ATTRIBUTES2", available: settings.inPlaceConversion, detail: "FakePoolClient option inPlaceConversion" },
-        ],
-        fdSocketPath: "",
-        fdChannelVersion: 1,
-        fdTokenTtlMs: 10_000,
-        maxPendingFdTokens: 16,
-        requestIdRetentionMs: 15 * 60 * 1000,
-        caller: this.#identity,
-        callerIsAdmin: this.#admin,
-        maxRequestMessageBytes: 4 * 1024 * 1024,
-      };
-    });
+    return this.#call("getCapabilities", "GetCapabilities", options, () => capabilitiesView(this.#state, this.#identity, this.#admin));
   }
 
   getPoolStatus(options?: CallOptions): Promise<PoolStatus> {
@@ -676,7 +656,7 @@ export class FakePoolClient implements Pool {
     return this.#call("convert", "Convert", options, () => {
       const fields = { arenaId, ...rangeFields(request), toVisibility: request.toVisibility, mode: request.mode, ...(request.contentIntent === undefined ? {} : { contentIntent: request.contentIntent }) };
       return this.#mutate("Convert", options, fields, () => {
-        if (!VISIBILITIES.includes(request.toVisibility)) throw new InvalidArgumentError("to_visibility is unspecified");
+        if (!isVisibility(request.toVisibility)) throw new InvalidArgumentError("to_visibility is unspecified");
         const mode: string = request.mode;
         if (mode !== "in-place" && mode !== "notify") throw new InvalidArgumentError("mode is unspecified");
         const { arena, segments } = this.#segments(arenaId, request, "convert");
@@ -742,7 +722,7 @@ export class FakePoolClient implements Pool {
         const granularity = request.punchGranularityBytes === undefined ? base.punchGranularityBytes : safeNumber(request.punchGranularityBytes, "punch_granularity_bytes");
         const discardPolicy = request.discardPolicy ?? base.discardPolicy;
         if (granularity !== undefined) validateGranularity(granularity);
-        this.#requireFitsGranularity(arena, granularity ?? this.#state.policy.punchGranularityBytes);
+        requireFitsGranularity(arena, granularity ?? this.#state.policy.punchGranularityBytes);
         arena.policy = { ...(discardPolicy === undefined ? {} : { discardPolicy }), ...(granularity === undefined ? {} : { punchGranularityBytes: granularity }) };
         const arenaOverride = arenaOverrideView(arena);
         const result = { poolPolicy: this.#state.policy, arenaOverride };
@@ -1020,40 +1000,11 @@ export class FakePoolClient implements Pool {
     return change.unitsReturned;
   }
 
-  /**
-   * The caller's leases covering a 4 KiB-aligned range of one of its arenas, in order (the
-   * daemon's #rangeSegments). `what` names the call in messages.
-   */
+  /** The caller's leases covering a range of one of its active arenas (the daemon's #rangeSegments). */
   #segments(arenaId: string, range: ByteRange, what: string): { arena: FakeArena; segments: Segment[] } {
     const arena = this.#ownedArena(arenaId);
     this.#requireActive(arena);
-    const offset = requireUint64(range.offsetBytes, "offset_bytes");
-    const length = requireUint64(range.lengthBytes, "length_bytes");
-    if (offset % PAGE_BYTES !== 0n || length % PAGE_BYTES !== 0n) throw new InvalidArgumentError(`${what} offset ${offset} and length ${length} must be multiples of 4096`);
-    if (length === 0n) throw new InvalidArgumentError(`${what} length is 0`);
-    const size = BigInt(arena.unitCount) * UNIT_BYTES;
-    if (offset + length > size) throw new InvalidArgumentError(`${what} range [${offset}, ${offset + length}) passes the end of arena "${arena.id}" (${size} bytes)`);
-    const startPage = Number(offset / PAGE_BYTES);
-    const endPage = Number((offset + length) / PAGE_BYTES);
-    const segments: Segment[] = [];
-    let cursor = startPage;
-    const leases = sortedLeases(arena);
-    for (const lease of leases) {
-      const leaseStart = lease.firstUnit * PAGES_PER_UNIT;
-      const leaseEndPage = leaseEnd(lease) * PAGES_PER_UNIT;
-      if (leaseEndPage <= cursor || leaseStart >= endPage) continue;
-      if (leaseStart > cursor) break;
-      const segmentEnd = Math.min(leaseEndPage, endPage);
-      segments.push({ lease, startPage: cursor - leaseStart, endPage: segmentEnd - leaseStart });
-      cursor = segmentEnd;
-      if (cursor >= endPage) break;
-    }
-    if (cursor < endPage) {
-      const next = leases.map((l) => l.firstUnit * PAGES_PER_UNIT).find((s) => s > cursor);
-      const gapEnd = Math.min(next ?? endPage, endPage);
-      throw new FailedPreconditionError(`${what} range [${hex(BigInt(cursor) * PAGE_BYTES)}, ${hex(BigInt(gapEnd) * PAGE_BYTES)}) of arena "${arena.id}" is not leased by the caller`);
-    }
-    return { arena, segments };
+    return { arena, segments: rangeSegments(arena, range, what) };
   }
 
   /** Runs a range call's segments all or nothing: page states and the reserve come back on error. */
@@ -1088,82 +1039,22 @@ export class FakePoolClient implements Pool {
     return backing;
   }
 
-  /** One segment of a Discard (the daemon's decideDiscard, then mutatePagesThenPlan). */
+  /** One segment of a Discard (fake/discard-decision.ts). */
   #discardSegment(arena: FakeArena, segment: Segment, tally: ReserveTally): DiscardResult {
-    const { lease, startPage, endPage } = segment;
-    const pages = lease.pages;
-    const granularity = this.#state.granularityOf(arena);
-    const gPages = Number(granularity / PAGE_BYTES);
-    const innerStart = Math.ceil(startPage / gPages) * gPages;
-    const innerEnd = Math.floor(endPage / gPages) * gPages;
-    const hasInner = innerStart < innerEnd;
-    const edges: [number, number][] = hasInner ? ([[startPage, innerStart], [innerEnd, endPage]] as [number, number][]).filter(([s, e]) => s < e) : [[startPage, endPage]];
-    const edgePages = sum(edges.map(([s, e]) => e - s));
-    const arenaPolicy = this.#state.discardPolicyOf(arena);
-    let policy: DiscardPolicy | undefined = edgePages === 0 ? undefined : arenaPolicy;
-    const live = (f: number): boolean => (f & DISCARDED) === 0;
-    const populated = (f: number): boolean => (f & (POPULATED_SIDE0 | POPULATED_SIDE1)) !== 0;
-    const deferredNow = this.#state.deferredPages();
-    if (policy === "defer") {
-      const wouldDefer = sum(edges.map(([s, e]) => pages.count(s, e, (f) => live(f) && populated(f))));
-      if (BigInt(deferredNow + wouldDefer) * PAGE_BYTES > this.#state.policy.deferredCapBytes) policy = this.#state.policy.deferredOverflowPolicy;
-    }
-    const at = (page: number): bigint => BigInt(lease.firstUnit * PAGES_PER_UNIT + page) * PAGE_BYTES;
-    if (policy === "reject") {
-      // Both REJECT and the overflow policy REJECT: `explainReject` adds the enclosing
-      // boundaries (pool.proto, Discard).
-      const reason = arenaPolicy === "defer" ? `the deferred cap of ${exactSize(this.#state.policy.deferredCapBytes)} is reached (${exactSize(BigInt(deferredNow) * PAGE_BYTES)} deferred)` : "policy is reject";
-      throw new PolicyRejectError(
-        `discard [${at(startPage)}, ${at(endPage)}) is not aligned to the ${exactSize(granularity)} punch granularity and ${reason}; ` +
-          (hasInner ? `the aligned part is [${at(innerStart)}, ${at(innerEnd)})` : `no whole ${exactSize(granularity)} block lies inside it`),
-      );
-    }
-    let zeroedPages = 0;
-    if (policy === "zero") {
-      const sharedSide = arena.layout === "pair" ? POPULATED_SIDE1 : POPULATED_SIDE0;
-      for (const [s, e] of edges) {
-        const privatePage = pages.firstPage(s, e, (f) => live(f) && (f & PRIVATE) !== 0);
-        if (privatePage !== undefined) throw new FailedPreconditionError(`discard policy zero cannot zero private page at offset ${at(privatePage)}: the host cannot write private memory`);
-        zeroedPages += pages.count(s, e, (f) => live(f) && (f & sharedSide) !== 0);
-      }
-    }
-    // Marked: the whole range under defer, else its whole granules. MARKED_NOW tags the pages
-    // this call discards so that "deferred" counts them alone (see the parity notes).
-    const [markStart, markEnd] = policy === "defer" ? [startPage, endPage] : hasInner ? [innerStart, innerEnd] : [0, 0];
-    if (markStart < markEnd) pages.update(markStart, markEnd, (f) => (live(f) ? f | DISCARDED | MARKED_NOW : f));
-    const backing = this.#changePages(arena, { lease, startPage, endPage }, tally, (f) => f);
-    const deferredPages = policy === "defer" ? pages.count(startPage, endPage, (f) => (f & MARKED_NOW) !== 0 && populated(f)) : 0;
-    pages.update(startPage, endPage, (f) => f & ~MARKED_NOW);
-    return { punchedBytes: backing.punchedBytes, releasedUnitCount: backing.unitsReturned, zeroedBytes: BigInt(zeroedPages) * PAGE_BYTES, deferredBytes: BigInt(deferredPages) * PAGE_BYTES, appliedPolicy: policy };
+    return discardSegment(segment, {
+      arena,
+      granularityBytes: this.#state.granularityOf(arena),
+      arenaPolicy: this.#state.discardPolicyOf(arena),
+      poolPolicy: this.#state.policy,
+      deferredPagesNow: this.#state.deferredPages(),
+      updateBacking: (s) => this.#changePages(arena, s, tally, (f) => f),
+    });
   }
 
   #applyPoolPolicy(request: SetPolicyRequest): Policy {
-    const state = this.#state;
-    const next: Policy = {
-      discardPolicy: request.discardPolicy ?? state.policy.discardPolicy,
-      punchGranularityBytes: request.punchGranularityBytes === undefined ? state.policy.punchGranularityBytes : safeNumber(request.punchGranularityBytes, "punch_granularity_bytes"),
-      deferredCapBytes: request.deferredCapBytes === undefined ? state.policy.deferredCapBytes : safeNumber(request.deferredCapBytes, "deferred_cap_bytes"),
-      deferredOverflowPolicy: request.deferredOverflowPolicy ?? state.policy.deferredOverflowPolicy,
-    };
-    validateGranularity(next.punchGranularityBytes);
-    if (next.deferredCapBytes % PAGE_BYTES !== 0n) throw new InvalidArgumentError(`deferred cap ${next.deferredCapBytes} is not a multiple of 4 KiB`);
-    for (const arena of state.arenas.values()) {
-      if (arena.policy.punchGranularityBytes === undefined) this.#requireFitsGranularity(arena, next.punchGranularityBytes);
-    }
-    state.policy = next;
+    this.#state.policy = nextPoolPolicy(this.#state, request);
     this.#checkDeferredCap();
-    return next;
-  }
-
-  /** An arena and its leases must be whole blocks of a granularity that would govern it. */
-  #requireFitsGranularity(arena: FakeArena, granularity: bigint): void {
-    const blockUnits = Number((granularity > UNIT_BYTES ? granularity : UNIT_BYTES) / UNIT_BYTES);
-    if (arena.unitCount % blockUnits !== 0) throw new FailedPreconditionError(`arena "${arena.id}" of ${arena.unitCount} units is not a multiple of ${exactSize(granularity)}`);
-    for (const lease of arena.leases.values()) {
-      if (lease.firstUnit % blockUnits !== 0 || lease.unitCount % blockUnits !== 0) {
-        throw new FailedPreconditionError(`lease "${lease.id}" (units ${lease.firstUnit}+${lease.unitCount}) of arena "${arena.id}" is not aligned to ${exactSize(granularity)}`);
-      }
-    }
+    return this.#state.policy;
   }
 
   #checkDeferredCap(): void {
@@ -1180,13 +1071,7 @@ export class FakePoolClient implements Pool {
   }
 }
 
-/** A sub-granule discard refused by policy reject or the overflow policy reject (internal). */
-class PolicyRejectError extends FailedPreconditionError {}
-
-/** Tags the pages a discard marks during that call only (never left set). */
-const MARKED_NOW = 16;
-
-// =============================================================================== request checks
+// =============================================================================== small helpers
 
 function withoutAdmin(identity: FakeIdentity | undefined): Partial<Identity> {
   if (identity === undefined) return {};
@@ -1198,214 +1083,10 @@ function withoutAdmin(identity: FakeIdentity | undefined): Partial<Identity> {
   };
 }
 
-/** A uint64 field as the daemon decodes it (bytesFromProto). */
-function requireUint64(value: bigint, field: string): bigint {
-  if (typeof value !== "bigint" || value < 0n) throw new InvalidArgumentError(`${field} is not an unsigned integer: ${JSON.stringify(String(value))}`);
-  if (value > UINT64_MAX) throw new InvalidArgumentError(`${field} ${value} exceeds 2^64 - 1`);
-  return value;
-}
-
-/** The daemon's limit for values it keeps as numbers (#safeNumber). */
-function safeNumber(value: bigint, field: string): bigint {
-  requireUint64(value, field);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidArgumentError(`${field} ${value} is out of range`);
-  return value;
-}
-
-function arenaUnits(sizeBytes: bigint): number {
-  const size = requireUint64(sizeBytes, "size_bytes");
-  if (size <= 0n || size % UNIT_BYTES !== 0n) throw new InvalidArgumentError(`size_bytes ${size} is not a positive multiple of 2 MiB`);
-  if (size / UNIT_BYTES > MAX_ARENA_UNITS) throw new InvalidArgumentError(`size_bytes ${size} is more than 2^32 units`);
-  return Number(size / UNIT_BYTES);
-}
-
-function requireVisibility(visibility: PageVisibility, field: string): void {
-  if (!VISIBILITIES.includes(visibility)) throw new InvalidArgumentError(`${field} is unspecified`);
-}
-
-function checkName(name: string, field: string): void {
-  const bytes = utf8Bytes(name);
-  if (bytes > MAX_NAME_BYTES) throw new InvalidArgumentError(`${field} is ${bytes} bytes, more than ${MAX_NAME_BYTES}`);
-}
-
-/** The fd channel step that sends an fd to the daemon (the operation its errors name). */
-const SEND_FD = "fd channel SEND_FD";
-
-function requireOpenFd(fd: number): FdInspection {
-  const file = inspectFd(fd);
-  if (file === undefined) throw new InvalidArgumentError(`fd ${fd} is not an open file descriptor (EBADF)`, { operation: SEND_FD });
-  return file;
-}
-
-/** The daemon's reattach checks of one file (type, size, memfd name), plus device and inode. */
-function checkReattachedFile(arena: FakeArena, journaled: FakeArenaFile, received: FdInspection): void {
-  const expected = journaled.fdType === "guest_memfd" ? "guest_memfd" : "memfd";
-  const daemonSpelling = journaled.fdType === "memfd_shmem" ? "memfd-shmem" : journaled.fdType === "memfd_hugetlb" ? "memfd-hugetlb" : "guest_memfd";
-  if (received.kind !== expected) throw new FailedPreconditionError(`the fd is ${describeFd(received)}, not a ${daemonSpelling}`);
-  const size = BigInt(arena.unitCount) * UNIT_BYTES;
-  if (received.sizeBytes !== size) throw new FailedPreconditionError(`size_bytes ${size} differs from the fd's size ${received.sizeBytes}`);
-  if (journaled.memfdName !== "" && !received.link.startsWith(`/memfd:${journaled.memfdName}`)) {
-    throw new FailedPreconditionError(`the memfd is "${received.link}", not the arena's "/memfd:${journaled.memfdName}"`);
-  }
-  if (received.device !== journaled.device || received.inode !== journaled.inode) {
-    throw new FailedPreconditionError(`the fd is not arena "${arena.id}"'s file (journaled device ${journaled.device} inode ${journaled.inode}, received device ${received.device} inode ${received.inode})`);
-  }
-}
-
-/** The admin handler's decoding of SetPolicy fields (present enum values must be valid). */
-function decodePolicyFields(request: SetPolicyRequest): void {
-  if (request.discardPolicy !== undefined && !DISCARD_POLICIES.includes(request.discardPolicy)) {
-    throw new InvalidArgumentError(`${request.discardPolicy as string} is not a DiscardPolicy (one of ${DISCARD_POLICIES.join(", ")})`);
-  }
-  if (request.punchGranularityBytes !== undefined) requireUint64(request.punchGranularityBytes, "punch_granularity_bytes");
-  if (request.deferredCapBytes !== undefined) requireUint64(request.deferredCapBytes, "deferred_cap_bytes");
-  const overflow: string | undefined = request.deferredOverflowPolicy;
-  if (overflow !== undefined && overflow !== "reject" && overflow !== "zero") {
-    throw new InvalidArgumentError(`deferred_overflow_policy DISCARD_POLICY_${overflow.toUpperCase()} is not allowed: REJECT or ZERO`);
-  }
-}
-
-function policyFields(request: SetPolicyRequest): object {
-  return {
-    ...(request.discardPolicy === undefined ? {} : { discardPolicy: request.discardPolicy }),
-    ...(request.punchGranularityBytes === undefined ? {} : { punchGranularityBytes: request.punchGranularityBytes }),
-    ...(request.deferredCapBytes === undefined ? {} : { deferredCapBytes: request.deferredCapBytes }),
-    ...(request.deferredOverflowPolicy === undefined ? {} : { deferredOverflowPolicy: request.deferredOverflowPolicy }),
-  };
-}
-
-/** 4 KiB or a power-of-two multiple of 2 MiB up to 1 GiB (the daemon's validateGranularity). */
-function validateGranularity(granularity: bigint): void {
-  const multiple = granularity / UNIT_BYTES;
-  const ok = granularity === PAGE_BYTES || (granularity >= UNIT_BYTES && granularity <= GIB && granularity % UNIT_BYTES === 0n && (multiple & (multiple - 1n)) === 0n);
-  if (!ok) throw new InvalidArgumentError(`punch granularity ${granularity} must be 4 KiB or a power-of-two multiple of 2 MiB up to 1 GiB (e.g. ${UNIT_BYTES}, ${GIB})`);
-}
-
-// =============================================================================== placement
-
-/** The lowest free run of the arena that holds `unitCount` units at a block boundary. */
-function findPlacement(arena: FakeArena, unitCount: number, blockUnits: number): number {
-  const runs = freeRuns(arena);
-  for (const [s, e] of runs) {
-    const start = Math.ceil(s / blockUnits) * blockUnits;
-    if (start + unitCount <= e) return start;
-  }
-  const largest = runs.reduce((max, [s, e]) => Math.max(max, e - s), 0);
-  const free = runs.reduce((n, [s, e]) => n + e - s, 0);
-  throw new ExhaustedError(`arena "${arena.id}" has no free run of ${unitCount} units (largest is ${largest} of ${free} free)`);
-}
-
-function checkPlacement(arena: FakeArena, offsetUnits: number, unitCount: number, blockUnits: number): number {
-  if (offsetUnits % blockUnits !== 0) throw new InvalidArgumentError(`placement offset ${offsetUnits} units is not aligned to the punch granularity of arena "${arena.id}" (${blockUnits} units)`);
-  const end = offsetUnits + unitCount;
-  const other = [...arena.leases.values()].find((l) => l.firstUnit < end && offsetUnits < leaseEnd(l));
-  if (other !== undefined) throw new FailedPreconditionError(`placement [${offsetUnits}, ${end}) units overlaps lease "${other.id}" in arena "${arena.id}"`);
-  return offsetUnits;
-}
-
-// =============================================================================== range calls
-
-function rangeFields(range: ByteRange): { offsetBytes: bigint; lengthBytes: bigint } {
-  return { offsetBytes: range.offsetBytes, lengthBytes: range.lengthBytes };
-}
-
-/** The daemon plans the first and last segments (the only ones with sub-granule edges) first. */
-function planningOrder(segments: readonly Segment[]): Segment[] {
-  if (segments.length <= 2) return [...segments];
-  return [segments[0]!, segments[segments.length - 1]!, ...segments.slice(1, -1)];
-}
-
-/**
- * A discard refused by policy names the enclosing granule boundaries of the whole request
- * (the daemon's #explainReject wraps its pool core's message). pool.proto asks for them under
- * the overflow policy REJECT too; the daemon wraps only messages that contain "reject", which
- * its deferred-cap message does not, so there it answers with the core's message alone.
- */
-function explainReject(arena: FakeArena, range: ByteRange, granularity: bigint, error: unknown): unknown {
-  if (!(error instanceof PolicyRejectError)) return error;
-  const g = granularity > UNIT_BYTES ? granularity : UNIT_BYTES;
-  const start = range.offsetBytes;
-  const end = start + range.lengthBytes;
-  const lo = (start / g) * g;
-  const hi = ((end + g - 1n) / g) * g;
-  return new FailedPreconditionError(`discard [${hex(start)}, ${hex(end)}) of arena "${arena.id}" is inside [${hex(lo)}, ${hex(hi)}), which it does not cover whole; policy reject: discard whole ${g === UNIT_BYTES ? "units" : "granules"} (${error.details})`);
-}
-
-/** Lease-relative units the segment touches that are not all private (conversion candidates). */
-function unitsNotAllPrivate(segment: Segment): number[] {
-  const units: number[] = [];
-  for (let u = Math.floor(segment.startPage / PAGES_PER_UNIT); u * PAGES_PER_UNIT < segment.endPage; u++) {
-    if (segment.lease.pages.countInUnit(u, (f) => (f & PRIVATE) !== 0) < PAGES_PER_UNIT) units.push(u);
-  }
-  return units;
-}
-
-/** Sorted unit numbers as runs. */
-function spans(units: readonly number[]): UnitSpan[] {
-  const result: UnitSpan[] = [];
-  for (const u of [...new Set(units)].sort((a, b) => a - b)) {
-    const last = result[result.length - 1];
-    if (last !== undefined && last.firstUnit + last.unitCount === u) result[result.length - 1] = { firstUnit: last.firstUnit, unitCount: last.unitCount + 1 };
-    else result.push({ firstUnit: u, unitCount: 1 });
-  }
-  return result;
-}
-
-// =============================================================================== small helpers
-
-function byId(a: { readonly id: string }, b: { readonly id: string }): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-function sortedLeases(arena: FakeArena): FakeLease[] {
-  return [...arena.leases.values()].sort((a, b) => a.firstUnit - b.firstUnit);
-}
-
-function hasOverride(arena: FakeArena): boolean {
-  return arena.policy.discardPolicy !== undefined || arena.policy.punchGranularityBytes !== undefined;
-}
-
-function closeKeptFds(arena: FakeArena): void {
-  for (const fd of arena.keptFds) if (fd !== undefined) closeQuietly(fd);
-  arena.keptFds = [];
-}
-
 function sum(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
 
 function sumBig(values: readonly bigint[]): bigint {
   return values.reduce((a, b) => a + b, 0n);
-}
-
-/** The same error with the RPC's name as its operation (the client names the failed RPC). */
-function withOperation(error: PoolError, operation: string): PoolError {
-  if (error.operation !== undefined) return error;
-  const options = { operation, cause: error.cause };
-  switch (error.kind) {
-    case "invalid-argument":
-      return new InvalidArgumentError(error.details, options);
-    case "not-found":
-      return new NotFoundError(error.details, options);
-    case "exhausted":
-      return new ExhaustedError(error.details, options);
-    case "failed-precondition":
-      return new FailedPreconditionError(error.details, options);
-    case "permission-denied":
-      return new PermissionDeniedError(error.details, options);
-    case "unavailable":
-      return new UnavailableError(error.details, { ...options, errorOffsetBytes: error instanceof UnavailableError ? error.errorOffsetBytes : undefined });
-    case "unimplemented":
-      return new UnimplementedError(error.details, options);
-    case "internal":
-      return new InternalError(error.details, options);
-    case "deadline-exceeded":
-      return new DeadlineExceededError(error.details, options);
-    case "cancelled":
-      return new CancelledError(error.details, options);
-    default: {
-      const unknownKind: never = error.kind;
-      throw new Error(`unmapped error kind ${String(unknownKind)}`);
-    }
-  }
 }

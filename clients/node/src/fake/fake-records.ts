@@ -12,6 +12,7 @@
  */
 import type { ArenaKind, ArenaState, DiscardPolicy, FdType, Identity, PageVisibility } from "../resources.ts";
 import type { Layout } from "./backing.ts";
+import { closeQuietly } from "./memfd.ts";
 import type { PageMap } from "./page-map.ts";
 
 export interface FakeArenaFile {
@@ -63,4 +64,23 @@ export interface FakeLease {
 
 export function leaseEnd(lease: FakeLease): number {
   return lease.firstUnit + lease.unitCount;
+}
+
+export function byId(a: { readonly id: string }, b: { readonly id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** The arena's leases by offset. */
+export function sortedLeases(arena: FakeArena): FakeLease[] {
+  return [...arena.leases.values()].sort((a, b) => a.firstUnit - b.firstUnit);
+}
+
+export function hasOverride(arena: FakeArena): boolean {
+  return arena.policy.discardPolicy !== undefined || arena.policy.punchGranularityBytes !== undefined;
+}
+
+/** Closes the fake's kept copies of an arena's memfds. */
+export function closeKeptFds(arena: FakeArena): void {
+  for (const fd of arena.keptFds) if (fd !== undefined) closeQuietly(fd);
+  arena.keptFds = [];
 }

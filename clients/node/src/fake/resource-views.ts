@@ -11,13 +11,39 @@
  *   are free. (A pair's stale copy shows as leased, as in the daemon.)
  */
 import { PAGES_PER_UNIT, PAGE_BYTES, UNIT_BYTES } from "../units.ts";
-import type { Arena, ArenaPolicyOverride, ArenaUnitMap, Lease, PoolStatus, ReserveMap, UnitRun, UnitState } from "../resources.ts";
+import type { Arena, ArenaPolicyOverride, ArenaUnitMap, Capabilities, Identity, Lease, PoolStatus, ReserveMap, UnitRun, UnitState } from "../resources.ts";
 import { isPopulated } from "./backing.ts";
 import { leaseDeferredPages, type FakePoolState } from "./fake-pool-state.ts";
 import { leaseEnd, type FakeArena, type FakeLease } from "./fake-records.ts";
 import { DISCARDED, PRIVATE, type Side } from "./page-map.ts";
 
 const PAGES = PAGES_PER_UNIT;
+
+/** What the fake's host can do (its options), the fd channel's usual parameters, the caller. */
+export function capabilitiesView(state: FakePoolState, caller: Identity, callerIsAdmin: boolean): Capabilities {
+  const { settings } = state;
+  return {
+    daemonVersion: settings.daemonVersion,
+    unitBytes: UNIT_BYTES,
+    pageBytes: PAGE_BYTES,
+    reserveMode: settings.reserveMode,
+    arenaKinds: settings.guestMemfd ? ["guest_memfd", "memfd", "pair"] : ["memfd"],
+    memfdBackings: settings.reserveMode === "hugetlb" ? ["shmem", "hugetlb"] : ["shmem"],
+    conversionModes: settings.inPlaceConversion ? ["in-place", "notify"] : ["notify"],
+    kernelFeatures: [
+      { name: "KVM_CAP_GUEST_MEMFD", available: settings.guestMemfd, detail: "FakePoolClient option guestMemfd" },
+      { name: "KVM_SET_MEMORY_ATTRIBUTES2", available: settings.inPlaceConversion, detail: "FakePoolClient option inPlaceConversion" },
+    ],
+    fdSocketPath: "",
+    fdChannelVersion: 1,
+    fdTokenTtlMs: 10_000,
+    maxPendingFdTokens: 16,
+    requestIdRetentionMs: 15 * 60 * 1000,
+    caller,
+    callerIsAdmin,
+    maxRequestMessageBytes: 4 * 1024 * 1024,
+  };
+}
 
 export function poolStatusView(state: FakePoolState): PoolStatus {
   const { reserve, settings } = state;
