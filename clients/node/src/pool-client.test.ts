@@ -179,6 +179,24 @@ describe("PoolClient against the daemon", () => {
     }
   });
 
+  test("createMemfdArena retried with its request id returns the same arena and delivers its memfd again", async () => {
+    const first = await client.createMemfdArena({ sizeBytes: unitsToBytes(2) }, { requestId: "client-test:create-1" });
+    try {
+      const again = await client.createMemfdArena({ sizeBytes: unitsToBytes(2) }, { requestId: "client-test:create-1" });
+      try {
+        assert.equal(again.arena.arenaId, first.arena.arenaId);
+        assert.notEqual(again.memfd, first.memfd);
+        assert.equal(fstatSync(again.memfd).ino, fstatSync(first.memfd).ino, "the same file");
+        client.assertInvariants();
+      } finally {
+        closeSync(again.memfd);
+      }
+    } finally {
+      closeSync(first.memfd);
+      await client.deleteArena(first.arena.arenaId);
+    }
+  });
+
   test("getFragmentationMap, getPolicy, setPolicy and forceRelease (admin)", async () => {
     const { arena, memfd } = await client.createMemfdArena({ sizeBytes: unitsToBytes(4) });
     try {
