@@ -76,6 +76,13 @@ describe("gmempool --help", () => {
     });
   }
 
+  test("serve reached in the CLI (not through the executable's dispatch) says where the daemon is started", async () => {
+    const { code, io, connects } = await cli(["serve", "--config", "x.toml"]);
+    assert.equal(code, EXIT_USAGE);
+    assert.match(io.stderr.text(), /`serve` runs the daemon; start it through the gmempool executable/);
+    assert.deepEqual(connects, []);
+  });
+
   test("no command at all is a usage error that shows the help", async () => {
     const { code, io } = await cli([]);
     assert.equal(code, EXIT_USAGE);

@@ -25,11 +25,3 @@ export async function withPool(context: CommandContext, options: CommonOptions, 
     pool?.close();
   }
 }
-
-/** Writes a hint on stderr when an own-scope listing came back empty: the CLI is a process of
- * its own and owns no arena, so without --all it sees none. */
-export function hintAllOwners(context: CommandContext, options: { readonly all?: boolean | undefined; readonly arena?: string | undefined }, empty: boolean): void {
-  if (empty && options.all !== true && options.arena === undefined) {
-    context.io.stderr.write("(only this process's arenas are shown, and it owns none; --all shows every owner's, for the admin)\n");
-  }
-}

@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import type { CommandContext } from "../command-context.ts";
 import { addCommonOptions, ALL_OWNERS_HELP, type CommonOptions } from "../common-options.ts";
 import { toJson } from "../json-output.ts";
-import { hintAllOwners, withPool } from "../pool-session.ts";
+import { hintAllOwners } from "../all-owners-hint.ts";
+import { withPool } from "../pool-session.ts";
 import { renderArenaTable } from "../render/arena-table.ts";
 
 interface ArenasOptions extends CommonOptions {

@@ -62,13 +62,6 @@ export function renderArenaGrid(arena: ArenaUnitMap, options: HeatmapOptions): s
   return text;
 }
 
-function indented(text: string): string {
-  return text
-    .split("\n")
-    .map((line) => (line === "" ? line : INDENT + line))
-    .join("\n");
-}
-
 export function renderFragHeatmap(map: FragmentationMap, options: HeatmapOptions): string {
   const sections: string[] = [];
   const when = map.time === undefined ? "" : ` at ${map.time.toISOString()}`;
@@ -77,13 +70,13 @@ export function renderFragHeatmap(map: FragmentationMap, options: HeatmapOptions
   for (const arena of map.arenas) sections.push(renderArenaGrid(arena, options));
 
   const runRows = reserveRunRows(map.reserve);
-  sections.push(reserveHeading(map.reserve) + "\n" + (runRows.length === 0 ? `${INDENT}no free runs\n` : indented(renderTable(RESERVE_RUN_HEADERS.map((header, i) => ({ header, align: i === 1 ? "left" : "right" })), runRows))));
+  sections.push(reserveHeading(map.reserve) + "\n" + (runRows.length === 0 ? `${INDENT}no free runs\n` : renderTable(RESERVE_RUN_HEADERS.map((header, i) => ({ header, align: i === 1 ? "left" : "right" })), runRows, INDENT)));
 
   if (map.kernelBuddyZones.length === 0) {
     sections.push(`${BUDDY_HEADING}\n${INDENT}no zone reported\n`);
   } else {
     const { headers, rows } = buddyTable(map.kernelBuddyZones);
-    sections.push(`${BUDDY_HEADING}\n` + indented(renderTable(headers.map((header) => ({ header, align: header === "zone" ? "left" : "right" })), rows)));
+    sections.push(`${BUDDY_HEADING}\n` + renderTable(headers.map((header) => ({ header, align: header === "zone" ? "left" : "right" })), rows, INDENT));
   }
   return sections.join("\n");
 }

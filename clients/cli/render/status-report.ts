@@ -48,8 +48,9 @@ export function renderStatus({ capabilities, status, policy }: StatusReport): st
     capabilities.kernelFeatures.length === 0
       ? "  none probed\n"
       : renderTable(
-          [{ header: "  FEATURE" }, { header: "AVAILABLE" }, { header: "DETAIL" }],
-          capabilities.kernelFeatures.map((f) => [`  ${f.name}`, f.available ? "yes" : "no", f.detail]),
+          [{ header: "FEATURE" }, { header: "AVAILABLE" }, { header: "DETAIL" }],
+          capabilities.kernelFeatures.map((f) => [f.name, f.available ? "yes" : "no", f.detail]),
+          "  ",
         );
   return [daemon, "pool\n" + pool, "policy\n" + renderFields([...poolPolicyFields(policy.poolPolicy), ["arena overrides", String(policy.arenaOverrides.length)]], "  "), "kernel features\n" + features].join("\n");
 }

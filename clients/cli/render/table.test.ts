@@ -21,3 +21,9 @@ describe("renderFields", () => {
     assert.equal(renderFields([["free", "1"], ["largest run", "2"]], "  "), "  free         1\n  largest run  2\n");
   });
 });
+
+describe("renderTable with an indent", () => {
+  test("every line starts with it", () => {
+    assert.equal(renderTable([{ header: "A" }, { header: "N", align: "right" }], [["x", "10"]], "  "), "  A   N\n  x  10\n");
+  });
+});

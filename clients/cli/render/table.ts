@@ -23,11 +23,12 @@ function pad(text: string, to: number, align: "left" | "right"): string {
   return align === "right" ? fill + text : text + fill;
 }
 
-/** The header row and one line per row, each ending in "\n"; rows shorter than the columns
- * are padded with empty cells. */
-export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+/** The header row and one line per row, each ending in "\n" and starting with `indent`; rows
+ * shorter than the columns are padded with empty cells. */
+export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[], indent = ""): string {
   const widths = columns.map((column, i) => Math.max(width(column.header), ...rows.map((row) => width(row[i] ?? ""))));
   const line = (cells: readonly string[]): string =>
+    indent +
     columns
       .map((column, i) => pad(cells[i] ?? "", widths[i]!, column.align ?? "left"))
       .join(GAP)
