@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { closeSync, fstatSync, readdirSync, readlinkSync } from "node:fs";
+import { closeSync, fstatSync, readSync, readdirSync, readlinkSync, writeSync } from "node:fs";
 import { after, describe, test } from "node:test";
 import { FakePoolClient, type FakePoolClientOptions } from "./fake-pool-client.ts";
 import { isCloexec } from "./fd-channel/libc.ts";
@@ -117,6 +117,19 @@ describe("FakePoolClient: memfd arenas", () => {
     assert.deepEqual(arena.files, [{ fdType: "memfd_shmem", serves: undefined, sizeBytes: 8n * UNIT, populatedUnitCount: 0, memfdName: `gmempool:${arena.arenaId}` }]);
     assert.deepEqual(arena.policy, { discardPolicy: "defer", discardPolicyOverridden: false, punchGranularityBytes: UNIT, punchGranularityOverridden: false });
     assert.deepEqual(await f.getArena(arena.arenaId), arena);
+  });
+
+  test("the memfd is usable memory: what is written at an offset reads back through a retry's copy", async () => {
+    const f = fake();
+    const first = await f.createMemfdArena({ sizeBytes: 4n * UNIT }, { requestId: "usable" });
+    own(first.memfd);
+    const text = Buffer.from("guest page");
+    assert.equal(writeSync(first.memfd, text, 0, text.length, Number(3n * UNIT)), text.length);
+    const again = await f.createMemfdArena({ sizeBytes: 4n * UNIT }, { requestId: "usable" });
+    own(again.memfd);
+    const back = Buffer.alloc(text.length);
+    readSync(again.memfd, back, 0, back.length, Number(3n * UNIT));
+    assert.equal(back.toString(), "guest page");
   });
 
   test("the fake keeps its own copy of the memfd while the arena lives, and closes it with the arena", async () => {
@@ -770,6 +783,73 @@ describe("FakePoolClient: fault injection and lifecycle", () => {
     await rejects(f.reattachArena(arenaId, { memfd }), FailedPreconditionError, `arena "${arenaId}" is ACTIVE, not DETACHED`);
     assert.equal((await f.release(lease.leaseId)).releasedUnitCount, 2);
     f.assertConservation();
+  });
+
+  test("reattach checks each file is the arena's: kind, size, and the same device and inode", async () => {
+    const f = fake();
+    const gmem = own(FakePoolClient.createStandInGuestMemfd(2n * UNIT));
+    const single = await f.registerGuestMemfdArena(gmem, { sizeBytes: 2n * UNIT, initialVisibility: "private" });
+    const pairGmem = own(FakePoolClient.createStandInGuestMemfd(2n * UNIT));
+    const pair = await f.createArenaPair(pairGmem, { sizeBytes: 2n * UNIT, initialVisibility: "shared" });
+    own(pair.memfd);
+    f.simulateDaemonRestart();
+    const twin = own(FakePoolClient.createStandInGuestMemfd(2n * UNIT));
+    await rejects(f.reattachArena(single.arenaId, { gmemFd: twin }), FailedPreconditionError, new RegExp(`^the fd is not arena "${single.arenaId}"'s file \\(journaled device \\d+ inode \\d+, received device \\d+ inode \\d+\\)$`), "ReattachArena");
+    await rejects(f.reattachArena(single.arenaId, { gmemFd: pair.memfd }), FailedPreconditionError, `the fd is a shmem memfd of ${2n * UNIT} bytes, not a guest_memfd`);
+    await rejects(f.reattachArena(pair.arena.arenaId, { gmemFd: pairGmem }), InvalidArgumentError, `arena "${pair.arena.arenaId}" (pair) needs memfd_fd_token`);
+    await rejects(f.reattachArena(pair.arena.arenaId, { gmemFd: pairGmem, memfd: 987654 }), InvalidArgumentError, "fd 987654 is not an open file descriptor (EBADF)", "fd channel SEND_FD");
+    assert.equal((await f.reattachArena(single.arenaId, { gmemFd: gmem })).state, "active");
+    assert.equal((await f.reattachArena(pair.arena.arenaId, { gmemFd: pairGmem, memfd: pair.memfd })).state, "active");
+    f.assertConservation();
+  });
+
+  test("a restart with the fd store keeps arenas ACTIVE; ForceRelease refuses a lease whose arena is DETACHED", async () => {
+    const f = fake();
+    const admin = f.as({ pid: 1, admin: true });
+    const arenaId = await memfdArena(f, 4);
+    const lease = await f.allocate(arenaId, { unitCount: 1 });
+    f.simulateDaemonRestart({ keepFiles: true });
+    assert.equal((await f.getArena(arenaId)).state, "active");
+    f.simulateDaemonRestart();
+    await rejects(admin.forceRelease({ leaseId: lease.leaseId }), FailedPreconditionError, `arena "${arenaId}" of lease "${lease.leaseId}" is DETACHED: its file must be reattached before the lease can be punched`);
+    await rejects(admin.forceRelease({ arenaId }), FailedPreconditionError, `arena "${arenaId}" is DETACHED: its file must be reattached before its leases can be punched`);
+    assert.deepEqual(f.snapshot().events.map((e) => [e.kind, e.sequence]), [["pool-status", 1n]]);
+  });
+
+  test("owner-exited reaches the owner's watchers and the admin's, not other VMMs'", async () => {
+    const f = fake();
+    const dying = f.as({ pid: 600 });
+    const bystander = f.as({ pid: 700 }).watch();
+    const admin = f.as({ pid: 1, admin: true }).watch({ allOwners: true, kinds: ["owner-exited"] });
+    await memfdArena(dying, 1);
+    f.simulateOwnerExit({ pid: 600 });
+    f.publishPoolStatus();
+    assert.deepEqual((await take(admin, 3)).map((e) => e.kind), ["pool-status", "owner-exited", "pool-status"]);
+    const seen = await take(bystander, 2);
+    assert.deepEqual(seen.map((e) => e.kind), ["pool-status", "pool-status"]);
+    const last = seen[1]!;
+    assert.ok(last.kind === "pool-status");
+    assert.equal(last.status.lastEventSequence, last.sequence);
+    admin.cancel();
+    bystander.cancel();
+  });
+
+  test("a stalled watch yields nothing until cancelled; a draining daemon refuses new watches", async () => {
+    const f = fake();
+    f.stallNext("watch");
+    const stalled = f.watch();
+    const pending = stalled.next();
+    await memfdArena(f, 1);
+    stalled.cancel();
+    assert.deepEqual(await pending, { done: true, value: undefined });
+    f.setServingState("draining");
+    await rejects(f.watch().next(), UnavailableError, "the daemon is draining; reconnect with backoff", "Watch");
+  });
+
+  test("a VMM's SetPolicy is refused as not admin before its fields are looked at", async () => {
+    const f = fake();
+    await rejects(f.setPolicy({ deferredOverflowPolicy: "defer", punchGranularityBytes: 3n }), PermissionDeniedError, /is not the configured admin identity/);
+    await rejects(f.as({ admin: true }).setPolicy({ deferredOverflowPolicy: "defer" }), InvalidArgumentError, /DISCARD_POLICY_DEFER is not allowed/);
   });
 
   test("closing the root client closes its views and the fake's kept memfds", async () => {

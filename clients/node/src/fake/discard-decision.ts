@@ -8,7 +8,7 @@
  * Reported figures follow DiscardResponse in pool.proto: `deferredBytes` are the pages this call
  * marked discarded that are left populated. (The daemon reports every sub-granule page of the
  * range under defer, also pages it punched in the same call and pages discarded before; see
- * pool-parity.test.ts, DAEMON_DISCREPANCIES.)
+ * pool-parity.test.ts, KNOWN_DISCREPANCIES.)
  */
 import { FailedPreconditionError } from "../pool-errors.ts";
 import type { ByteRange } from "../pool.ts";

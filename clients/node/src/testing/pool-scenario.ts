@@ -205,6 +205,7 @@ export async function runPoolScenario(pool: Pool, options: ScenarioOptions = {})
     await step("createMemfdArena: hugetlb backing without a hugetlb reserve", () => pool.createMemfdArena({ sizeBytes: UNIT, backing: "hugetlb" }));
     await step("createMemfdArena: name of 65 bytes", () => pool.createMemfdArena({ sizeBytes: UNIT, name: "n".repeat(65) }));
     await step("registerGuestMemfdArena: a memfd is not a guest_memfd", () => pool.registerGuestMemfdArena(a.memfd, { sizeBytes: 32n * UNIT, initialVisibility: "shared" }));
+    await step("registerGuestMemfdArena: a closed fd", () => pool.registerGuestMemfdArena(987_654, { sizeBytes: 32n * UNIT, initialVisibility: "shared" }));
     await step("getArena A", () => pool.getArena(A));
 
     // ------------------------------------------------------------------ leases
