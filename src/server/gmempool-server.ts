@@ -37,7 +37,9 @@ export const DEFAULT_MAX_REQUEST_MESSAGE_BYTES = 64 * 1024;
 /** Largest response: a fragmentation map of many arenas can be big; 64 MiB is grpc's usual cap. */
 export const DEFAULT_MAX_RESPONSE_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** How long in-flight calls get to finish at shutdown before connections are cut. */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
+export /** How long shutdown waits for clients to close their connections after the last call ended. */
+const CONNECTION_CLOSE_WAIT_MS = 1000;
+const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
 
 export interface GmempoolServerOptions {
   readonly service: PoolService;
@@ -194,6 +196,11 @@ export class GmempoolServer {
         resolve();
       });
     });
+    // tryShutdown's callback does not mean the last frames (a Watch's "draining" status, its
+    // UNAVAILABLE trailers) have left the socket: destroying now dropped them, and clients saw
+    // "Connection dropped" instead. Clients close their end once the GOAWAY and their streams'
+    // ends arrive, so wait for that, for a bounded time, before destroying what is left.
+    await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, Math.min(grace, CONNECTION_CLOSE_WAIT_MS)).unref())]);
     this.#injector.destroy();
     for (const l of this.#listeners) l.destroyConnections();
     await Promise.all(closed);

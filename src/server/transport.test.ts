@@ -297,12 +297,19 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
     const local = await TransportHarness.start({ capacityUnits: 8 });
     const p = await local.peer();
     const call = p.client.pool.Watch({}, new Metadata(), {});
-    call.on("data", () => undefined);
+    const states: string[] = [];
+    call.on("data", (m: WatchResponse__Output) => {
+      if (m.poolStatus) states.push(m.poolStatus.servingState);
+    });
     await once(call, "data");
     const ended = once(call, "error") as Promise<[ServiceError]>;
     await local.stop();
     const [error] = await ended;
+    // The daemon's own ending, not a dropped connection (also UNAVAILABLE, "Connection dropped"):
+    // the "draining" status and the trailers must reach the client before the socket closes.
     assert.equal(error.code, status.UNAVAILABLE);
+    assert.match(error.details, /draining/);
+    assert.equal(states.at(-1), "SERVING_STATE_DRAINING");
     assert.deepEqual(local.daemon.kernel.openFds(), []);
   });
 });
