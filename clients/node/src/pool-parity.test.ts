@@ -34,11 +34,6 @@ const KNOWN_DISCREPANCIES: readonly { readonly step: string; readonly side: "dae
     side: "daemon",
     why: "pool.proto: under the overflow policy REJECT the message names the enclosing 2 MiB boundaries; the daemon's #explainReject only wraps messages matching /reject/, which the deferred-cap message does not",
   },
-  {
-    step: "registerGuestMemfdArena: a closed fd",
-    side: "client",
-    why: "an fd that is not open is the caller's bad argument (docs/api.md: invalid-argument); PoolClient reports sendmsg's EBADF as UnavailableError, which tells a VMM to retry with backoff",
-  },
 ];
 
 /** The fake configured as the spawned daemon's host: no /dev/kvm, the caller is the admin. */

@@ -79,6 +79,11 @@ export function setCloexec(fd: number): void {
   if (flags === -1 || libc.fcntl(fd, F_SETFD, "int", flags | FD_CLOEXEC) === -1) throw new Error(`fcntl(${fd}, F_SETFD, FD_CLOEXEC): ${errnoName(lastErrno())}`);
 }
 
+/** True if `fd` is an open file descriptor of this process (F_GETFD succeeds). */
+export function isOpenFd(fd: number): boolean {
+  return Number.isInteger(fd) && fd >= 0 && libc.fcntl(fd, F_GETFD, "int", 0) !== -1;
+}
+
 /** True if `fd` has FD_CLOEXEC set. */
 export function isCloexec(fd: number): boolean {
   const flags = libc.fcntl(fd, F_GETFD, "int", 0);
