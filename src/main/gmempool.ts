@@ -33,7 +33,19 @@ interface ServeOptions {
 }
 
 async function readConfig(path: string | undefined): Promise<DaemonConfig> {
-  return path === undefined ? DEFAULT_CONFIG : loadConfig(path);
+  return path === undefined ? embeddedDefault() : loadConfig(path);
+}
+
+/**
+ * The embedded default, with the daemon's own uid as an admin besides root: whoever runs the
+ * daemon already controls it (can signal it, read its memory), so being its admin adds nothing,
+ * and a newcomer's `npm start` + `gmempool arenas --all` works without root. A config file is
+ * authoritative: it names its admins itself.
+ */
+function embeddedDefault(): DaemonConfig {
+  const uid = process.getuid?.();
+  if (uid === undefined || DEFAULT_CONFIG.admin.uids.includes(uid)) return DEFAULT_CONFIG;
+  return { ...DEFAULT_CONFIG, admin: { ...DEFAULT_CONFIG.admin, uids: [...DEFAULT_CONFIG.admin.uids, uid] } };
 }
 
 export async function serve(options: ServeOptions, logger: Logger): Promise<GmempoolProcess> {
