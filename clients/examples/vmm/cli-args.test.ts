@@ -13,15 +13,16 @@ test("sizes: binary units with or without the i, any case, or plain bytes", () =
 });
 
 test("defaults: 64 MiB, KVM if present, human output, the daemon's runtime dir, a name with the pid", () => {
-  assert.deepEqual(parseVmmArgs([], 42), { runtimeDir: undefined, memoryBytes: 64n << 20n, name: "example-vmm-42", noKvm: false, json: false, help: false });
+  assert.deepEqual(parseVmmArgs([], 42), { runtimeDir: undefined, memoryBytes: 64n << 20n, name: "example-vmm-42", noKvm: false, hold: false, json: false, help: false });
 });
 
 test("every option", () => {
-  assert.deepEqual(parseVmmArgs(["--runtime-dir", "/tmp/x", "--memory", "16MiB", "--name", "vm1", "--no-kvm", "--json"]), {
+  assert.deepEqual(parseVmmArgs(["--runtime-dir", "/tmp/x", "--memory", "16MiB", "--name", "vm1", "--no-kvm", "--hold", "--json"]), {
     runtimeDir: "/tmp/x",
     memoryBytes: 16n << 20n,
     name: "vm1",
     noKvm: true,
+    hold: true,
     json: true,
     help: false,
   });

@@ -1,11 +1,14 @@
 /**
  * The example VMM's command line:
  *
- *   example-vmm.ts [--runtime-dir DIR] [--memory 64MiB] [--name NAME] [--no-kvm] [--json]
+ *   example-vmm.ts [--runtime-dir DIR] [--memory 64MiB] [--name NAME] [--no-kvm] [--hold] [--json]
  *
  * Parsed with node:util parseArgs; a bad argument is a UsageError (exit status 2).
  */
 import { parseArgs } from "node:util";
+
+/** The line --hold prints when it starts waiting (the demo waits for it). */
+export const HOLD_MARKER = "holding before the teardown";
 
 export const USAGE = `usage: node --import tsx clients/examples/vmm/example-vmm.ts [options]
 
@@ -16,6 +19,9 @@ export const USAGE = `usage: node --import tsx clients/examples/vmm/example-vmm.
                      (default 64MiB; units B, KiB, MiB, GiB, or K, M, G)
   --name NAME        the VM's name, shown to operators (default example-vmm-PID)
   --no-kvm           memfd-only mode: no VM, no vCPU (automatic when /dev/kvm is missing)
+  --hold             before the teardown, print "${HOLD_MARKER}" and wait until stdin
+                     ends (Ctrl-D) or SIGUSR1: the VM's memory stays as it is, for a look
+                     with the operator CLI (npm run demo does this)
   --json             print a JSON summary on stdout (the step log goes to stderr)
   --help             this text`;
 
@@ -26,6 +32,7 @@ export interface VmmOptions {
   readonly memoryBytes: bigint;
   readonly name: string;
   readonly noKvm: boolean;
+  readonly hold: boolean;
   readonly json: boolean;
   readonly help: boolean;
 }
@@ -59,6 +66,7 @@ export function parseVmmArgs(argv: readonly string[], pid = process.pid): VmmOpt
         memory: { type: "string" },
         name: { type: "string" },
         "no-kvm": { type: "boolean", default: false },
+        hold: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
@@ -73,6 +81,7 @@ export function parseVmmArgs(argv: readonly string[], pid = process.pid): VmmOpt
     memoryBytes: values.memory === undefined ? DEFAULT_MEMORY_BYTES : parseSize(values.memory),
     name: values.name ?? `example-vmm-${pid}`,
     noKvm: values["no-kvm"],
+    hold: values.hold,
     json: values.json,
     help: values.help,
   };

@@ -1,7 +1,7 @@
 /**
  * The example VMM: a small but real VMM on gmempool. Start the daemon (`npm start`), then
  *
- *   node --import tsx clients/examples/vmm/example-vmm.ts [--runtime-dir DIR] [--memory 64MiB] [--no-kvm] [--json]
+ *   node --import tsx clients/examples/vmm/example-vmm.ts [--runtime-dir DIR] [--memory 64MiB] [--no-kvm] [--hold] [--json]
  *
  * With a usable /dev/kvm it runs a guest on memory the daemon manages (kvm-vmm.ts); without one,
  * or with --no-kvm, it does everything but run a guest (memfd-vmm.ts). It prints each step and
@@ -16,7 +16,7 @@ import { PoolClient } from "../../node/src/pool-client.ts";
 import { isPoolError } from "../../node/src/pool-errors.ts";
 import { formatBytes } from "../../node/src/units.ts";
 import { CleanupStack } from "./cleanup-stack.ts";
-import { parseVmmArgs, USAGE, UsageError, type VmmOptions } from "./cli-args.ts";
+import { HOLD_MARKER, parseVmmArgs, USAGE, UsageError, type VmmOptions } from "./cli-args.ts";
 import { KVM_DEVICE, kvmUnavailableReason } from "./kvm/kvm-device.ts";
 import { runKvmVmm } from "./kvm-vmm.ts";
 import { runMemfdVmm } from "./memfd-vmm.ts";
@@ -37,6 +37,22 @@ async function checkNothingLeft(pool: PoolClient, log: StepLog): Promise<void> {
   log.note(`the pool: ${status.freeUnitCount} of ${status.capacityUnitCount} units free`);
 }
 
+/** --hold: everything stays as it is until stdin ends or SIGUSR1 arrives. */
+async function holdUntilReleased(log: StepLog): Promise<void> {
+  log.step(`${HOLD_MARKER}: close stdin (Ctrl-D) or send SIGUSR1 (pid ${process.pid}) to go on`);
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      process.stdin.off("end", done);
+      process.off("SIGUSR1", done);
+      process.stdin.pause();
+      resolve();
+    };
+    process.once("SIGUSR1", done);
+    process.stdin.once("end", done);
+    process.stdin.resume();
+  });
+}
+
 async function run(options: VmmOptions, plan: MemoryPlan, log: StepLog): Promise<VmmSummary> {
   const unavailable = options.noKvm ? "--no-kvm" : kvmUnavailableReason();
   const summary = newSummary(unavailable === undefined ? "kvm" : "memfd", unavailable ?? `${KVM_DEVICE} is usable`, options.runtimeDir, options.memoryBytes);
@@ -48,6 +64,7 @@ async function run(options: VmmOptions, plan: MemoryPlan, log: StepLog): Promise
     log.note(`connected to the daemon${options.runtimeDir === undefined ? "" : ` in ${options.runtimeDir}`}`);
     const context = { pool, log, summary, cleanup, plan, name: options.name };
     await (summary.mode === "kvm" ? runKvmVmm(context) : runMemfdVmm(context));
+    if (options.hold) await holdUntilReleased(log);
   } catch (error) {
     summary.error = describeError(error);
     log.note(`ERROR: ${summary.error}`);
