@@ -27,6 +27,28 @@ import { DaemonError, type ArenaKind, type FdType, type Identity, type Visibilit
 
 export const DURABLE_STATE_VERSION = 1;
 
+/**
+ * st_dev and st_ino of a file: equal for every fd of it, in any process (a dup, a copy received
+ * over SCM_RIGHTS), different for another file. Every guest_memfd has an inode of its own
+ * (kvm_gmem_create -> anon_inode_create_getfile); a memfd is a shmem / hugetlbfs inode.
+ */
+export interface FileIdentity {
+  readonly device: bigint;
+  readonly inode: bigint;
+}
+
+/**
+ * One side of an arena as journaled: what the file is, the memfd's name ("" for a guest_memfd),
+ * and the file's identity when it was made the arena's. The identity is what lets a reattach
+ * insist on the same file after a restart: the file outlives the daemon in its owner (or the
+ * systemd fd store), so its inode number is still its own. Absent in journals written before
+ * identities were recorded; the next reattach records it.
+ */
+export interface ArenaFileMeta extends Partial<FileIdentity> {
+  readonly fdType: FdType;
+  readonly memfdName: string;
+}
+
 /** The daemon's own facts about an arena (journaled). */
 export interface ArenaMeta {
   readonly id: string;
@@ -36,8 +58,8 @@ export interface ArenaMeta {
   /** Caller.identity of the owner: the pool's owner key. */
   readonly ownerKey: string;
   readonly initialVisibility: Visibility;
-  /** Per side: what the file is, and the memfd's name ("" for a guest_memfd). */
-  readonly files: readonly { readonly fdType: FdType; readonly memfdName: string }[];
+  /** Per side: what the file is, the memfd's name, the file's identity. */
+  readonly files: readonly ArenaFileMeta[];
   /** ms since the epoch. */
   readonly createTime: number;
 }

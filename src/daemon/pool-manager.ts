@@ -17,12 +17,16 @@
  *   An arena without an entry is DETACHED (restored from the journal, waiting for
  *   ReattachArena). Fds passed in by the server are borrowed and never closed here.
  * - memfds the daemon creates are the arena's side files from birth; the server only sends them.
+ * - a file is at most one arena's (pool.proto): each arena's metadata journals its files'
+ *   (st_dev, st_ino), and `#fileClaims` holds the files a registration or reattach in flight
+ *   is making an arena's, from their check until that arena's metadata records them.
  * - the reserve backend owns the reserve file; the peer tracker owns its pidfds.
  *
  * Invariants (checked by `assertInvariants`, called by tests after every step):
  * - the pool's own invariants (conservation, alignment, partition, ownership);
  * - every pool arena has metadata, and every arena with fds has one fd per side;
- * - every owner with an arena is tracked by the peer tracker, or known to be gone.
+ * - every owner with an arena is tracked by the peer tracker, or known to be gone;
+ * - no two arenas record the same file identity.
  */
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
@@ -34,7 +38,7 @@ import { Pool, PoolError, PAGE_BYTES, UNIT_BYTES, type Arena, type FileKind, typ
 import { exportSnapshot } from "../pool/snapshot.ts";
 import { populatedPredicate } from "../pool/population-planner.ts";
 import type { DaemonConfig } from "./config.ts";
-import { DURABLE_STATE_VERSION, leaseSnapshot, populatedUnitsOf, rebuild, type ArenaEntry, type ArenaMeta, type DurableState, type JournalRecord, type LeaseEntry, type LeaseMeta } from "./durable-state.ts";
+import { DURABLE_STATE_VERSION, leaseSnapshot, populatedUnitsOf, rebuild, type ArenaEntry, type ArenaFileMeta, type ArenaMeta, type DurableState, type FileIdentity, type JournalRecord, type LeaseEntry, type LeaseMeta } from "./durable-state.ts";
 import { classifyKernelError, toDaemonError } from "./error-classification.ts";
 import { DeferredReservePunch } from "./deferred-reserve-punch.ts";
 import { EventHub } from "./event-hub.ts";
@@ -183,6 +187,8 @@ export class PoolManager implements PoolDaemon {
   readonly #arenaMeta = new Map<string, ArenaMeta>();
   readonly #leaseMeta = new Map<string, LeaseMeta>();
   readonly #arenaFds = new Map<string, Fd[]>();
+  /** `fileKey(identity)` -> the arena a call in flight is making that file's (see the header). */
+  readonly #fileClaims = new Map<string, string>();
   readonly #deleting = new Set<string>();
   readonly #goneOwners = new Set<string>();
   readonly #inflight = new Map<string, Set<Promise<unknown>>>();
@@ -272,8 +278,9 @@ export class PoolManager implements PoolDaemon {
 
   /**
    * Arena files the systemd fd store gave back: each is checked like a reattach (type, size,
-   * memfd name), made close-on-exec (LISTEN_FDS fds are not), and the kernel made to match the
-   * journal. An arena whose files do not all check out stays DETACHED; leftovers are closed.
+   * memfd name, journaled identity), made close-on-exec (LISTEN_FDS fds are not), and the
+   * kernel made to match the journal. An arena whose files do not all check out stays
+   * DETACHED; leftovers are closed.
    */
   async #adoptInheritedFds(): Promise<void> {
     const remaining = new Map(this.#inheritedFds);
@@ -286,10 +293,13 @@ export class PoolManager implements PoolDaemon {
       const owned: Fd[] = [];
       try {
         if (fds.some((fd) => fd === undefined)) throw new DaemonError("failed-precondition", `the fd store holds only some of arena "${meta.id}"'s files`);
-        meta.files.forEach((f, side) => this.#checkReceivedFd(fds[side]!, f.fdType, BigInt(arena.sizeUnits) * UNIT, f.memfdName === "" ? undefined : f.memfdName, true));
-        for (const fd of fds) owned.push(this.#kernel.dupCloexec(fd!));
-        await this.#reconcile(arena, owned);
-        this.#arenaFds.set(meta.id, owned);
+        const files = this.#checkReattachedFds(meta, fds as Fd[], BigInt(arena.sizeUnits) * UNIT);
+        await this.#withFilesClaimed(meta.id, files, meta.id, async () => {
+          for (const fd of fds) owned.push(this.#kernel.dupCloexec(fd!));
+          await this.#reconcile(arena, owned);
+          this.#arenaMeta.set(meta.id, { ...meta, files });
+          this.#arenaFds.set(meta.id, owned);
+        });
         this.#logger.info({ arenaId: meta.id }, "arena reattached from the systemd fd store");
       } catch (error) {
         for (const fd of owned) this.#closeQuietly(fd);
@@ -352,17 +362,18 @@ export class PoolManager implements PoolDaemon {
     return { fdType: actual.fdType, sizeBytes: actual.size };
   }
 
-  #fdTypeOf(fd: Fd): { fdType: FdType; size: bigint; link: string; description: string } {
+  #fdTypeOf(fd: Fd): { fdType: FdType; size: bigint; link: string; description: string; file: FileIdentity } {
     let identity;
     try {
       identity = this.#kernel.identifyFd(fd);
     } catch (error) {
       throw toDaemonError(error, { what: "identify the received fd", offset: 0n, length: 0n });
     }
-    if (identity.kind === "guest_memfd") return { fdType: "guest_memfd", size: identity.size, link: identity.link, description: `a guest_memfd of ${identity.size} bytes` };
+    const file = { device: identity.device, inode: identity.inode };
+    if (identity.kind === "guest_memfd") return { fdType: "guest_memfd", size: identity.size, link: identity.link, description: `a guest_memfd of ${identity.size} bytes`, file };
     if (identity.kind === "memfd") {
       const hugetlb = BigInt(identity.blockSize) === HUGETLB_PAGE_BYTES;
-      return { fdType: hugetlb ? "memfd-hugetlb" : "memfd-shmem", size: identity.size, link: identity.link, description: `a ${hugetlb ? "hugetlb" : "shmem"} memfd of ${identity.size} bytes` };
+      return { fdType: hugetlb ? "memfd-hugetlb" : "memfd-shmem", size: identity.size, link: identity.link, description: `a ${hugetlb ? "hugetlb" : "shmem"} memfd of ${identity.size} bytes`, file };
     }
     throw new DaemonError("invalid-argument", `the fd is not a guest_memfd or memfd (it is "${identity.link}")`);
   }
@@ -479,12 +490,13 @@ export class PoolManager implements PoolDaemon {
       if (request.initialVisibility === undefined) throw new DaemonError("invalid-argument", "initial_visibility is unspecified");
       this.#checkName(request.name, "name");
       this.#checkArenaLimit(caller);
-      this.#checkReceivedFd(gmemFd, "guest_memfd", request.sizeBytes, undefined);
+      const gmem: ArenaFileMeta = { fdType: "guest_memfd", memfdName: "", ...this.#checkReceivedFd(gmemFd, "guest_memfd", request.sizeBytes) };
+      const { initialVisibility } = request;
       const id = freshId("arena");
-      return this.#createArena(caller, idem, {
-        id, name: request.name, kind: "guest_memfd", sizeUnits, initialVisibility: request.initialVisibility,
-        files: [{ fdType: "guest_memfd", memfdName: "" }], received: [gmemFd], deliver: undefined,
-      });
+      return this.#withFilesClaimed(id, [gmem], undefined, () => this.#createArena(caller, idem, {
+        id, name: request.name, kind: "guest_memfd", sizeUnits, initialVisibility,
+        files: [gmem], received: [gmemFd], deliver: undefined,
+      }));
     });
   }
 
@@ -511,26 +523,30 @@ export class PoolManager implements PoolDaemon {
       if (request.initialVisibility === undefined) throw new DaemonError("invalid-argument", "initial_visibility is unspecified");
       this.#checkName(request.name, "name");
       this.#checkArenaLimit(caller);
-      this.#checkReceivedFd(gmemFd, "guest_memfd", request.sizeBytes, undefined);
+      const gmem: ArenaFileMeta = { fdType: "guest_memfd", memfdName: "", ...this.#checkReceivedFd(gmemFd, "guest_memfd", request.sizeBytes) };
+      const { initialVisibility } = request;
       const id = freshId("arena");
-      return this.#createArena(caller, idem, {
-        id, name: request.name, kind: "pair", sizeUnits, initialVisibility: request.initialVisibility,
-        files: [{ fdType: "guest_memfd", memfdName: "" }, { fdType, memfdName: `gmempool:${id}` }], received: [gmemFd], deliver,
-      });
+      return this.#withFilesClaimed(id, [gmem], undefined, () => this.#createArena(caller, idem, {
+        id, name: request.name, kind: "pair", sizeUnits, initialVisibility,
+        files: [gmem, { fdType, memfdName: `gmempool:${id}` }], received: [gmemFd], deliver,
+      }));
     }, (result) => this.#redeliver(result.arena.arenaId, deliver));
   }
 
   /**
    * Makes an arena: dups the received fds, creates the daemon's memfd (if any), makes the kernel
    * match the record (nothing populated: a registered file is punched whole), delivers the
-   * memfd, registers it in the pool, journals it. Any failure undoes all of it.
+   * memfd, registers it in the pool, journals it. Any failure undoes all of it. The received
+   * files come checked and claimed (`#withFilesClaimed`), their identity in `files`; the
+   * memfd's identity is read here.
    */
   async #createArena(caller: Caller, idem: IdemSlot, spec: {
     id: string; name: string; kind: ArenaKind; sizeUnits: number; initialVisibility: Visibility;
-    files: { fdType: FdType; memfdName: string }[]; received: Fd[]; deliver: FdDelivery | undefined;
+    files: readonly ArenaFileMeta[]; received: Fd[]; deliver: FdDelivery | undefined;
   }): Promise<Omit<ArenaResult, "replayed">> {
     const sizeBytes = BigInt(spec.sizeUnits) * UNIT;
     const owned: Fd[] = [];
+    let files = spec.files;
     let registered = false;
     try {
       for (const fd of spec.received) owned.push(this.#kernel.dupCloexec(fd));
@@ -540,6 +556,8 @@ export class PoolManager implements PoolDaemon {
         memfd = this.#kernel.memfdCreate(memfdSpec.memfdName, memfdSpec.fdType === "memfd-hugetlb" ? "hugetlb-2m" : "shmem");
         owned.push(memfd);
         this.#kernel.ftruncate(memfd, sizeBytes);
+        const { file } = this.#fdTypeOf(memfd);
+        files = spec.files.map((f) => (f === memfdSpec ? { ...f, ...file } : f));
       }
       // A received file holds nothing the pool accounts for: make the kernel match.
       for (const fd of owned) await this.#fallocate(fd, FALLOCATE_PUNCH, 0n, sizeBytes);
@@ -560,7 +578,7 @@ export class PoolManager implements PoolDaemon {
     const meta: ArenaMeta = {
       id: spec.id, name: spec.name, kind: spec.kind,
       owner: { uid: caller.uid, gid: caller.gid, pid: caller.pid, startTimeTicks: caller.startTimeTicks },
-      ownerKey: caller.identity, initialVisibility: spec.initialVisibility, files: spec.files, createTime: Date.now(),
+      ownerKey: caller.identity, initialVisibility: spec.initialVisibility, files, createTime: Date.now(),
     };
     this.#arenaMeta.set(spec.id, meta);
     this.#arenaFds.set(spec.id, owned);
@@ -599,23 +617,81 @@ export class PoolManager implements PoolDaemon {
       if (needsMemfd !== (memfdFd !== undefined)) throw new DaemonError("invalid-argument", needsMemfd ? `arena "${arena.id}" (${meta.kind}) needs memfd_fd_token` : `arena "${arena.id}" (${meta.kind}) has no memfd: memfd_fd_token must be empty`);
       const sizeBytes = BigInt(arena.sizeUnits) * UNIT;
       const received = meta.files.map((f) => (f.fdType === "guest_memfd" ? gmemFd! : memfdFd!));
-      meta.files.forEach((f, side) => this.#checkReceivedFd(received[side]!, f.fdType, sizeBytes, f.memfdName === "" ? undefined : f.memfdName, true));
-      const owned: Fd[] = [];
-      try {
-        for (const fd of received) owned.push(this.#kernel.dupCloexec(fd));
-        await this.#reconcile(arena, owned);
-      } catch (error) {
-        for (const fd of owned) this.#closeQuietly(fd);
-        throw toDaemonError(error, { what: `reattach arena "${arena.id}"`, offset: 0n, length: sizeBytes });
-      }
-      this.#arenaFds.set(arena.id, owned);
-      this.#storeFds(arena.id, owned);
-      const info = this.#arenaInfo(arena);
-      await this.#persist({ arenas: [arena.id] }, idem.entry({ arena: info }));
-      this.#events.publish({ kind: "arena-state-changed", arena: info }, { owner: arena.owner, arenaId: arena.id });
-      this.#logger.info({ arenaId: arena.id }, "arena reattached");
-      return { arena: info };
+      const checked = this.#checkReattachedFds(meta, received, sizeBytes);
+      if ([...this.#fileClaims.values()].includes(arena.id)) throw new DaemonError("conflict", `arena "${arena.id}" is being reattached by a call in flight`);
+      return this.#withFilesClaimed(arena.id, checked, arena.id, async () => {
+        const owned: Fd[] = [];
+        try {
+          for (const fd of received) owned.push(this.#kernel.dupCloexec(fd));
+          await this.#reconcile(arena, owned);
+        } catch (error) {
+          for (const fd of owned) this.#closeQuietly(fd);
+          throw toDaemonError(error, { what: `reattach arena "${arena.id}"`, offset: 0n, length: sizeBytes });
+        }
+        // Journaled with the reattach: an arena from an older journal learns its files' identity.
+        this.#arenaMeta.set(arena.id, { ...meta, files: checked });
+        this.#arenaFds.set(arena.id, owned);
+        this.#storeFds(arena.id, owned);
+        const info = this.#arenaInfo(arena);
+        await this.#persist({ arenas: [arena.id] }, idem.entry({ arena: info }));
+        this.#events.publish({ kind: "arena-state-changed", arena: info }, { owner: arena.owner, arenaId: arena.id });
+        this.#logger.info({ arenaId: arena.id }, "arena reattached");
+        return { arena: info };
+      });
     });
+  }
+
+  /**
+   * The files offered back to a DETACHED arena (reattach, systemd fd store; fds borrowed), side
+   * by side: each must be the file the journal records — its type, its size, a memfd's
+   * `gmempool:<id>` name, and its (st_dev, st_ino) when journaled. An arena journaled before
+   * identities were recorded can only be given a file of the right type and size that is no
+   * other arena's (`#withFilesClaimed`). Returns the sides with the received identities (to
+   * journal).
+   */
+  #checkReattachedFds(meta: ArenaMeta, received: readonly Fd[], sizeBytes: bigint): ArenaFileMeta[] {
+    return meta.files.map((f, side) => ({ ...f, ...this.#checkReceivedFd(received[side]!, f.fdType, sizeBytes, { arenaId: meta.id, file: f }) }));
+  }
+
+  /**
+   * Runs `work` (making or reattaching arena `arenaId`) with `files` claimed: each must be no
+   * other arena's (`except`: the arena being reattached) and in no other call's claim. The
+   * claims go when `work` settles; by then the arena's metadata records the files (or the
+   * call failed and they are nobody's). Claiming is synchronous, so two calls racing with one
+   * file cannot both pass (no lock across an await: DESIGN.md §5).
+   */
+  async #withFilesClaimed<R>(arenaId: string, files: readonly ArenaFileMeta[], except: string | undefined, work: () => Promise<R>): Promise<R> {
+    const keys: string[] = [];
+    for (const f of files) {
+      if (f.device === undefined || f.inode === undefined) continue;
+      this.#checkFileIsFree(f.fdType, { device: f.device, inode: f.inode }, except);
+      keys.push(fileKey({ device: f.device, inode: f.inode }));
+    }
+    for (const key of keys) this.#fileClaims.set(key, arenaId);
+    try {
+      return await work();
+    } finally {
+      for (const key of keys) this.#fileClaims.delete(key);
+    }
+  }
+
+  /**
+   * pool.proto: a file is at most one arena's. Every arena that records it counts, whoever owns
+   * it (the caller holds the file itself; another owner's id stays not-found to it): ACTIVE
+   * (the daemon works in it), DELETING (its leases are still being punched in it) and DETACHED
+   * (its owner still holds the file for ReattachArena; registering it again would punch the
+   * pages the arena's leases hold). A DETACHED arena's identity could outlive a file its owner
+   * closed, but inode numbers come from counters (alloc_anon_inode: get_next_ino(), 32 bits;
+   * shmem_reserve_inode: the superblock's next_ino): another file gets the number only after
+   * one wraps. A file a call in flight is making an arena's is a conflict.
+   */
+  #checkFileIsFree(fdType: FdType, file: FileIdentity, except?: string): void {
+    const what = `this ${fdType === "guest_memfd" ? "guest_memfd" : "memfd"} (device ${file.device}, inode ${file.inode})`;
+    for (const meta of this.#arenaMeta.values()) {
+      if (meta.id !== except && meta.files.some((f) => f.device === file.device && f.inode === file.inode)) throw new DaemonError("failed-precondition", `${what} is already arena "${meta.id}"`);
+    }
+    const claimant = this.#fileClaims.get(fileKey(file));
+    if (claimant !== undefined && claimant !== except) throw new DaemonError("conflict", `${what} is being made arena "${claimant}" by a call in flight`);
   }
 
   /**
@@ -1367,17 +1443,27 @@ export class PoolManager implements PoolDaemon {
   }
 
   /**
-   * Checks a received fd (borrowed): its type, its size and, for a memfd the daemon created,
-   * its name. The port reports no device/inode, so a guest_memfd is recognised by kind and size
-   * only (docs/daemon.md, "Known gaps").
+   * Checks a received fd (borrowed) and returns its file's identity (st_dev, st_ino): its type,
+   * its size and, when it is offered back to a journaled arena file (`journaled`: reattach, fd
+   * store), a memfd's name and the journaled identity. Whether the file is another arena's is
+   * `#checkFileIsFree`'s question.
    */
-  #checkReceivedFd(fd: Fd, expected: FdType, sizeBytes: bigint, memfdName: string | undefined, reattach = false): void {
+  #checkReceivedFd(fd: Fd, expected: FdType, sizeBytes: bigint, journaled?: { arenaId: string; file: ArenaFileMeta }): FileIdentity {
     const actual = this.#fdTypeOf(fd);
-    if (actual.fdType !== expected) throw new DaemonError(reattach ? "failed-precondition" : "invalid-argument", `the fd is ${actual.description}, not a ${expected}`);
-    if (actual.size !== sizeBytes) throw new DaemonError(reattach ? "failed-precondition" : "invalid-argument", `size_bytes ${sizeBytes} differs from the fd's size ${actual.size}`);
-    if (memfdName !== undefined && !actual.link.startsWith(`/memfd:${memfdName}`)) {
-      throw new DaemonError("failed-precondition", `the memfd is "${actual.link}", not the arena's "/memfd:${memfdName}"`);
+    const kind = journaled === undefined ? "invalid-argument" : "failed-precondition";
+    if (actual.fdType !== expected) throw new DaemonError(kind, `the fd is ${actual.description}, not a ${expected}`);
+    if (actual.size !== sizeBytes) throw new DaemonError(kind, `size_bytes ${sizeBytes} differs from the fd's size ${actual.size}`);
+    if (journaled === undefined) return actual.file;
+    const { arenaId, file } = journaled;
+    if (file.memfdName !== "" && !actual.link.startsWith(`/memfd:${file.memfdName}`)) {
+      throw new DaemonError("failed-precondition", `the memfd is "${actual.link}", not the arena's "/memfd:${file.memfdName}"`);
     }
+    // Another file of the same type, size (and memfd name) would give the arena contents that
+    // are not its leases': the inode is what tells them apart while the file lives.
+    if (file.device !== undefined && file.inode !== undefined && (file.device !== actual.file.device || file.inode !== actual.file.inode)) {
+      throw new DaemonError("failed-precondition", `the fd is not arena "${arenaId}"'s file (journaled device ${file.device} inode ${file.inode}, received device ${actual.file.device} inode ${actual.file.inode})`);
+    }
+    return actual.file;
   }
 
   #safeNumber(value: bigint, field: string): number {
@@ -1455,6 +1541,16 @@ export class PoolManager implements PoolDaemon {
       if (!this.#peers.isTracked(arena.owner) && !this.#goneOwners.has(arena.owner) && this.#state === "serving") throw new Error(`owner ${arena.owner} of arena "${arena.id}" is not watched`);
     }
     for (const id of this.#arenaMeta.keys()) if (this.#poolArena(id) === undefined) throw new Error(`metadata of a missing arena "${id}"`);
+    const files = new Map<string, string>();
+    for (const meta of this.#arenaMeta.values()) {
+      for (const f of meta.files) {
+        if (f.device === undefined || f.inode === undefined) continue;
+        const key = fileKey({ device: f.device, inode: f.inode });
+        const other = files.get(key);
+        if (other !== undefined) throw new Error(`arenas "${other}" and "${meta.id}" record the same file (device ${f.device}, inode ${f.inode})`);
+        files.set(key, meta.id);
+      }
+    }
   }
 
   /**
@@ -1504,6 +1600,10 @@ export class PoolManager implements PoolDaemon {
 
 function byId(a: { id: string }, b: { id: string }): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function fileKey(file: FileIdentity): string {
+  return `${file.device}:${file.inode}`;
 }
 
 function freshId(prefix: string): string {

@@ -331,10 +331,10 @@ export interface MutatingResult {
 export interface RegisterGuestMemfdArenaRequest extends MutatingRequest {
   /**
    * The guest_memfd received on the fd channel for the request's token. BORROWED: the daemon
-   * checks it (identify: a guest_memfd of `sizeBytes`), and on success keeps its OWN dup
-   * (F_DUPFD_CLOEXEC), closed when the arena is deleted or its owner exits. The server keeps
-   * ownership of this number either way: it closes it when the token is consumed (success) or
-   * revoked/expired (a failed call leaves the token pending for a corrected retry).
+   * checks it (identify: a guest_memfd of `sizeBytes`, no arena's file), and on success keeps
+   * its OWN dup (F_DUPFD_CLOEXEC), closed when the arena is deleted or its owner exits. The
+   * server keeps ownership of this number either way: it closes it when the token is consumed
+   * (success) or revoked/expired (a failed call leaves the token pending for a corrected retry).
    */
   readonly gmemFd: Fd;
   readonly sizeBytes: bigint;

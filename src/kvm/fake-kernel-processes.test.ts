@@ -59,6 +59,23 @@ describe("FakeKernel across processes", () => {
     assert.throws(() => daemon.checkExtension(244, theirVm), errno("EIO"));
   });
 
+  test("a received guest_memfd is the sender's file: same st_dev and st_ino; another guest_memfd or a memfd differs", async () => {
+    // SCM_RIGHTS installs the sender's struct file in the receiver (scm_detach_fds -> receive_fd),
+    // so fstat sees the same inode; every guest_memfd has an inode of its own
+    // (kvm_gmem_create -> anon_inode_create_getfile, not the shared anon_inode_getfile inode).
+    const { vmm, daemon, vm, gmem, theirGmem } = await handOver();
+    const id = (kernel: FakeKernel, fd: Fd): [bigint, bigint] => {
+      const { device, inode } = kernel.identifyFd(fd);
+      return [device, inode];
+    };
+    assert.deepEqual(id(daemon, theirGmem), id(vmm, gmem));
+    assert.deepEqual(id(daemon, daemon.dupCloexec(theirGmem)), id(vmm, gmem));
+    assert.notDeepEqual(id(vmm, vmm.createGuestMemfd(vm, 8n * MiB, SHARED)), id(vmm, gmem));
+    const memfd = vmm.memfdCreate("m", "shmem");
+    assert.notDeepEqual(id(vmm, memfd), id(vmm, gmem));
+    assert.notDeepEqual(id(vmm, vmm.memfdCreate("m", "shmem")), id(vmm, memfd));
+  });
+
   test("a received guest_memfd cannot be bound into the receiver's own VM (EINVAL)", async () => {
     const { daemon, theirGmem } = await handOver();
     const own = daemon.createVm(0);

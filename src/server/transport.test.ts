@@ -189,6 +189,20 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
       a.vmm.kernel.close(memfd);
     });
 
+    test("a guest_memfd that is already an arena: FAILED_PRECONDITION naming the arena (the token stays pending)", async () => {
+      const gmem = a.vmm.createGuestMemfd(2);
+      const first = await a.fd.sendFdToken(gmem, "GUEST_MEMFD");
+      const registered = (await a.client.call("RegisterGuestMemfdArena", { gmemFdToken: first, sizeBytes: units(2), initialVisibility: "PAGE_VISIBILITY_SHARED", name: "g" })).arena!;
+      const { device, inode } = a.vmm.kernel.identifyFd(gmem);
+      const again = await a.fd.sendFdToken(gmem, "GUEST_MEMFD");
+      await failsWith(status.FAILED_PRECONDITION, `this guest_memfd (device ${device}, inode ${inode}) is already arena "${registered.arenaId}"`, () =>
+        a.client.call("RegisterGuestMemfdArena", { gmemFdToken: again, sizeBytes: units(2), initialVisibility: "PAGE_VISIBILITY_SHARED", name: "again" }),
+      );
+      assert.equal((await a.fd.cancel(again)).status, 0);
+      await a.client.call("DeleteArena", { arenaId: registered.arenaId });
+      a.vmm.kernel.close(gmem);
+    });
+
     test("oversized messages: RESOURCE_EXHAUSTED from the size limit", async () => {
       await failsWith(status.RESOURCE_EXHAUSTED, /^Received message larger than max \(1000\d\d vs 65536\)$/, () => a.client.call("Allocate", { arenaId, unitCount: 1, label: "x".repeat(100_000) }));
     });
