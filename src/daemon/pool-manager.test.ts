@@ -420,7 +420,13 @@ describe("one file, one arena (st_dev, st_ino)", () => {
     const twin = vmm.createGuestMemfd(4);
     await rejects(reattach(vmm, d2, arena.arenaId, { gmem: twin }), "failed-precondition", notTheFile(vmm, gmem, twin, arena.arenaId));
     assert.equal(d2.manager.getArena(vmm.caller(d2), arena.arenaId).state, "detached");
-    const { arena: back } = await reattach(vmm, d2, arena.arenaId, { gmem });
+    // Two reattaches racing: the second finds the first's claim (not a second set of dups).
+    const resume = d2.kernel.pauseSlowCalls();
+    const first = reattach(vmm, d2, arena.arenaId, { gmem });
+    await new Promise((resolve) => setImmediate(resolve));
+    await rejects(reattach(vmm, d2, arena.arenaId, { gmem }), "conflict", new RegExp(`^arena "${arena.arenaId}" is being reattached by a call in flight$`));
+    resume();
+    const { arena: back } = await first;
     assert.equal(back.state, "active");
     assert.equal(vmm.kernel.populatedBytes(gmem), 2n * UNIT);
     d2.assertConservation();
