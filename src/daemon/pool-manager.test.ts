@@ -164,6 +164,18 @@ describe("PoolManager on the fake kernel", () => {
     d.assertConservation();
   });
 
+  test("discard past the deferred cap under overflow reject names the 2 MiB boundaries too, and changes nothing", async () => {
+    const d = await daemon({ configure: (c) => ({ ...c, policy: { ...c.policy, discard: "defer", deferredCapBytes: 8192, deferredOverflow: "reject" } }) });
+    const vmm = d.vmm();
+    const { arena } = await gmemArena(vmm, 4);
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 4, label: "" });
+    const boundaries = (range: string, enclosing: string): RegExp => new RegExp(`^discard \\[${range}\\) of arena "${arena.arenaId}" is inside \\[${enclosing}\\), which it does not cover whole; policy reject: discard whole units \\(.*the deferred cap of 8 KiB is reached \\(0 B deferred\\)`);
+    await rejects(d.manager.discard(vmm.caller(), { requestId: "", arenaId: arena.arenaId, offsetBytes: 0x10000n, lengthBytes: 3n * 4096n }), "failed-precondition", boundaries("0x10000, 0x13000", "0x0, 0x200000"));
+    await rejects(d.manager.discard(vmm.caller(), { requestId: "", arenaId: arena.arenaId, offsetBytes: UNIT - 3n * 4096n, lengthBytes: UNIT + 3n * 4096n }), "failed-precondition", boundaries("0x1fd000, 0x400000", "0x0, 0x400000"));
+    assert.equal(d.manager.getArena(vmm.caller(), arena.arenaId).deferredBytes, 0n);
+    d.assertConservation();
+  });
+
   test("an arena pair converts in notify mode: the target side is populated, the stale side freed a unit at a time", async () => {
     const d = await daemon({ capabilities: MAINLINE_PRIVATE_MEMORY, capacityUnits: 32 });
     const vmm = d.vmm();

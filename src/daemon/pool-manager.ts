@@ -37,6 +37,7 @@ import type { KernelPort, KvmCapabilities } from "../kvm/kernel-port.ts";
 import { Pool, PoolError, PAGE_BYTES, UNIT_BYTES, type Arena, type FileKind, type Lease, type Plan, type PlanResult, type Side } from "../pool/index.ts";
 import { exportSnapshot } from "../pool/snapshot.ts";
 import { populatedPredicate } from "../pool/population-planner.ts";
+import { PolicyRejectError } from "../pool/discard-decision.ts";
 import type { DaemonConfig } from "./config.ts";
 import { DURABLE_STATE_VERSION, leaseSnapshot, populatedUnitsOf, rebuild, type ArenaEntry, type ArenaFileMeta, type ArenaMeta, type DurableState, type FileIdentity, type JournalRecord, type LeaseEntry, type LeaseMeta } from "./durable-state.ts";
 import { classifyKernelError, toDaemonError } from "./error-classification.ts";
@@ -1118,11 +1119,13 @@ export class PoolManager implements PoolDaemon {
   }
 
   /**
-   * A discard rejected by policy names the enclosing granule boundaries (pool.proto, Discard):
-   * "discard [0x1000, 0x3000) is inside [0x0, 0x200000); policy reject: discard whole units".
+   * A discard rejected by policy — the arena's REJECT, or the overflow policy REJECT past the
+   * deferred cap — names the enclosing granule boundaries (pool.proto, Discard): "discard
+   * [0x1000, 0x3000) is inside [0x0, 0x200000); policy reject: discard whole units". The core
+   * marks exactly those refusals with PolicyRejectError (kept as the cause by #poolCall).
    */
   #explainReject(arena: Arena, request: ArenaRangeRequest, error: unknown): unknown {
-    if (!isDaemonError(error, "failed-precondition") || !/reject/.test(error.message)) return error;
+    if (!isDaemonError(error, "failed-precondition") || !(error.cause instanceof PolicyRejectError)) return error;
     const g = BigInt(Math.max(this.#pool.granularityOf(arena), UNIT_BYTES));
     const start = request.offsetBytes;
     const end = start + request.lengthBytes;

@@ -12,6 +12,13 @@ import type { DiscardOutcome, Side } from "./plan.ts";
 import type { DeferOverflow, DiscardPolicy } from "./policy.ts";
 import { PAGE_BYTES, formatBytes } from "./units.ts";
 
+/**
+ * A sub-granularity discard refused by policy reject, or by the overflow policy reject past the
+ * deferred cap. Its own class so that the daemon can name the enclosing boundaries of the
+ * request (pool.proto, Discard) for exactly these refusals, and not for other preconditions.
+ */
+export class PolicyRejectError extends FailedPreconditionError {}
+
 export interface DiscardInput {
   readonly pages: LeasePages;
   /** Lease-relative page range requested. */
@@ -33,9 +40,14 @@ export interface DiscardDecision {
   readonly policy: DiscardOutcome["policy"];
   /** Lease-relative page ranges to mark discarded. */
   readonly marked: readonly (readonly [number, number])[];
+  /**
+   * The live pages of `marked` (runs): the pages this discard newly marks, the only ones it can
+   * defer. Pages discarded before are already-discarded (pool.proto, DiscardResponse); they
+   * show only in punched bytes, when their block is punched now.
+   */
+  readonly newlyMarked: readonly (readonly [number, number])[];
   /** Lease-relative page runs to zero in place on `sharedSide`. */
   readonly zeroRuns: readonly (readonly [number, number])[];
-  readonly edgePages: number;
 }
 
 export function decideDiscard(input: DiscardInput): DiscardDecision {
@@ -58,7 +70,7 @@ export function decideDiscard(input: DiscardInput): DiscardDecision {
     const reason = input.policy === "defer"
       ? `the deferred cap of ${formatBytes(input.deferredCapBytes)} is reached (${formatBytes(input.deferredPagesNow * PAGE_BYTES)} deferred)`
       : "policy is reject";
-    throw new FailedPreconditionError(
+    throw new PolicyRejectError(
       `discard [${input.offsetOf(startPage)}, ${input.offsetOf(endPage)}) is not aligned to the ${formatBytes(granularityBytes)} punch granularity and ${reason}; ` +
         (hasInner ? `the aligned part is [${input.offsetOf(innerStart)}, ${input.offsetOf(innerEnd)})` : `no whole ${formatBytes(granularityBytes)} block lies inside it`),
     );
@@ -75,5 +87,6 @@ export function decideDiscard(input: DiscardInput): DiscardDecision {
     }
   }
   const marked: [number, number][] = policy === "defer" ? [[startPage, endPage]] : hasInner ? [[innerStart, innerEnd]] : [];
-  return { policy, marked, zeroRuns, edgePages };
+  const newlyMarked = marked.flatMap(([s, e]) => pages.runs(s, e, (_p, d) => ~d));
+  return { policy, marked, newlyMarked, zeroRuns };
 }

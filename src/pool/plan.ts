@@ -61,13 +61,23 @@ export type KernelStep = PopulateStep | PunchStep | ZeroStep | SetAttributesStep
 
 export type PlanKind = "allocate" | "release" | "discard" | "populate" | "convert";
 
-/** What a discard did with the pages it was given (reported back to the client). */
+/**
+ * What a discard did with the pages it was given (reported back to the client as pool.proto's
+ * DiscardResponse, whose comment these definitions follow). Every page of the range is in one
+ * share: punched by this plan (live before, in no file after), zeroed, deferred, or discarded
+ * before (already-discarded, not reported). `punchedBytes` is the kernel's figure, not the first
+ * share: whole blocks punched, which can hold pages outside the range or pages of it discarded
+ * before, and per file of a pair; so the range's punched share is at most `punchedBytes`.
+ */
 export interface DiscardOutcome {
-  /** Bytes whose units are punched by this plan. */
+  /** Bytes punched by this plan in the arena's files (whole blocks, or 4 KiB runs), per file. */
   readonly punchedBytes: number;
   /** Bytes zeroed in place. */
   readonly zeroedBytes: number;
-  /** Bytes marked discarded and held until their whole block is discarded. */
+  /**
+   * Pages of the range this plan newly marks discarded that some file still holds after it:
+   * held until their whole block is discarded. Not pages it punches, not pages discarded before.
+   */
   readonly deferredBytes: number;
   /** The policy that decided the sub-granularity part. */
   readonly policy: "reject" | "zero" | "defer" | "none";

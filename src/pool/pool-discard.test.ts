@@ -64,6 +64,43 @@ describe("Pool: discard", () => {
     assert.equal(pool.reserve.freeUnits, 61);
   });
 
+  test("a discard that completes a deferred unit reports the unit punched and nothing deferred", () => {
+    const { pool, leaseId, base } = leased({ policy: { discard: "defer" } });
+    settle(pool, pool.discard("vmm", { leaseId, offsetBytes: base, lengthBytes: PAGE_BYTES }));
+    const rest = pool.discard("vmm", { leaseId, offsetBytes: base + PAGE_BYTES, lengthBytes: UNIT_BYTES - PAGE_BYTES });
+    assert.deepEqual(rest.steps.map((s) => [s.op, s.bytes.start - base, s.bytes.end - base]), [["punch", 0, UNIT_BYTES]]);
+    // The punch covers page 0 too (deferred by the first call, outside this range).
+    assert.deepEqual(rest.discard, { policy: "defer", punchedBytes: UNIT_BYTES, zeroedBytes: 0, deferredBytes: 0 });
+    settle(pool, rest);
+    assert.equal(pool.deferredBytes, 0);
+  });
+
+  test("pages discarded before are already-discarded: never deferred again", () => {
+    const { pool, leaseId, base } = leased({ policy: { discard: "defer" } });
+    settle(pool, pool.discard("vmm", { leaseId, offsetBytes: base, lengthBytes: UNIT_BYTES }));
+    const punchedPage = pool.discard("vmm", { leaseId, offsetBytes: base, lengthBytes: PAGE_BYTES });
+    assert.deepEqual(punchedPage.discard, { policy: "defer", punchedBytes: 0, zeroedBytes: 0, deferredBytes: 0 });
+    settle(pool, punchedPage);
+    settle(pool, pool.discard("vmm", { leaseId, offsetBytes: base + UNIT_BYTES, lengthBytes: PAGE_BYTES }));
+    const overlapping = pool.discard("vmm", { leaseId, offsetBytes: base + UNIT_BYTES, lengthBytes: 3 * PAGE_BYTES });
+    assert.deepEqual(overlapping.discard, { policy: "defer", punchedBytes: 0, zeroedBytes: 0, deferredBytes: 2 * PAGE_BYTES });
+    settle(pool, overlapping);
+    assert.equal(pool.deferredBytes, 3 * PAGE_BYTES);
+  });
+
+  test("in a pair a page is deferred while either file still holds it", () => {
+    const { pool, leaseId, base } = leased({ files: ["guest_memfd", "memfd"], policy: { discard: "defer" } });
+    // Page 0 becomes private (its gmem unit is populated); the rest of the unit stays shared.
+    const convert = pool.convert("vmm", { leaseId, offsetBytes: base, lengthBytes: PAGE_BYTES, toPrivate: true, mode: "notify" });
+    settle(pool, convert);
+    // Discarding the shared pages empties the memfd unit (punched) but the gmem unit keeps page
+    // 0 live, so pages 1..511 stay populated there: deferred, and punched on the other side.
+    const shared = pool.discard("vmm", { leaseId, offsetBytes: base + PAGE_BYTES, lengthBytes: UNIT_BYTES - PAGE_BYTES });
+    assert.deepEqual(shared.steps.map((s) => [s.op, s.side]), [["punch", 1]]);
+    assert.deepEqual(shared.discard, { policy: "defer", punchedBytes: UNIT_BYTES, zeroedBytes: 0, deferredBytes: UNIT_BYTES - PAGE_BYTES });
+    settle(pool, shared);
+  });
+
   test("the deferred cap turns further sub-unit discards into reject or zero", () => {
     const capped = leased({ policy: { discard: "defer", deferredCapBytes: 8 * PAGE_BYTES, deferOverflow: "reject" } });
     settle(capped.pool, capped.pool.discard("vmm", { leaseId: capped.leaseId, offsetBytes: capped.base, lengthBytes: 8 * PAGE_BYTES }));

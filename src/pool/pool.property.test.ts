@@ -301,8 +301,25 @@ class Discard extends RangeCommand {
     const marked = policy === "defer" ? [lo, hi] : hasInner ? [innerLo, innerHi] : [0, 0];
     const plan = r.pool.discard("vmm", request);
     assert.equal(plan.discard?.policy, policy);
+    const before = l.pages.slice(lo, hi).map((p) => ({ ...p, pop: [...p.pop] as [boolean, boolean] }));
+    const sharedSide = l.arena.pair ? 1 : 0;
+    const zeroed = policy === "zero" ? edgePages.filter((p) => !p.disc && p.pop[sharedSide]).length : 0;
     for (let p = marked[0]!; p < marked[1]!; p++) l.pages[p]!.disc = true;
-    this.finish(m, r, l, plan, lo, hi);
+    if (!settle(m, r, l, plan, this.failMask)) { compare(m, r); return; }
+    checkPopulationTarget(m, l, lo, hi);
+    // The outcome, as DiscardResponse in pool.proto defines it: every page of the range is
+    // punched now, zeroed, deferred (newly discarded, some file still holds it) or discarded before.
+    const held = (p: Page) => p.pop[0] || p.pop[1];
+    const newly = before.flatMap((p, i) => (!p.disc && l.pages[lo + i]!.disc ? [{ was: p, now: l.pages[lo + i]! }] : []));
+    const deferred = newly.filter((p) => held(p.now)).length;
+    const punchedShare = newly.filter((p) => held(p.was) && !held(p.now)).length;
+    const already = before.filter((p) => p.disc).length;
+    const punchedBytes = plan.steps.reduce((n, st) => n + (st.op === "punch" ? st.bytes.end - st.bytes.start : 0), 0);
+    assert.deepEqual(plan.discard, { policy, punchedBytes, zeroedBytes: zeroed * PAGE_BYTES, deferredBytes: deferred * PAGE_BYTES });
+    assert.ok(punchedShare * PAGE_BYTES <= punchedBytes, "the range's punched share is at most punched bytes");
+    // The shares add up when every live page of the range was where it lives (no failed step behind).
+    if (before.every((p) => p.disc || p.pop[l.arena.pair && !p.priv ? 1 : 0])) assert.equal(punchedShare + zeroed + deferred + already, hi - lo, "punched + zeroed + deferred + already-discarded = length");
+    compare(m, r);
   }
   override toString = () => `Discard(${this.leasePick}, ${this.startPage}, ${this.pageCount}, ${this.failMask})`;
 }

@@ -367,9 +367,24 @@ export class Pool {
       policy: decision.policy,
       punchedBytes,
       zeroedBytes: zeroSteps.reduce((n, s) => n + s.bytes.end - s.bytes.start, 0),
-      deferredBytes: decision.policy === "defer" ? decision.edgePages * PAGE_BYTES : 0,
+      deferredBytes: this.heldAfterPunches(lease, busy, decision.newlyMarked, pendingSteps) * PAGE_BYTES,
     };
     return this.openPlan("discard", arena, lease, busy.map((p) => p / PAGES) as [number, number], [...pendingSteps, ...zeroSteps.map((step) => this.stateless(lease, step))], () => "active", outcome);
+  }
+
+  /**
+   * How many pages of `runs` some file still holds once the punches among `steps` are done: what
+   * a discard reports as deferred (pool.proto, DiscardResponse). The punches are applied to the
+   * lease's bitmaps and undone at once; the units are busy, so nothing else sees them meanwhile.
+   */
+  private heldAfterPunches(lease: Lease, busyPages: readonly number[], runs: readonly (readonly [number, number])[], steps: readonly PendingStep[]): number {
+    if (runs.length === 0) return 0;
+    const punches = steps.filter((s) => s.step.op === "punch");
+    const saved = punches.length === 0 ? undefined : lease.pages.save(busyPages[0]! / PAGES, busyPages[1]! / PAGES);
+    for (const { step, startPage, endPage } of punches) lease.pages.setField(populatedFieldOf(step.side), startPage, endPage, false);
+    const held = runs.reduce((n, [s, e]) => n + lease.pages.count(s, e, (_p, _d, pop0, pop1) => pop0 | pop1), 0);
+    if (saved !== undefined) lease.pages.restore(saved);
+    return held;
   }
 
   /** The guest will use pages again: they become live and their blocks are populated. */

@@ -203,7 +203,11 @@ export interface ReleaseResult {
   readonly releasedUnitCount: number;
 }
 
-/** punched + zeroed + deferred + already-discarded bytes = the range's length. */
+/**
+ * As DiscardResponse in pool.proto: the range's punched share + zeroed + deferred +
+ * already-discarded bytes = the range's length. `punchedBytes` is what the kernel freed (whole
+ * granules, per file), at least the range's punched share: it can include pages outside the range.
+ */
 export interface DiscardResult {
   readonly punchedBytes: bigint;
   readonly releasedUnitCount: number;

@@ -5,10 +5,12 @@
  * (mark discarded; punched once the whole granule is) — and defer falls back to the pool's
  * overflow policy when the deferred cap would be passed.
  *
- * Reported figures follow DiscardResponse in pool.proto: `deferredBytes` are the pages this call
- * marked discarded that are left populated. (The daemon reports every sub-granule page of the
- * range under defer, also pages it punched in the same call and pages discarded before; see
- * pool-parity.test.ts, KNOWN_DISCREPANCIES.)
+ * Reported figures follow DiscardResponse in pool.proto, as the daemon's pool core computes them
+ * (its DiscardOutcome): every page of the range is punched now, zeroed, deferred or discarded
+ * before. `deferredBytes` are the pages this call newly marked discarded that some side still
+ * holds after the backing change (not punched by it, not discarded before); `punchedBytes` is what
+ * the backing change punched, per side and whole blocks, so it can include pages outside the range
+ * and pages of it discarded before: the range's punched share is at most `punchedBytes`.
  */
 import { FailedPreconditionError } from "../pool-errors.ts";
 import type { ByteRange } from "../pool.ts";
@@ -83,10 +85,9 @@ export function discardSegment(segment: Segment, context: DiscardContext): Disca
 }
 
 /**
- * A discard refused by policy names the enclosing granule boundaries of the whole request (the
- * daemon's #explainReject wraps its pool core's message). pool.proto asks for them under the
- * overflow policy REJECT too; the daemon wraps only messages that contain "reject", which its
- * deferred-cap message does not, so there it answers with the core's message alone.
+ * A discard refused by policy — the arena's REJECT, or the overflow policy REJECT past the
+ * deferred cap — names the enclosing granule boundaries of the whole request (pool.proto; the
+ * daemon's #explainReject wraps its pool core's PolicyRejectError the same way).
  */
 export function explainReject(arena: FakeArena, range: ByteRange, granularityBytes: bigint, error: unknown): unknown {
   if (!(error instanceof PolicyRejectError)) return error;

@@ -6,12 +6,18 @@ import type { DiscardPolicy as _gmempool_v1_DiscardPolicy, DiscardPolicy__Output
 import type { Long } from '@grpc/proto-loader';
 
 /**
- * The response of Pool.Discard. punched + zeroed + deferred + already-discarded bytes =
- * length_bytes.
+ * The response of Pool.Discard. Every 4 KiB page of the range is in exactly one share: punched
+ * by this call (live before, in no file after), zeroed_bytes, deferred_bytes, or discarded
+ * before the call (already-discarded; not reported). So the range's punched share + zeroed +
+ * deferred + already-discarded bytes = length_bytes. punched_bytes is not that share but what
+ * the kernel freed: whole granules, which can hold pages outside the range (deferred by earlier
+ * calls, completed by this one) or pages of the range discarded before and still populated, and
+ * counted per file of a pair; the range's punched share is at most punched_bytes.
  */
 export interface DiscardResponse {
   /**
-   * Bytes freed in the kernel now (whole punch granules).
+   * Bytes freed in the kernel now: whole punch granules (4 KiB runs at a 4 KiB granularity),
+   * summed over the arena's files.
    */
   'punchedBytes'?: (number | string | Long);
   /**
@@ -24,7 +30,8 @@ export interface DiscardResponse {
    */
   'zeroedBytes'?: (number | string | Long);
   /**
-   * Bytes marked discarded and left populated (policy DEFER).
+   * Bytes of the range this call marked discarded and left populated (policy DEFER): not
+   * punched by this call (in a pair, some file still holds them), not discarded before it.
    */
   'deferredBytes'?: (number | string | Long);
   /**
@@ -35,12 +42,18 @@ export interface DiscardResponse {
 }
 
 /**
- * The response of Pool.Discard. punched + zeroed + deferred + already-discarded bytes =
- * length_bytes.
+ * The response of Pool.Discard. Every 4 KiB page of the range is in exactly one share: punched
+ * by this call (live before, in no file after), zeroed_bytes, deferred_bytes, or discarded
+ * before the call (already-discarded; not reported). So the range's punched share + zeroed +
+ * deferred + already-discarded bytes = length_bytes. punched_bytes is not that share but what
+ * the kernel freed: whole granules, which can hold pages outside the range (deferred by earlier
+ * calls, completed by this one) or pages of the range discarded before and still populated, and
+ * counted per file of a pair; the range's punched share is at most punched_bytes.
  */
 export interface DiscardResponse__Output {
   /**
-   * Bytes freed in the kernel now (whole punch granules).
+   * Bytes freed in the kernel now: whole punch granules (4 KiB runs at a 4 KiB granularity),
+   * summed over the arena's files.
    */
   'punchedBytes': (string);
   /**
@@ -53,7 +66,8 @@ export interface DiscardResponse__Output {
    */
   'zeroedBytes': (string);
   /**
-   * Bytes marked discarded and left populated (policy DEFER).
+   * Bytes of the range this call marked discarded and left populated (policy DEFER): not
+   * punched by this call (in a pair, some file still holds them), not discarded before it.
    */
   'deferredBytes': (string);
   /**
