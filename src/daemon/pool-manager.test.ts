@@ -351,10 +351,11 @@ describe("one file, one arena (st_dev, st_ino)", () => {
     return send(gmem, (g) => send(memfd, (m) => d.manager.reattachArena(vmm.caller(d), { requestId: "", arenaId, ...(g === undefined ? {} : { gmemFd: g }), ...(m === undefined ? {} : { memfdFd: m }) })));
   }
 
-  /** The message of pool.proto's "this guest_memfd (same inode) is already registered as an arena (named)". */
-  function alreadyArena(vmm: FakeVmm, fd: Fd, arenaId: string): RegExp {
+  /** The message of pool.proto's "this guest_memfd (same inode) is already an arena"; it never
+   * names the arena (it may be another owner's: invariant 5). */
+  function alreadyArena(vmm: FakeVmm, fd: Fd): RegExp {
     const { device, inode } = vmm.kernel.identifyFd(fd);
-    return new RegExp(`^this guest_memfd \\(device ${device}, inode ${inode}\\) is already arena "${arenaId}"$`);
+    return new RegExp(`^this guest_memfd \\(device ${device}, inode ${inode}\\) is already an arena \\(one file backs at most one arena\\)$`);
   }
 
   function notTheFile(vmm: FakeVmm, journaled: Fd, received: Fd, arenaId: string): RegExp {
@@ -363,13 +364,13 @@ describe("one file, one arena (st_dev, st_ino)", () => {
     return new RegExp(`^the fd is not arena "${arenaId}"'s file \\(journaled device ${j.device} inode ${j.inode}, received device ${r.device} inode ${r.inode}\\)$`);
   }
 
-  test("a guest_memfd that is already an arena is refused, naming the arena: re-sent, a dup, another process's copy, a pair's gmem side", async () => {
+  test("a guest_memfd that is already an arena is refused, without naming the arena: re-sent, a dup, another process's copy, a pair's gmem side", async () => {
     const d = await daemon({ capacityUnits: 16 });
     const vmm = d.vmm();
     const other = d.vmm({ uid: 1001 });
     const { arena, gmem } = await gmemArena(vmm, 4);
     await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" });
-    const already = alreadyArena(vmm, gmem, arena.arenaId);
+    const already = alreadyArena(vmm, gmem);
     const fdsBefore = d.kernel.openFds().length;
     await rejects(register(vmm, gmem), "failed-precondition", already);
     await rejects(register(vmm, vmm.kernel.dupCloexec(gmem)), "failed-precondition", already);
@@ -401,7 +402,7 @@ describe("one file, one arena (st_dev, st_ino)", () => {
     const deleting = d.manager.deleteArena(vmm.caller(), { requestId: "", arenaId: arena.arenaId, releaseLeases: true });
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(d.manager.getArena(vmm.caller(), arena.arenaId).state, "deleting");
-    await rejects(register(vmm, gmem), "failed-precondition", alreadyArena(vmm, gmem, arena.arenaId));
+    await rejects(register(vmm, gmem), "failed-precondition", alreadyArena(vmm, gmem));
     resume();
     await deleting;
     // A registration waiting on the kernel (its punch) has claimed the file.
@@ -409,11 +410,11 @@ describe("one file, one arena (st_dev, st_ino)", () => {
     const first = register(vmm, gmem);
     await new Promise((resolve) => setImmediate(resolve));
     const { device, inode } = vmm.kernel.identifyFd(gmem);
-    await rejects(register(vmm, gmem), "conflict", new RegExp(`^this guest_memfd \\(device ${device}, inode ${inode}\\) is being made arena "arena-[0-9a-f]+" by a call in flight$`));
+    await rejects(register(vmm, gmem), "conflict", new RegExp(`^this guest_memfd \\(device ${device}, inode ${inode}\\) is being made an arena by a call in flight$`));
     resume();
     const { arena: made } = await first;
     assert.deepEqual(d.manager.listArenas(vmm.caller(), { allOwners: false }).map((a) => a.arenaId), [made.arenaId]);
-    await rejects(register(vmm, gmem), "failed-precondition", alreadyArena(vmm, gmem, made.arenaId));
+    await rejects(register(vmm, gmem), "failed-precondition", alreadyArena(vmm, gmem));
     d.assertConservation();
   });
 
@@ -426,7 +427,7 @@ describe("one file, one arena (st_dev, st_ino)", () => {
     daemons.push(d2);
     assert.equal(d2.manager.getArena(vmm.caller(d2), arena.arenaId).state, "detached");
     // Registering it again would punch the pages the DETACHED arena's leases hold.
-    await rejects(register(vmm, gmem, d2), "failed-precondition", alreadyArena(vmm, gmem, arena.arenaId));
+    await rejects(register(vmm, gmem, d2), "failed-precondition", alreadyArena(vmm, gmem));
     assert.equal(vmm.kernel.populatedBytes(gmem), 2n * UNIT);
     // Same kind, same size, another file: its contents are not the arena's.
     const twin = vmm.createGuestMemfd(4);
@@ -477,8 +478,8 @@ describe("one file, one arena (st_dev, st_ino)", () => {
     const d2 = await FakeDaemon.start({ ...d.options, host: d.host, journalDir: d.journalDir });
     daemons.push(d2);
     // The old journal cannot tell the files apart, but another arena's file is still refused.
-    const { arena: other, gmem: otherGmem } = await gmemArena(vmm, 4, {}, d2);
-    await rejects(reattach(vmm, d2, arena.arenaId, { gmem: otherGmem }), "failed-precondition", alreadyArena(vmm, otherGmem, other.arenaId));
+    const { gmem: otherGmem } = await gmemArena(vmm, 4, {}, d2);
+    await rejects(reattach(vmm, d2, arena.arenaId, { gmem: otherGmem }), "failed-precondition", alreadyArena(vmm, otherGmem));
     await reattach(vmm, d2, arena.arenaId, { gmem });
     const d3 = await d2.crashAndRestart();
     daemons.push(d3);

@@ -678,7 +678,7 @@ export class PoolManager implements PoolDaemon {
 
   /**
    * pool.proto: a file is at most one arena's. Every arena that records it counts, whoever owns
-   * it (the caller holds the file itself; another owner's id stays not-found to it): ACTIVE
+   * it (the caller holds the file itself, but is not told which arena has it): ACTIVE
    * (the daemon works in it), DELETING (its leases are still being punched in it) and DETACHED
    * (its owner still holds the file for ReattachArena; registering it again would punch the
    * pages the arena's leases hold). A DETACHED arena's identity could outlive a file its owner
@@ -689,10 +689,15 @@ export class PoolManager implements PoolDaemon {
   #checkFileIsFree(fdType: FdType, file: FileIdentity, except?: string): void {
     const what = `this ${fdType === "guest_memfd" ? "guest_memfd" : "memfd"} (device ${file.device}, inode ${file.inode})`;
     for (const meta of this.#arenaMeta.values()) {
-      if (meta.id !== except && meta.files.some((f) => f.device === file.device && f.inode === file.inode)) throw new DaemonError("failed-precondition", `${what} is already arena "${meta.id}"`);
+      if (meta.id !== except && meta.files.some((f) => f.device === file.device && f.inode === file.inode)) {
+        // The message does not name the arena: it may be another owner's, and ids of other
+        // owners' arenas are never told (invariant 5); the log tells the operator.
+        this.#logger.info({ arenaId: meta.id, device: file.device, inode: file.inode }, "refused: the file is already this arena's");
+        throw new DaemonError("failed-precondition", `${what} is already an arena (one file backs at most one arena)`);
+      }
     }
     const claimant = this.#fileClaims.get(fileKey(file));
-    if (claimant !== undefined && claimant !== except) throw new DaemonError("conflict", `${what} is being made arena "${claimant}" by a call in flight`);
+    if (claimant !== undefined && claimant !== except) throw new DaemonError("conflict", `${what} is being made an arena by a call in flight`);
   }
 
   /**

@@ -922,7 +922,7 @@ export class FakePoolClient implements Pool {
     if (file.sizeBytes !== sizeBytes) throw new InvalidArgumentError(`size_bytes ${sizeBytes} differs from the fd's size ${file.sizeBytes}`);
     for (const arena of this.#state.arenas.values()) {
       const same = arena.files.find((f) => f.fdType === "guest_memfd" && f.device === file.device && f.inode === file.inode);
-      if (same !== undefined) throw new FailedPreconditionError(`this guest_memfd (device ${file.device}, inode ${file.inode}) is already arena "${arena.id}"`);
+      if (same !== undefined) throw new FailedPreconditionError(`this guest_memfd (device ${file.device}, inode ${file.inode}) is already an arena (one file backs at most one arena)`);
     }
   }
 
