@@ -13,7 +13,9 @@ const PAGES = PAGES_PER_UNIT as number;
 
 /**
  * One character per arena unit, so that a map of 524,288 units is a 512 KiB string, not an
- * array of objects. Precedence when several apply: claimed > split > deferred > stale > leased.
+ * array of objects. Precedence when several apply: claimed > deferred > split > stale > leased.
+ * Deferred comes before split: a partly discarded unit always has mixed page states, and what
+ * an operator needs to see is that discarded pages wait there for the rest of their unit.
  */
 export const UNIT_MAP_LEGEND = {
   ".": "free: not part of any lease",
@@ -132,9 +134,9 @@ function arenaFragmentation(pool: Pool, arena: Arena, withMap: boolean): ArenaFr
 
 function unitSymbol(lease: Lease, u: number): UnitMapSymbol {
   if (lease.busy.has(u)) return "C";
-  if (lease.pages.isSplit(u)) return "S";
   const counts = countPageStates(lease.pages, u, u + 1);
   if (counts.deferredPages > 0) return "D";
+  if (lease.pages.isSplit(u)) return "S";
   if (counts.stalePages > 0) return "T";
   const lo = u * PAGES;
   const hi = lo + PAGES;

@@ -336,14 +336,14 @@ describe("FakePoolClient: discard and populate", () => {
     f.assertConservation();
   });
 
-  test("defer: a sub-unit discard is deferred (the unit splits); the last page of the unit punches it", async () => {
+  test("defer: a sub-unit discard is deferred (the unit splits, the map says deferred); the last page of the unit punches it", async () => {
     const f = fake();
     const arenaId = await memfdArena(f, 4);
     const lease = await f.allocate(arenaId, { unitCount: 2 });
     assert.deepEqual(await f.discard(arenaId, { offsetBytes: 0n, lengthBytes: PAGE }), { punchedBytes: 0n, releasedUnitCount: 0, zeroedBytes: 0n, deferredBytes: PAGE, appliedPolicy: "defer" });
     let status = await f.getPoolStatus();
     assert.deepEqual([status.deferredBytes, status.splitUnitCount, status.freeUnitCount], [PAGE, 1, 126]);
-    assert.equal((await f.getFragmentationMap()).arenas[0]!.runs[0]!.state, "split");
+    assert.equal((await f.getFragmentationMap()).arenas[0]!.runs[0]!.state, "deferred");
     assert.deepEqual(await f.discard(arenaId, { offsetBytes: PAGE, lengthBytes: UNIT - PAGE }), { punchedBytes: UNIT, releasedUnitCount: 1, zeroedBytes: 0n, deferredBytes: 0n, appliedPolicy: "defer" });
     status = await f.getPoolStatus();
     assert.deepEqual([status.deferredBytes, status.splitUnitCount, status.freeUnitCount], [0n, 0, 127]);

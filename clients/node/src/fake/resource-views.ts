@@ -6,9 +6,9 @@
  *   discarded pages; a *discarded unit* is one with no page populated on any side (punched whole,
  *   back in the reserve);
  * - *deferred* bytes are discarded pages still populated, per side;
- * - a unit-map unit is, by precedence: split (pages in mixed states) > deferred (some discarded
- *   page still populated) > leased (populated) > discarded (not populated); units outside leases
- *   are free. (A pair's stale copy shows as leased, as in the daemon.)
+ * - a unit-map unit is, by precedence: deferred (some discarded page still populated) > split
+ *   (pages in mixed states) > leased (populated) > discarded (not populated); units outside
+ *   leases are free. (A pair's stale copy shows as leased, as in the daemon.)
  */
 import { PAGES_PER_UNIT, PAGE_BYTES, UNIT_BYTES } from "../units.ts";
 import type { Arena, ArenaPolicyOverride, ArenaUnitMap, Capabilities, Identity, Lease, PoolStatus, ReserveMap, UnitRun, UnitState } from "../resources.ts";
@@ -154,9 +154,9 @@ export function arenaOverrideView(arena: FakeArena): ArenaPolicyOverride {
 }
 
 function unitState(arena: FakeArena, lease: FakeLease, u: number): UnitState {
-  if (lease.pages.isSplit(u)) return "split";
   const deferred = sidesOf(arena).some((side) => lease.pages.countInUnit(u, (f) => (f & DISCARDED) !== 0 && isPopulated(f, side)) > 0);
   if (deferred) return "deferred";
+  if (lease.pages.isSplit(u)) return "split";
   const populated = sidesOf(arena).some((side) => lease.pages.countInUnit(u, (f) => isPopulated(f, side)) > 0);
   return populated ? "leased" : "discarded";
 }
