@@ -120,6 +120,8 @@ export const bench: Bench = {
   async run(args): Promise<BenchResult> {
     const iterations = argument(args, "--iterations", 300);
     const runs = argument(args, "--runs", 5);
+    // The daemon's pool.max_step_units (its default, 16, unless given): the size of its kernel steps.
+    const maxStepUnits = args.includes("--max-step-units") ? argument(args, "--max-step-units", 16) : undefined;
     const kind: E2eArenaKind = kvmUnavailableReason({ root: true }) === undefined ? "gmem" : "memfd";
     const reserve = kind === "gmem" ? "gmem" : "none";
     const capacityUnits = GIB_UNITS + CLIENTS * ARENA_UNITS_PER_CLIENT + 32;
@@ -130,7 +132,7 @@ export const bench: Bench = {
     // journal still fsyncs every group commit, which costs ~2 ms per commit on this machine's
     // ext4 (/tmp and even /run here) and almost nothing on tmpfs.
     const dir = existsSync("/dev/shm") ? mkdtempSync("/dev/shm/gmempool-bench-") : undefined;
-    const daemon = await DaemonProcess.start({ logLevel: "info", ...(dir === undefined ? {} : { dir }), config: `[pool]\ncapacity = ${capacityUnits * Number(UNIT_BYTES)}\nreserve = "${reserve}"\n[admin]\nuids = [${process.getuid?.() ?? 0}]\n[journal]\nfsync = true\n` });
+    const daemon = await DaemonProcess.start({ logLevel: "info", ...(dir === undefined ? {} : { dir }), config: `[pool]\ncapacity = ${capacityUnits * Number(UNIT_BYTES)}\nreserve = "${reserve}"\n${maxStepUnits === undefined ? "" : `max_step_units = ${maxStepUnits}\n`}[admin]\nuids = [${process.getuid?.() ?? 0}]\n[journal]\nfsync = true\n` });
     const kernel = new LinuxKernel();
     const held: Fd[] = [];
     const clients: TestClient[] = [];

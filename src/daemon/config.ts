@@ -71,7 +71,7 @@ export interface DaemonConfig {
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
-  pool: { capacityUnits: 512, reserve: "auto", maxStepUnits: 16, reservePunch: "background" },
+  pool: { capacityUnits: 512, reserve: "auto", maxStepUnits: 64, reservePunch: "background" },
   policy: { discard: "defer", punchGranularityBytes: UNIT_BYTES, deferredCapBytes: 1024 * 1024 * 1024, deferredOverflow: "reject", fit: "first-fit" },
   admin: { uids: [0], gids: [] },
   paths: { runtimeDir: undefined, journalDir: undefined },
