@@ -28,7 +28,7 @@
  * - every owner with an arena is tracked by the peer tracker, or known to be gone;
  * - no two arenas record the same file identity.
  */
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Fd } from "../kvm/fd.ts";
 import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, HUGETLB_PAGE_BYTES } from "../kvm/kernel-constants.ts";
@@ -1363,19 +1363,13 @@ export class PoolManager implements PoolDaemon {
   }
 
   #poolArena(id: string): Arena | undefined {
-    return this.#safe(() => this.#pool.arena(id));
+    return this.#pool.findArena(id);
   }
 
   #poolLease(id: string): Lease | undefined {
-    return this.#safe(() => this.#pool.lease(id));
-  }
-
-  #safe<T>(get: () => T): T | undefined {
-    try {
-      return get();
-    } catch {
-      return undefined;
-    }
+    // A lookup, not a throw-and-catch: this runs on every commit (a NotFoundError with its stack
+    // cost ~24 µs per 1-unit Allocate/Release in a daemon profile).
+    return this.#pool.findLease(id);
   }
 
   /** An arena the caller may read: its own, or any for the admin. Else not-found. */
@@ -1614,8 +1608,12 @@ function fileKey(file: FileIdentity): string {
   return `${file.device}:${file.inode}`;
 }
 
+/** "lease-3f9c0a1b2d4e": 48 random bits. randomUUID draws from a cached entropy pool;
+ * randomBytes(6) cost ~36 µs per id in a daemon profile. The first 12 hex digits of a v4 UUID
+ * are all random. */
 function freshId(prefix: string): string {
-  return `${prefix}-${randomBytes(6).toString("hex")}`;
+  const uuid = randomUUID();
+  return `${prefix}-${uuid.slice(0, 8)}${uuid.slice(9, 13)}`;
 }
 
 /** Sorted unit numbers as runs. */

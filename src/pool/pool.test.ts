@@ -118,6 +118,17 @@ describe("Pool: allocate and release", () => {
     assert.throws(() => pool.allocate("vmm-a", { arenaId: "nope", unitCount: 1 }), NotFoundError);
   });
 
+  test("findArena / findLease answer a lookup without throwing; arena / lease throw not-found", () => {
+    const { pool, arena } = poolWithArena();
+    const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 });
+    commitChecked(pool, plan);
+    assert.equal(pool.findArena(arena.id), pool.arena(arena.id));
+    assert.equal(pool.findLease(plan.leaseId), pool.lease(plan.leaseId));
+    assert.equal(pool.findArena("nope"), undefined);
+    assert.equal(pool.findLease("lease-404"), undefined);
+    assert.throws(() => pool.lease("lease-404"), NotFoundError);
+  });
+
   test("release punches every populated unit and gives the arena range back", () => {
     const { pool, arena } = poolWithArena();
     const alloc = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 5 });

@@ -176,6 +176,16 @@ export class Pool {
     return this.leaseMap.values();
   }
 
+  /** The arena `id`, or undefined: a lookup ("is there one?"), not an operation that could fail. */
+  findArena(id: ArenaId): Arena | undefined {
+    return this.arenaMap.get(id);
+  }
+
+  /** The lease `id`, or undefined (see `findArena`). */
+  findLease(id: LeaseId): Lease | undefined {
+    return this.leaseMap.get(id);
+  }
+
   arena(id: ArenaId): Arena {
     const arena = this.arenaMap.get(id);
     if (arena === undefined) throw new NotFoundError(`arena "${id}" does not exist`);
