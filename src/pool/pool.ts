@@ -377,23 +377,43 @@ export class Pool {
       policy: decision.policy,
       punchedBytes,
       zeroedBytes: zeroSteps.reduce((n, s) => n + s.bytes.end - s.bytes.start, 0),
-      deferredBytes: this.heldAfterPunches(lease, busy, decision.newlyMarked, pendingSteps) * PAGE_BYTES,
+      deferredBytes: this.heldAfterPunches(lease, decision.newlyMarked, pendingSteps) * PAGE_BYTES,
     };
     return this.openPlan("discard", arena, lease, busy.map((p) => p / PAGES) as [number, number], [...pendingSteps, ...zeroSteps.map((step) => this.stateless(lease, step))], () => "active", outcome);
   }
 
   /**
    * How many pages of `runs` some file still holds once the punches among `steps` are done: what
-   * a discard reports as deferred (pool.proto, DiscardResponse). The punches are applied to the
-   * lease's bitmaps and undone at once; the units are busy, so nothing else sees them meanwhile.
+   * a discard reports as deferred (pool.proto, DiscardResponse). Each run is cut where punches
+   * start and end; a piece counts its pages populated on a side no punch covers there. Counting
+   * on the bitmaps as they are (no apply-and-undo) keeps whole-unit discards cheap: their one
+   * piece is punched on every side and counts nothing.
    */
-  private heldAfterPunches(lease: Lease, busyPages: readonly number[], runs: readonly (readonly [number, number])[], steps: readonly PendingStep[]): number {
+  private heldAfterPunches(lease: Lease, runs: readonly (readonly [number, number])[], steps: readonly PendingStep[]): number {
     if (runs.length === 0) return 0;
     const punches = steps.filter((s) => s.step.op === "punch");
-    const saved = punches.length === 0 ? undefined : lease.pages.save(busyPages[0]! / PAGES, busyPages[1]! / PAGES);
-    for (const { step, startPage, endPage } of punches) lease.pages.setField(populatedFieldOf(step.side), startPage, endPage, false);
-    const held = runs.reduce((n, [s, e]) => n + lease.pages.count(s, e, (_p, _d, pop0, pop1) => pop0 | pop1), 0);
-    if (saved !== undefined) lease.pages.restore(saved);
+    let held = 0;
+    for (const [start, end] of runs) {
+      const cuts = new Set([start, end]);
+      for (const p of punches) {
+        if (p.endPage > start && p.startPage < end) cuts.add(Math.max(start, p.startPage)).add(Math.min(end, p.endPage));
+      }
+      const points = [...cuts].sort((a, b) => a - b);
+      for (let i = 0; i + 1 < points.length; i++) {
+        const from = points[i]!;
+        const to = points[i + 1]!;
+        let gone0 = false;
+        let gone1 = lease.pages.sides === 1;
+        for (const p of punches) {
+          if (p.startPage <= from && p.endPage >= to) {
+            if (p.step.side === 0) gone0 = true;
+            else gone1 = true;
+          }
+        }
+        if (gone0 && gone1) continue;
+        held += lease.pages.count(from, to, (_p, _d, pop0, pop1) => (gone0 ? 0 : pop0) | (gone1 ? 0 : pop1));
+      }
+    }
     return held;
   }
 
