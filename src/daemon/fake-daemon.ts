@@ -8,9 +8,6 @@
  * and the kernel's populated bytes per file equal to what the pool records for it (arena sides
  * and the reserve file), i.e. no unit lost and none counted twice, in the books AND in memory.
  */
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pino } from "pino";
 import { PVM_6_18, type FakeCapabilities } from "../kvm/fake-capabilities.ts";
 import { FakeHost } from "../kvm/fake-host.ts";
@@ -22,6 +19,7 @@ import { PAGE_BYTES, UNIT_BYTES } from "../pool/index.ts";
 import { populatedPredicate } from "../pool/population-planner.ts";
 import { DEFAULT_CONFIG, type DaemonConfig } from "./config.ts";
 import { PoolManager } from "./pool-manager.ts";
+import { testTempDir } from "./test-temp-dir.ts";
 import type { ArenaFdStore, Caller, ReserveMode } from "./pool-service.ts";
 
 export interface FakeDaemonOptions {
@@ -60,7 +58,7 @@ export class FakeDaemon {
   static async start(options: FakeDaemonOptions = {}): Promise<FakeDaemon> {
     const host = options.host ?? new FakeHost(options.capabilities ?? PVM_6_18);
     const kernel = host.process({ uid: 0, gid: 0 });
-    const journalDir = options.journalDir ?? (await mkdtemp(join(tmpdir(), "gmempool-journal-")));
+    const journalDir = options.journalDir ?? (await testTempDir("journal-"));
     const base: DaemonConfig = {
       ...DEFAULT_CONFIG,
       // Inline reserve punches by default: `assertConservation` can then check the reserve

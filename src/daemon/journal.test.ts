@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { appendFile, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { pino } from "pino";
 import { Journal, JournalCorruptError } from "./journal.ts";
+import { testTempDir } from "./test-temp-dir.ts";
 
 const logger = pino({ level: "silent" });
 
 async function dir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), "gmempool-journal-test-"));
+  return testTempDir("journal-test-");
 }
 
 interface State {

@@ -1,0 +1,23 @@
+/**
+ * Temporary directories for tests (journals of fake daemons): all under one directory per
+ * process, removed when the process exits, so that a test file leaves /tmp as it found it even
+ * when a test crashes the daemon it started and restarts another on the same journal.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+let parent: string | undefined;
+
+/** A fresh directory `<parent>/<prefix>XXXXXX`; removed with its parent at process exit. */
+export async function testTempDir(prefix: string): Promise<string> {
+  if (parent === undefined) {
+    const made = mkdtempSync(join(tmpdir(), "gmempool-test-"));
+    parent = made;
+    process.once("exit", () => {
+      rmSync(made, { recursive: true, force: true });
+    });
+  }
+  return mkdtemp(join(parent, prefix));
+}
