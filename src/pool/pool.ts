@@ -377,25 +377,28 @@ export class Pool {
       policy: decision.policy,
       punchedBytes,
       zeroedBytes: zeroSteps.reduce((n, s) => n + s.bytes.end - s.bytes.start, 0),
-      deferredBytes: this.heldAfterPunches(lease, decision.newlyMarked, pendingSteps) * PAGE_BYTES,
+      deferredBytes: this.heldAfterSteps(lease, decision.newlyMarked, pendingSteps) * PAGE_BYTES,
     };
     return this.openPlan("discard", arena, lease, busy.map((p) => p / PAGES) as [number, number], [...pendingSteps, ...zeroSteps.map((step) => this.stateless(lease, step))], () => "active", outcome);
   }
 
   /**
-   * How many pages of `runs` some file still holds once the punches among `steps` are done: what
-   * a discard reports as deferred (pool.proto, DiscardResponse). Each run is cut where punches
-   * start and end; a piece counts its pages populated on a side no punch covers there. Counting
-   * on the bitmaps as they are (no apply-and-undo) keeps whole-unit discards cheap: their one
-   * piece is punched on every side and counts nothing.
+   * How many pages of `runs` some file still holds once the populates and punches among `steps`
+   * are done: what a discard reports as deferred (pool.proto, DiscardResponse). Each run is cut
+   * where those steps start and end; a piece counts all its pages when a populate covers it on
+   * some side, else its pages populated on a side no punch covers there. A discard populates
+   * when an earlier failed step left a needed page of the block missing, and a populate is never
+   * less than a unit, so it can put pages of the range back into a file. Counting on the bitmaps
+   * as they are (no apply-and-undo) keeps whole-unit discards cheap: their one piece is punched
+   * on every side and counts nothing.
    */
-  private heldAfterPunches(lease: Lease, runs: readonly (readonly [number, number])[], steps: readonly PendingStep[]): number {
+  private heldAfterSteps(lease: Lease, runs: readonly (readonly [number, number])[], steps: readonly PendingStep[]): number {
     if (runs.length === 0) return 0;
-    const punches = steps.filter((s) => s.step.op === "punch");
+    const moves = steps.filter((s) => s.step.op === "punch" || s.step.op === "populate");
     let held = 0;
     for (const [start, end] of runs) {
       const cuts = new Set([start, end]);
-      for (const p of punches) {
+      for (const p of moves) {
         if (p.endPage > start && p.startPage < end) cuts.add(Math.max(start, p.startPage)).add(Math.min(end, p.endPage));
       }
       const points = [...cuts].sort((a, b) => a - b);
@@ -404,14 +407,16 @@ export class Pool {
         const to = points[i + 1]!;
         let gone0 = false;
         let gone1 = lease.pages.sides === 1;
-        for (const p of punches) {
+        let filled = false;
+        for (const p of moves) {
           if (p.startPage <= from && p.endPage >= to) {
-            if (p.step.side === 0) gone0 = true;
+            if (p.step.op === "populate") filled = true;
+            else if (p.step.side === 0) gone0 = true;
             else gone1 = true;
           }
         }
-        if (gone0 && gone1) continue;
-        held += lease.pages.count(from, to, (_p, _d, pop0, pop1) => (gone0 ? 0 : pop0) | (gone1 ? 0 : pop1));
+        if (filled) held += to - from;
+        else if (!(gone0 && gone1)) held += lease.pages.count(from, to, (_p, _d, pop0, pop1) => (gone0 ? 0 : pop0) | (gone1 ? 0 : pop1));
       }
     }
     return held;
