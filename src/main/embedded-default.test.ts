@@ -21,7 +21,8 @@ test("gmempool serve on the embedded default runs as an ordinary user, who is it
   const dir = mkdtempSync(join(tmpdir(), "gmempool-default-"));
   chmodSync(dir, 0o777);
   const runtimeDir = join(dir, "run");
-  const env = { ...process.env, HOME: dir, GMEMPOOL_RUNTIME_DIR: "", XDG_RUNTIME_DIR: "" };
+  // TSX_DISABLE_CACHE: tsx would otherwise leave a compile cache of nobody's in /tmp/tsx-65534.
+  const env = { ...process.env, HOME: dir, GMEMPOOL_RUNTIME_DIR: "", XDG_RUNTIME_DIR: "", TSX_DISABLE_CACHE: "1" };
   const daemon = spawn(process.execPath, [BIN, "serve", "--runtime-dir", runtimeDir], { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"], ...ids });
   const exited = once(daemon, "exit");
   let log = "";
