@@ -338,6 +338,8 @@ export interface PoolClient extends grpc.Client {
    * enclosing 2 MiB (or granule) boundaries, e.g. "discard [0x1000, 0x3000) is inside unit
    * [0x0, 0x200000); policy reject: discard whole units"; policy ZERO and the sub-granule
    * part holds private pages. Nothing changes.
+   * - RESOURCE_EXHAUSTED: a unit of the range must be populated again first (an earlier kernel
+   * step on it failed) and the pool has no free unit (the counts named). Nothing changes.
    */
   Discard(argument: _gmempool_v1_DiscardRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_DiscardResponse__Output>): grpc.ClientUnaryCall;
   Discard(argument: _gmempool_v1_DiscardRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gmempool_v1_DiscardResponse__Output>): grpc.ClientUnaryCall;
@@ -363,6 +365,8 @@ export interface PoolClient extends grpc.Client {
    * enclosing 2 MiB (or granule) boundaries, e.g. "discard [0x1000, 0x3000) is inside unit
    * [0x0, 0x200000); policy reject: discard whole units"; policy ZERO and the sub-granule
    * part holds private pages. Nothing changes.
+   * - RESOURCE_EXHAUSTED: a unit of the range must be populated again first (an earlier kernel
+   * step on it failed) and the pool has no free unit (the counts named). Nothing changes.
    */
   discard(argument: _gmempool_v1_DiscardRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_DiscardResponse__Output>): grpc.ClientUnaryCall;
   discard(argument: _gmempool_v1_DiscardRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gmempool_v1_DiscardResponse__Output>): grpc.ClientUnaryCall;
@@ -929,6 +933,8 @@ export interface PoolHandlers extends grpc.UntypedServiceImplementation {
    * enclosing 2 MiB (or granule) boundaries, e.g. "discard [0x1000, 0x3000) is inside unit
    * [0x0, 0x200000); policy reject: discard whole units"; policy ZERO and the sub-granule
    * part holds private pages. Nothing changes.
+   * - RESOURCE_EXHAUSTED: a unit of the range must be populated again first (an earlier kernel
+   * step on it failed) and the pool has no free unit (the counts named). Nothing changes.
    */
   Discard: grpc.handleUnaryCall<_gmempool_v1_DiscardRequest__Output, _gmempool_v1_DiscardResponse>;
   
