@@ -164,6 +164,31 @@ describe("PoolManager on the fake kernel", () => {
     d.assertConservation();
   });
 
+  test("a discard over two leases refused on the second changes nothing on the first (its plan is cancelled, not aborted)", async () => {
+    const d = await daemon({ capacityUnits: 16, configure: (c) => ({ ...c, policy: { ...c.policy, discard: "reject" } }) });
+    const vmm = d.vmm();
+    const caller = vmm.caller();
+    const { arena } = await gmemArena(vmm, 4);
+    await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" });
+    await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" });
+    const view = () => {
+      const { time: _time, kernelBuddyZones: _zones, ...map } = d.manager.getFragmentationMap(caller, { arenaId: arena.arenaId, allOwners: false });
+      return { leases: d.manager.listLeases(caller, { arenaId: arena.arenaId, allOwners: false }), arena: d.manager.getArena(caller, arena.arenaId), status: d.manager.getPoolStatus(caller), map };
+    };
+    const before = view();
+    // The first lease's whole units are planned (punched, pages marked discarded) before the
+    // second lease's 4 KiB edge is refused by policy reject.
+    await rejects(d.manager.discard(caller, { requestId: "", arenaId: arena.arenaId, offsetBytes: 0n, lengthBytes: 2n * UNIT + 4096n }), "failed-precondition", /\[0x0, 0x600000\)/);
+    const after = view();
+    assert.equal(after.status.deferredBytes, 0n);
+    assert.deepEqual(after, before);
+    d.assertConservation();
+    // The first lease's units are not busy: a discard of them alone goes through.
+    const r = await d.manager.discard(caller, { requestId: "", arenaId: arena.arenaId, offsetBytes: 0n, lengthBytes: 2n * UNIT });
+    assert.equal(r.releasedUnitCount, 2);
+    d.assertConservation();
+  });
+
   test("discard past the deferred cap under overflow reject names the 2 MiB boundaries too, and changes nothing", async () => {
     const d = await daemon({ configure: (c) => ({ ...c, policy: { ...c.policy, discard: "defer", deferredCapBytes: 8192, deferredOverflow: "reject" } }) });
     const vmm = d.vmm();

@@ -1104,7 +1104,9 @@ export class PoolManager implements PoolDaemon {
   /**
    * Plans one call over several leases. The first and last segments (the only ones with
    * sub-granule edges, hence the only ones a discard policy can reject) are planned first; if
-   * any planning throws, the plans made so far are aborted and the error returns.
+   * any planning throws, the plans made so far are cancelled (Pool.cancel: no step of theirs
+   * reached the kernel, so their page marks go too, not only their reserve slots as with abort)
+   * and the error returns: a refused call changes nothing (pool.proto).
    */
   #planSegments(segments: readonly { leaseId: string; offsetBytes: number; lengthBytes: number }[], plan: (s: { leaseId: string; offsetBytes: number; lengthBytes: number }) => Plan): Plan[] {
     const order = segments.length <= 2 ? segments.map((_, i) => i) : [0, segments.length - 1, ...segments.slice(1, -1).map((_, i) => i + 1)];
@@ -1117,7 +1119,7 @@ export class PoolManager implements PoolDaemon {
         made.push(p);
       }
     } catch (error) {
-      for (const p of made) this.#pool.abort(p.id);
+      for (const p of made) this.#pool.cancel(p.id);
       throw error;
     }
     return plans;

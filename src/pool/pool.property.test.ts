@@ -619,7 +619,10 @@ class Discard extends RangeCommand {
 /**
  * A discard spanning leases. The core takes one lease per call, so a range that runs past the
  * lease is refused; the daemon splits such a range at lease boundaries and plans one discard per
- * lease, all in flight together, then settles them (PoolManager.discard). Both are done here.
+ * lease, all in flight together, then settles them (PoolManager.discard). Both are done here, in
+ * the daemon's order: the first and last segments (the only ones a policy can refuse), then the
+ * middle ones. When one is refused, the daemon cancels the plans already made and the whole call
+ * changes nothing (pool.proto), so the model goes back to where it was.
  */
 class DiscardAcrossLeases implements Cmd {
   readonly leasePick: number;
@@ -654,23 +657,27 @@ class DiscardAcrossLeases implements Cmd {
     const lastIndex = 1 + (this.endPick % (chain.length - 1));
     const last = chain[lastIndex]!;
     const hi = 1 + ((this.endPick >> 3) % last.pages.length);
+    const order = [0, lastIndex, ...Array.from({ length: lastIndex - 1 }, (_, k) => k + 1)];
     const planned: PlannedDiscard[] = [];
-    for (let i = 0; i <= lastIndex; i++) {
+    const modelBefore: Page[][] = [];
+    for (const i of order) {
       const l = chain[i]!;
       const claimed = planned.reduce((n, p) => n + p.plan.steps.reduce((k, st) => k + (st.op === "populate" ? st.unitsTaken : 0), 0), 0);
+      const pagesBefore = l.pages.map(copyPage);
       const d = planDiscard(m, r, l, i === 0 ? lo : 0, i === lastIndex ? hi : l.pages.length, claimed);
       if (d === undefined) {
-        // Refused: the daemon aborts what it planned. Abort reverts the kernel steps only; the
-        // pages the earlier segments marked discarded stay marked (held, as after a failed
-        // punch), so the model keeps them too. (So a refused Discard over several leases does
-        // change something, though pool.proto says it does not.)
-        for (const p of planned) r.pool.abort(p.plan.id);
-        note("discard: across leases, aborted");
+        // Refused before any kernel call: the daemon cancels what it planned, page marks and
+        // all, so nothing changes.
+        for (const p of planned) r.pool.cancel(p.plan.id);
+        planned.forEach((p, k) => (p.l.pages = modelBefore[k]!));
+        note(planned.length > 0 ? "discard: across leases, cancelled" : "discard: across leases, first refused");
         compare(m, r);
         return;
       }
       planned.push(d);
+      modelBefore.push(pagesBefore);
     }
+    planned.sort((a, b) => a.l.start - b.l.start);
     note("discard: across leases");
     for (const d of planned) settleDiscard(m, r, d, this.failMask);
     compare(m, r);
@@ -835,7 +842,7 @@ const MIN_PER_RUN: Readonly<Record<string, number>> = {
   "discard: granularity 2 MiB": 1.5,
   "discard: granularity > 2 MiB": 0.7,
   "discard: across leases": 0.1,
-  "discard: across leases, aborted": 0.07,
+  "discard: across leases, cancelled": 0.03,
   "discard: deferred cap reached": 0.2,
   "discard: zeroed": 0.15,
   "populate: discarded pages": 0.6,

@@ -5,7 +5,8 @@ import type { Plan, PopulateStep } from "./plan.ts";
 import { alignedFit } from "./placement.ts";
 import { Pool } from "./pool.ts";
 import { ExtentSet } from "./extent-set.ts";
-import { UNIT_BYTES } from "./units.ts";
+import { exportSnapshot } from "./snapshot.ts";
+import { PAGE_BYTES, UNIT_BYTES } from "./units.ts";
 
 const MiB = 1024 * 1024;
 
@@ -279,5 +280,140 @@ describe("Pool: policy", () => {
     assert.equal(alignedFit(free, 2, 2, "first-fit"), 2);
     assert.equal(alignedFit(free, 2, 2, "best-fit"), 2);
     assert.equal(alignedFit(free, 16, 1, "best-fit"), -1);
+  });
+});
+
+/**
+ * Everything a plan could change: page state and leases (the snapshot, which holds unit bytes
+ * and split records), lease states and busy units, running totals, the reserve's slots, the
+ * arenas' free units and the plans in flight.
+ */
+function fingerprint(pool: Pool) {
+  pool.assertInvariants();
+  return {
+    snapshot: exportSnapshot(pool),
+    leases: [...pool.leases()].map((l) => [l.id, l.state, l.busy.size]),
+    totals: [pool.deferredBytes, pool.staleBytes, pool.splitUnits],
+    reserve: [pool.reserve.freeUnits, pool.reserve.claimedUnits, pool.reserve.leasedUnits, pool.reserve.heldRuns()],
+    free: [...pool.arenas()].map((a) => [a.id, a.free.size, a.free.largestRun()]),
+    pending: pool.pendingPlanCount,
+  };
+}
+
+/** Cancels `plan` and checks that the pool is exactly as `before`. */
+function cancelChecked(pool: Pool, plan: Plan, before: ReturnType<typeof fingerprint>): void {
+  pool.assertInvariants();
+  pool.cancel(plan.id);
+  assert.deepEqual(fingerprint(pool), before);
+  assert.throws(() => pool.commit(plan.id), NotFoundError);
+}
+
+describe("Pool: cancel (a plan none of whose steps reached the kernel, as if never made)", () => {
+  /** A 4-unit lease of a one-file or pair arena, half of its second unit discarded (deferred). */
+  function withDeferred(files: ("guest_memfd" | "memfd")[] = ["guest_memfd"], capacityUnits = 32) {
+    const pool = new Pool({ capacityUnits, maxStepUnits: 1, policy: { discard: "defer" } });
+    const arena = pool.registerArena("vmm", { sizeBytes: 8 * UNIT_BYTES, files });
+    const alloc = pool.allocate("vmm", { arenaId: arena.id, unitCount: 4 });
+    commitChecked(pool, alloc);
+    const leaseId = alloc.leaseId;
+    commitChecked(pool, pool.discard("vmm", { leaseId, offsetBytes: UNIT_BYTES, lengthBytes: 256 * PAGE_BYTES }));
+    assert.equal(pool.deferredBytes, 1 * MiB);
+    return { pool, arena, leaseId };
+  }
+
+  test("a discard: pages it marked discarded are live again, its punch slots go back, its units are not busy", () => {
+    const { pool, leaseId } = withDeferred();
+    const before = fingerprint(pool);
+    // Completes unit 1 (punched), punches unit 2 whole, defers half of unit 3.
+    const request = { leaseId, offsetBytes: UNIT_BYTES + 256 * PAGE_BYTES, lengthBytes: UNIT_BYTES + 256 * PAGE_BYTES + 256 * PAGE_BYTES };
+    const plan = pool.discard("vmm", request);
+    assert.deepEqual(plan.steps.map((s) => s.op), ["punch", "punch"]);
+    assert.equal(plan.discard?.deferredBytes, 1 * MiB);
+    // Counted deferred (discarded, still populated) until the punches are applied.
+    assert.equal(pool.deferredBytes, 5 * MiB);
+    cancelChecked(pool, plan, before);
+    assert.equal(pool.deferredBytes, 1 * MiB);
+    const again = pool.discard("vmm", request);
+    commitChecked(pool, again);
+    assert.equal(pool.reserve.leasedUnits, 2);
+  });
+
+  test("a populate: discarded pages are discarded again, its populate slots go back", () => {
+    const { pool, leaseId } = withDeferred();
+    commitChecked(pool, pool.discard("vmm", { leaseId, offsetBytes: 2 * UNIT_BYTES, lengthBytes: UNIT_BYTES }));
+    const before = fingerprint(pool);
+    const plan = pool.populate("vmm", { leaseId, offsetBytes: 0, lengthBytes: 4 * UNIT_BYTES });
+    assert.deepEqual(plan.steps.map((s) => s.op), ["populate"]);
+    assert.equal(pool.deferredBytes, 0);
+    cancelChecked(pool, plan, before);
+    assert.equal(pool.reserve.freeUnits, 29);
+  });
+
+  test("a notify conversion of a pair: attributes and stale pages as before, no slot claimed", () => {
+    const { pool, leaseId } = withDeferred(["guest_memfd", "memfd"]);
+    const before = fingerprint(pool);
+    const plan = pool.convert("vmm", { leaseId, offsetBytes: 0, lengthBytes: UNIT_BYTES + 8 * PAGE_BYTES, toPrivate: true, mode: "notify" });
+    assert.ok(plan.steps.some((s) => s.op === "populate") && plan.steps.some((s) => s.op === "punch"));
+    assert.notDeepEqual(fingerprint(pool).totals, before.totals);
+    cancelChecked(pool, plan, before);
+  });
+
+  test("an in-place conversion changes nothing when planned, so cancelling it only frees its units", () => {
+    const { pool, leaseId } = withDeferred();
+    const before = fingerprint(pool);
+    const plan = pool.convert("vmm", { leaseId, offsetBytes: 0, lengthBytes: 4 * PAGE_BYTES, toPrivate: true, mode: "in-place" });
+    assert.throws(() => pool.discard("vmm", { leaseId, offsetBytes: 0, lengthBytes: UNIT_BYTES }), ConflictError);
+    cancelChecked(pool, plan, before);
+  });
+
+  test("an allocation: the lease is gone, its units are free in the arena and in the reserve", () => {
+    const { pool, arena } = withDeferred();
+    const before = fingerprint(pool);
+    const plan = pool.allocate("vmm", { arenaId: arena.id, unitCount: 2, initiallyPrivate: true }, "boot");
+    cancelChecked(pool, plan, before);
+    assert.throws(() => pool.lease("boot"), NotFoundError);
+    commitChecked(pool, pool.allocate("vmm", { arenaId: arena.id, unitCount: 4 }, "boot"));
+  });
+
+  test("a release: the lease is back in its previous state (active or failed) with its units", () => {
+    const { pool, leaseId } = withDeferred();
+    const before = fingerprint(pool);
+    cancelChecked(pool, pool.release("vmm", leaseId), before);
+    assert.equal(pool.lease(leaseId).state, "active");
+
+    const failing = pool.release("vmm", leaseId);
+    commitChecked(pool, failing, [0]);
+    const failed = fingerprint(pool);
+    assert.equal(pool.lease(leaseId).state, "failed");
+    cancelChecked(pool, pool.forceRelease(leaseId), failed);
+    assert.equal(pool.lease(leaseId).state, "failed");
+    commitChecked(pool, pool.release("vmm", leaseId));
+    assert.equal(pool.reserve.freeUnits, 32);
+  });
+
+  test("plans of one request over several leases: cancelling the earlier ones when a later one is refused", () => {
+    const pool = new Pool({ capacityUnits: 16, policy: { discard: "reject" } });
+    const arena = pool.registerArena("vmm", { sizeBytes: 4 * UNIT_BYTES, files: ["guest_memfd"] });
+    const first = pool.allocate("vmm", { arenaId: arena.id, unitCount: 2 });
+    const second = pool.allocate("vmm", { arenaId: arena.id, unitCount: 2 });
+    commitChecked(pool, first);
+    commitChecked(pool, second);
+    const before = fingerprint(pool);
+    const plan = pool.discard("vmm", { leaseId: first.leaseId, offsetBytes: 0, lengthBytes: 2 * UNIT_BYTES });
+    assert.throws(() => pool.discard("vmm", { leaseId: second.leaseId, offsetBytes: 2 * UNIT_BYTES, lengthBytes: PAGE_BYTES }), FailedPreconditionError);
+    cancelChecked(pool, plan, before);
+    assert.equal(pool.deferredBytes, 0);
+  });
+
+  test("an unknown plan, or one already settled or cancelled, is not found", () => {
+    const { pool, leaseId } = withDeferred();
+    assert.throws(() => pool.cancel(999), (e) => e instanceof NotFoundError && /plan 999 is not in flight/.test(e.message));
+    const plan = pool.discard("vmm", { leaseId, offsetBytes: 0, lengthBytes: UNIT_BYTES });
+    pool.cancel(plan.id);
+    assert.throws(() => pool.cancel(plan.id), NotFoundError);
+    const committed = pool.discard("vmm", { leaseId, offsetBytes: 0, lengthBytes: UNIT_BYTES });
+    commitChecked(pool, committed);
+    assert.throws(() => pool.cancel(committed.id), NotFoundError);
+    pool.assertInvariants();
   });
 });

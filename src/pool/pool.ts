@@ -4,7 +4,8 @@
  *
  * Every mutating method validates first (early returns that throw a typed error naming the
  * wrong value, with no state changed), then does its bookkeeping and returns a `Plan` of kernel
- * steps. The units the plan touches stay claimed until `commit` settles it.
+ * steps. The units the plan touches stay claimed until `commit` settles it (or `cancel` takes it
+ * back, when none of its steps reached the kernel).
  *
  * Invariants (DESIGN.md §3, checked by `assertInvariants`):
  * 1. conservation: free + claimed + leased = capacity (the reserve's slots), and the leased
@@ -116,8 +117,21 @@ interface PendingPlan {
   /** Lease-relative units claimed by the plan. */
   readonly busy: readonly [number, number];
   readonly settle: (allApplied: boolean) => PlanResult["leaseState"];
+  /**
+   * Undoes the bookkeeping the plan did when it was made (page state, lease state), for
+   * `cancel`. One closure per plan, none per step.
+   */
+  readonly undo: () => void;
   /** Lease-relative units that were not all-private before a conversion to private. */
   readonly collapseCandidates: readonly number[];
+}
+
+/** What a plan does when it settles, and how to take it back when it is cancelled. */
+interface PlanOptions {
+  readonly settle: PendingPlan["settle"];
+  readonly undo: PendingPlan["undo"];
+  readonly discard?: DiscardOutcome;
+  readonly collapseCandidates?: readonly number[];
 }
 
 export const DEFAULT_MAX_STEP_UNITS = 16;
@@ -307,9 +321,12 @@ export class Pool {
     arena.leases.set(id, lease);
     this.leaseMap.set(id, lease);
     const actions = planPopulation({ pages, layout: arena.layout, granularityBytes: granularity, startUnit: 0, endUnit: lease.unitCount, maxStepUnits: this.maxStepUnits });
-    return this.openPlan("allocate", arena, lease, [0, lease.unitCount], this.populationSteps(arena, lease, actions), (allApplied) => {
-      lease.state = allApplied ? "active" : "failed";
-      return lease.state;
+    return this.openPlan("allocate", arena, lease, [0, lease.unitCount], this.populationSteps(arena, lease, actions), {
+      settle: (allApplied) => {
+        lease.state = allApplied ? "active" : "failed";
+        return lease.state;
+      },
+      undo: () => this.dropLease(arena, lease),
     });
   }
 
@@ -331,14 +348,20 @@ export class Pool {
       pages: lease.pages, layout: arena.layout, granularityBytes: this.granularityOf(arena),
       startUnit: 0, endUnit: lease.unitCount, maxStepUnits: this.maxStepUnits, releasing: true,
     });
+    const previous = lease.state;
     lease.state = "releasing";
-    return this.openPlan("release", arena, lease, [0, lease.unitCount], this.populationSteps(arena, lease, actions), (allApplied) => {
-      if (!allApplied) {
-        lease.state = "failed";
-        return "failed";
-      }
-      this.dropLease(arena, lease);
-      return "released";
+    return this.openPlan("release", arena, lease, [0, lease.unitCount], this.populationSteps(arena, lease, actions), {
+      settle: (allApplied) => {
+        if (!allApplied) {
+          lease.state = "failed";
+          return "failed";
+        }
+        this.dropLease(arena, lease);
+        return "released";
+      },
+      undo: () => {
+        lease.state = previous;
+      },
     });
   }
 
@@ -369,7 +392,7 @@ export class Pool {
       offsetOf: (page) => this.pageToArenaBytes(lease, page),
     });
     const zeroSteps: KernelStep[] = decision.zeroRuns.map(([s, e]) => ({ op: "zero", arenaId: arena.id, side: arena.layout === "pair" ? 1 : 0, bytes: this.pagesToArenaBytes(lease, s, e) }));
-    const pendingSteps = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
+    const { steps: pendingSteps, undo } = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
       for (const [s, e] of decision.marked) lease.pages.setField(FIELD_DISCARDED, s, e, true);
     });
     const punchedBytes = pendingSteps.reduce((n, p) => n + (p.step.op === "punch" ? p.step.bytes.end - p.step.bytes.start : 0), 0);
@@ -379,7 +402,7 @@ export class Pool {
       zeroedBytes: zeroSteps.reduce((n, s) => n + s.bytes.end - s.bytes.start, 0),
       deferredBytes: this.heldAfterSteps(lease, decision.newlyMarked, pendingSteps) * PAGE_BYTES,
     };
-    return this.openPlan("discard", arena, lease, busy.map((p) => p / PAGES) as [number, number], [...pendingSteps, ...zeroSteps.map((step) => this.stateless(lease, step))], () => "active", outcome);
+    return this.openPlan("discard", arena, lease, busy.map((p) => p / PAGES) as [number, number], [...pendingSteps, ...zeroSteps.map((step) => this.stateless(lease, step))], { settle: stillActive, undo, discard: outcome });
   }
 
   /**
@@ -430,10 +453,10 @@ export class Pool {
     const granularity = this.granularityOf(arena);
     const busy = expandToBlocks(startPage, endPage, populateBlockBytes(granularity) / PAGE_BYTES);
     this.requireIdle(lease, busy);
-    const steps = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
+    const { steps, undo } = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
       lease.pages.setField(FIELD_DISCARDED, startPage, endPage, false);
     });
-    return this.openPlan("populate", arena, lease, busy.map((p) => p / PAGES) as [number, number], steps, () => "active");
+    return this.openPlan("populate", arena, lease, busy.map((p) => p / PAGES) as [number, number], steps, { settle: stillActive, undo });
   }
 
   /**
@@ -461,9 +484,10 @@ export class Pool {
 
     if (request.mode === "in-place") {
       const step: KernelStep = { op: "set-attributes", arenaId: arena.id, side: 0, bytes: this.pagesToArenaBytes(lease, startPage, endPage), private: request.toPrivate };
-      return this.openPlan("convert", arena, lease, busyUnits, [{ step, startPage, endPage }], () => "active", undefined, candidates);
+      // The attributes change when the ioctl succeeds (applyStep): nothing to undo at plan time.
+      return this.openPlan("convert", arena, lease, busyUnits, [{ step, startPage, endPage }], { settle: stillActive, undo: nothingToUndo, collapseCandidates: candidates });
     }
-    const steps = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
+    const { steps, undo } = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
       lease.pages.setField(FIELD_PRIVATE, startPage, endPage, request.toPrivate);
     });
     const zeroSteps: KernelStep[] = [];
@@ -474,7 +498,7 @@ export class Pool {
         if (!punched.has(bytes.start)) zeroSteps.push({ op: "zero", arenaId: arena.id, side: 1, bytes });
       }
     }
-    return this.openPlan("convert", arena, lease, busyUnits, [...steps, ...zeroSteps.map((step) => this.stateless(lease, step))], () => "active", undefined, candidates);
+    return this.openPlan("convert", arena, lease, busyUnits, [...steps, ...zeroSteps.map((step) => this.stateless(lease, step))], { settle: stillActive, undo, collapseCandidates: candidates });
   }
 
   // ---------------------------------------------------------------- settling plans
@@ -521,6 +545,24 @@ export class Pool {
     return this.commit(planId, pending.steps.map((_, i) => i));
   }
 
+  /**
+   * Takes back a plan none of whose steps reached the kernel, as if it had never been made: its
+   * reserve slots go back (as `abort`), its units are no longer busy, and the bookkeeping it did
+   * when planned is undone — page state a discard, populate or notify conversion changed, an
+   * allocating lease (dropped), a releasing lease's state. `abort` keeps that bookkeeping (a
+   * plan whose kernel calls failed settles into it); `cancel` is for a request refused before
+   * any kernel call, e.g. a later plan of a Discard over several leases refused by policy
+   * (pool.proto: "Nothing changes").
+   */
+  cancel(planId: PlanId): void {
+    const pending = this.pending.get(planId);
+    if (pending === undefined) throw new NotFoundError(`plan ${planId} is not in flight`);
+    this.pending.delete(planId);
+    for (const step of pending.steps) this.revertStep(step);
+    pending.lease.busy.remove(pending.busy[0], pending.busy[1]);
+    pending.undo();
+  }
+
   /** The plans in flight (for shutdown and diagnostics). */
   pendingPlans(): Plan[] {
     return [...this.pending.values()].map((p) => p.plan);
@@ -528,40 +570,35 @@ export class Pool {
 
   // ---------------------------------------------------------------- internals
 
-  private openPlan(
-    kind: PlanKind,
-    arena: Arena,
-    lease: Lease,
-    busy: readonly [number, number],
-    steps: readonly PendingStep[],
-    settle: PendingPlan["settle"],
-    discard?: DiscardOutcome,
-    collapseCandidates: readonly number[] = [],
-  ): Plan {
+  private openPlan(kind: PlanKind, arena: Arena, lease: Lease, busy: readonly [number, number], steps: readonly PendingStep[], options: PlanOptions): Plan {
     const id = this.nextPlanId++;
     if (!lease.busy.containsRange(busy[0], busy[1])) lease.busy.add(busy[0], busy[1]);
+    const { settle, undo, discard, collapseCandidates = [] } = options;
     const plan: Plan = { id, kind, leaseId: lease.id, arenaId: arena.id, steps: steps.map((s) => s.step), ...(discard === undefined ? {} : { discard }) };
-    this.pending.set(id, { plan, lease, steps, busy, settle, collapseCandidates });
+    this.pending.set(id, { plan, lease, steps, busy, settle, undo, collapseCandidates });
     return plan;
   }
 
   /**
    * Applies a page-state change, then plans the population it implies. When the reserve cannot
    * supply the units the change needs, the change is undone and the call throws: the pool is
-   * left exactly as it was.
+   * left exactly as it was. `undo` restores the saved units the same way, for `cancel`: it is
+   * exact as long as the plan is in flight, because its busy units keep every other plan off
+   * them and none of its steps is applied before it settles.
    */
-  private mutatePagesThenPlan(arena: Arena, lease: Lease, busyPages: readonly number[], granularity: number, mutate: () => void): PendingStep[] {
+  private mutatePagesThenPlan(arena: Arena, lease: Lease, busyPages: readonly number[], granularity: number, mutate: () => void): { steps: PendingStep[]; undo: () => void } {
     const startUnit = busyPages[0]! / PAGES;
     const endUnit = busyPages[1]! / PAGES;
     const saved = lease.pages.save(startUnit, endUnit);
     this.measured(lease, [startUnit, endUnit], mutate);
+    const undo = (): void => this.measured(lease, [startUnit, endUnit], () => lease.pages.restore(saved));
     const actions = planPopulation({ pages: lease.pages, layout: arena.layout, granularityBytes: granularity, startUnit, endUnit, maxStepUnits: this.maxStepUnits });
     const needed = actions.reduce((n, a) => n + (a.op === "populate" ? a.units : 0), 0);
     if (needed > this.reserveState.freeUnits) {
-      this.measured(lease, [startUnit, endUnit], () => lease.pages.restore(saved));
+      undo();
       throw new ExhaustedError(`lease "${lease.id}" needs ${needed} more units, ${this.reserveState.freeUnits} free in the pool of ${this.capacityUnits}`);
     }
-    return this.populationSteps(arena, lease, actions);
+    return { steps: this.populationSteps(arena, lease, actions), undo };
   }
 
   /** Turns population actions into kernel steps that claim reserve slots now. */
@@ -735,6 +772,14 @@ function checkStepAlignment(bytes: ByteRange, granularity: number, arenaId: Aren
   if (bytes.start % granularity !== 0 || bytes.end % granularity !== 0) {
     throw new Error(`internal: step [${bytes.start}, ${bytes.end}) on arena "${arenaId}" breaks the ${formatBytes(granularity)} granularity`);
   }
+}
+
+function stillActive(): "active" {
+  return "active";
+}
+
+function nothingToUndo(): void {
+  // An in-place conversion changes the page state only when its step is applied.
 }
 
 function isEmpty(values: Iterable<number>): boolean {
