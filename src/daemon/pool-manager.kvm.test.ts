@@ -8,9 +8,6 @@
  * guest_memfd arena, parallel steps, journal fsync) next to a raw 1 GiB populate.
  */
 import assert from "node:assert/strict";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { pino } from "pino";
 import { fallocateChunked } from "../kvm/fallocate-chunked.ts";
@@ -21,12 +18,13 @@ import { kvmSkipReason } from "../kvm/require-kvm.ts";
 import { DEFAULT_CONFIG, type DaemonConfig } from "./config.ts";
 import { PoolManager } from "./pool-manager.ts";
 import type { ReserveMode } from "./pool-service.ts";
+import { testTempDir } from "./test-temp-dir.ts";
 
 const skip = kvmSkipReason({ root: true });
 
 async function manager(kernel: LinuxKernel, mode: ReserveMode, capacityUnits: number, configure: (c: DaemonConfig) => DaemonConfig = (c) => c): Promise<PoolManager> {
   const config = configure({ ...DEFAULT_CONFIG, pool: { ...DEFAULT_CONFIG.pool, capacityUnits, reserve: mode } });
-  const m = new PoolManager({ config, kernel, logger: pino({ level: process.env["GMEMPOOL_TEST_LOG"] ?? "silent" }), journalDir: await mkdtemp(join(tmpdir(), "gmempool-kvm-")), daemonVersion: "test" });
+  const m = new PoolManager({ config, kernel, logger: pino({ level: process.env["GMEMPOOL_TEST_LOG"] ?? "silent" }), journalDir: await testTempDir("kvm-"), daemonVersion: "test" });
   await m.start();
   return m;
 }
