@@ -4,7 +4,7 @@
  * reports as a usage error (exit 2) naming the option.
  */
 import { InvalidArgumentError, type Command } from "commander";
-import { parseSize } from "./parse-size.ts";
+import { parseSize } from "../node/src/units.ts";
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 

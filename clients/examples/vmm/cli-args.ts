@@ -6,6 +6,7 @@
  * Parsed with node:util parseArgs; a bad argument is a UsageError (exit status 2).
  */
 import { parseArgs } from "node:util";
+import { parseSize as parseBytes } from "../../node/src/units.ts";
 
 /** The line --hold prints when it starts waiting (the demo waits for it). */
 export const HOLD_MARKER = "holding before the teardown";
@@ -41,19 +42,13 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-const SIZE_UNITS: Readonly<Record<string, bigint>> = {
-  "": 1n, b: 1n,
-  k: 1n << 10n, kib: 1n << 10n,
-  m: 1n << 20n, mib: 1n << 20n,
-  g: 1n << 30n, gib: 1n << 30n,
-};
-
-/** "64MiB", "64M", "1GiB", "2097152" -> bytes. */
+/** "64MiB", "64M", "1GiB", "2097152" -> bytes (the client library's parser; a UsageError here). */
 export function parseSize(text: string): bigint {
-  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(text);
-  const multiplier = match === null ? undefined : SIZE_UNITS[match[2]!.toLowerCase()];
-  if (match === null || multiplier === undefined) throw new UsageError(`not a size: "${text}" (try 64MiB)`);
-  return BigInt(match[1]!) * multiplier;
+  try {
+    return parseBytes(text);
+  } catch {
+    throw new UsageError(`not a size: "${text}" (try 64MiB)`);
+  }
 }
 
 export function parseVmmArgs(argv: readonly string[], pid = process.pid): VmmOptions {

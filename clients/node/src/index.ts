@@ -50,5 +50,5 @@ export {
   type UnavailableErrorOptions,
 } from "./pool-errors.ts";
 export * from "./resources.ts";
-export { bytesToUnits, formatBytes, PAGE_BYTES, PAGES_PER_UNIT, UNIT_BYTES, unitsToBytes } from "./units.ts";
+export { bytesToUnits, formatBytes, PAGE_BYTES, PAGES_PER_UNIT, parseSize, UNIT_BYTES, unitsToBytes } from "./units.ts";
 export { API_SOCKET_NAME, daemonSockets, defaultRuntimeDir, FD_SOCKET_NAME, resolveRuntimeDir, RUNTIME_DIR_ENV, type DaemonSockets, type RuntimeDirInputs } from "./runtime-dir.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { parseSize } from "./parse-size.ts";
+import { parseSize } from "./units.ts";
 
 describe("parseSize", () => {
   test("binary units, with or without a space, any case; a bare number is bytes", () => {
