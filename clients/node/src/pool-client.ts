@@ -30,7 +30,7 @@ import { AutoReattach, type ReattachReport } from "./auto-reattach.ts";
 import { deadlineAfter, remainingMs } from "./deadline.ts";
 import { FdChannelClient } from "./fd-channel/fd-channel-client.ts";
 import type { FdDelivery } from "./fd-channel/fd-delivery.ts";
-import { closeFd, isCloexec } from "./fd-channel/libc.ts";
+import { closeFd, isCloexec, isOpenFd } from "./fd-channel/libc.ts";
 import { abortedError, GrpcChannel, type CallContext } from "./grpc/grpc-channel.ts";
 import { errorFromGrpc } from "./grpc/grpc-errors.ts";
 import type {
@@ -122,8 +122,13 @@ function curableByReattach(error: unknown, holdsArenas: boolean): boolean {
 }
 
 /** An fd must be a non-negative integer to travel in SCM_RIGHTS at all. */
-function checkFd(fd: number, what: string, operation: string): void {
-  if (!Number.isInteger(fd) || fd < 0) throw new InvalidArgumentError(`${what} must be an open file descriptor, got ${String(fd)}`, { operation });
+/**
+ * The caller's fd (borrowed) must be open here: a closed or made-up number is the caller's bad
+ * argument, and sendmsg would only say EBADF, which reads as a channel failure (retry). Worded
+ * as the fake and the daemon's fd checks word it, on the fd channel step.
+ */
+function checkFd(fd: number): void {
+  if (!isOpenFd(fd)) throw new InvalidArgumentError(`fd ${fd} is not an open file descriptor (EBADF)`, { operation: "fd channel SEND_FD" });
 }
 
 export class PoolClient implements Pool {
@@ -298,7 +303,7 @@ export class PoolClient implements Pool {
 
   async registerGuestMemfdArena(gmemFd: number, request: RegisterGuestMemfdArenaRequest, options?: CallOptions): Promise<Arena> {
     const context = this.#context("RegisterGuestMemfdArena", options);
-    checkFd(gmemFd, "gmemFd", context.operation);
+    checkFd(gmemFd);
     const requestId = this.#requestId(options);
     const channel = await this.#fdChannel();
     this.#checkAborted(context);
@@ -331,7 +336,7 @@ export class PoolClient implements Pool {
 
   async createArenaPair(gmemFd: number, request: CreateArenaPairRequest, options?: CallOptions): Promise<ArenaPair> {
     const context = this.#context("CreateArenaPair", options);
-    checkFd(gmemFd, "gmemFd", context.operation);
+    checkFd(gmemFd);
     const requestId = this.#requestId(options);
     const channel = await this.#fdChannel();
     this.#checkAborted(context);
@@ -362,8 +367,8 @@ export class PoolClient implements Pool {
 
   async reattachArena(arenaId: string, fds: ReattachFds, options?: CallOptions): Promise<Arena> {
     const context = this.#context("ReattachArena", options);
-    if (fds.gmemFd !== undefined) checkFd(fds.gmemFd, "gmemFd", context.operation);
-    if (fds.memfd !== undefined) checkFd(fds.memfd, "memfd", context.operation);
+    if (fds.gmemFd !== undefined) checkFd(fds.gmemFd);
+    if (fds.memfd !== undefined) checkFd(fds.memfd);
     const requestId = this.#requestId(options);
     const files: { fdType: FdType; fd: number }[] = [];
     if (fds.gmemFd !== undefined) files.push({ fdType: "guest_memfd", fd: fds.gmemFd });

@@ -16,12 +16,12 @@
  * only while its reply has not come; the socket is held (keeps the event loop alive) exactly
  * while something is pending.
  */
-import { errorForStatus, InternalError, InvalidArgumentError, NotFoundError, UnavailableError, type PoolError } from "../pool-errors.ts";
+import { errorForStatus, InternalError, NotFoundError, UnavailableError, type PoolError } from "../pool-errors.ts";
 import type { FdType } from "../resources.ts";
 import { remainingMs } from "../deadline.ts";
 import { FdDelivery } from "./fd-delivery.ts";
 import { decodeFdReply, encodeFdRequest, FD_CHANNEL_VERSION, FD_MESSAGE_KIND, FD_MESSAGE_MAGIC, FD_TYPE_NUMBER, type FdReply } from "./fd-message.ts";
-import { closeFd, ECONNREFUSED, ENOENT, isOpenFd } from "./libc.ts";
+import { closeFd, ECONNREFUSED, ENOENT } from "./libc.ts";
 import { SeqpacketConnectError, SeqpacketSocket, type ReceivedMessage } from "./seqpacket-socket.ts";
 
 /** A SEND_FD the daemon accepted: the token to name in the gRPC call, and what it found. */
@@ -95,9 +95,6 @@ export class FdChannelClient {
 
   /** SEND_FD: `fd` (borrowed) claimed to be `fdType`; resolves with the token, rejects with the daemon's error. */
   async sendFd(fd: number, fdType: FdType, deadline: number): Promise<SentFd> {
-    // A closed or made-up fd number is the caller's mistake, not a channel failure: sendmsg would
-    // say EBADF and the caller would be told to retry (UnavailableError).
-    if (!isOpenFd(fd)) throw new InvalidArgumentError(`fd ${fd} is not an open file descriptor (EBADF)`, { operation: "fd channel SEND_FD" });
     const reply = await this.#request({ kind: FD_MESSAGE_KIND.SEND_FD, fdType: FD_TYPE_NUMBER[fdType] }, [fd], deadline, "fd channel SEND_FD");
     const verified = FD_TYPE_BY_NUMBER.get(reply.fdType);
     if (verified === undefined) throw new InternalError(`the daemon verified the fd as fd_type ${reply.fdType}, which this client does not know`, { operation: "fd channel SEND_FD" });
