@@ -1,7 +1,7 @@
 /**
  * Where the daemon's sockets are: the rule `gmempool serve` uses to place itself
  * (src/main/runtime-dir.ts in the daemon), copied here because a client imports nothing from
- * the daemon (DESIGN.md §4). runtime-dir.test.ts holds both ends to the same answers.
+ * the daemon (DESIGN.md §4). src/main/runtime-dir-agreement.test.ts holds both copies to the same answers.
  *
  *   1. an explicit directory (`--runtime-dir DIR`, or the `runtimeDir` option);
  *   2. else `GMEMPOOL_RUNTIME_DIR`;
