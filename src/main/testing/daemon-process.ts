@@ -15,8 +15,10 @@ const ENTRY = fileURLToPath(new URL("../gmempool.ts", import.meta.url));
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 
 export interface DaemonProcessOptions {
-  /** TOML text of the config file. */
-  readonly config: string;
+  /** TOML text of the config file; absent: no --config, the embedded default. */
+  readonly config?: string;
+  /** Run the daemon as this user (the test runs as root): a newcomer without root. */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
   /** Reuse a runtime directory (restart after a crash); default: a fresh mkdtemp. */
   readonly dir?: string;
   readonly env?: Readonly<Record<string, string>>;
@@ -46,16 +48,20 @@ export class DaemonProcess {
 
   static async start(options: DaemonProcessOptions): Promise<DaemonProcess> {
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), "gmempool-e2e-"));
-    const configPath = join(dir, "gmempool.toml");
-    writeFileSync(configPath, options.config);
-    const argv = [process.execPath, "--import", "tsx", ENTRY, "serve", "--config", configPath, "--runtime-dir", dir, "--log-level", options.logLevel ?? "debug"];
+    const configArgs: string[] = [];
+    if (options.config !== undefined) {
+      const configPath = join(dir, "gmempool.toml");
+      writeFileSync(configPath, options.config);
+      configArgs.push("--config", configPath);
+    }
+    const argv = [process.execPath, "--import", "tsx", ENTRY, "serve", ...configArgs, "--runtime-dir", dir, "--log-level", options.logLevel ?? "debug"];
     const listen = options.listenFds ?? [];
     const env = { ...process.env, ...options.env, ...(listen.length === 0 ? {} : { LISTEN_FDS: String(listen.length), LISTEN_FDNAMES: listen.map((l) => l.name).join(":") }) };
     const stdio: ("ignore" | "pipe" | number)[] = ["ignore", "pipe", "pipe", ...listen.map((l) => l.fd)];
     const child =
       listen.length === 0
-        ? spawn(argv[0]!, argv.slice(1), { cwd: REPO, env, stdio })
-        : spawn("/bin/sh", ["-c", 'LISTEN_PID=$$ exec "$0" "$@"', ...argv], { cwd: REPO, env, stdio });
+        ? spawn(argv[0]!, argv.slice(1), { cwd: REPO, env, stdio, ...options.runAs })
+        : spawn("/bin/sh", ["-c", 'LISTEN_PID=$$ exec "$0" "$@"', ...argv], { cwd: REPO, env, stdio, ...options.runAs });
     const daemon = new DaemonProcess(runtimePaths(dir), child);
     let buffered = "";
     const serving = new Promise<void>((resolve, reject) => {
