@@ -148,6 +148,18 @@ export class LeasePages {
       const hi = Math.min(end - base, PAGES);
       const byte = this.bytes[unit]!;
       const record = (byte & SPLIT) !== 0 ? this.split.get(unit)! : undefined;
+      if (record === undefined) {
+        // A uniform unit answers once for all its pages (a whole-unit discard asks for one).
+        const word = predicate(ones(byte, 0), ones(byte, 1), ones(byte, 2), ones(byte, 3)) >>> 0;
+        if (word === ALL_ONES) {
+          if (runStart < 0) runStart = base + lo;
+          continue;
+        }
+        if (word === 0) {
+          close(base + lo);
+          continue;
+        }
+      }
       for (let w = Math.floor(lo / 32); w * 32 < hi; w++) {
         const mask = wordMask(w, lo, hi);
         const word = (record === undefined

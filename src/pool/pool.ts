@@ -420,14 +420,18 @@ export class Pool {
     const moves = steps.filter((s) => s.step.op === "punch" || s.step.op === "populate");
     let held = 0;
     for (const [start, end] of runs) {
-      const cuts = new Set([start, end]);
+      // Cut points strictly inside the run; usually none (one step covers a whole-unit run).
+      const points = [start];
       for (const p of moves) {
-        if (p.endPage > start && p.startPage < end) cuts.add(Math.max(start, p.startPage)).add(Math.min(end, p.endPage));
+        if (p.startPage > start && p.startPage < end) points.push(p.startPage);
+        if (p.endPage > start && p.endPage < end) points.push(p.endPage);
       }
-      const points = [...cuts].sort((a, b) => a - b);
+      points.push(end);
+      if (points.length > 2) points.sort((a, b) => a - b);
       for (let i = 0; i + 1 < points.length; i++) {
         const from = points[i]!;
         const to = points[i + 1]!;
+        if (from === to) continue;
         let gone0 = false;
         let gone1 = lease.pages.sides === 1;
         let filled = false;
