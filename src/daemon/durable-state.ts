@@ -23,7 +23,8 @@ import { Lease } from "../pool/index.ts";
 import { importSnapshot, SNAPSHOT_VERSION, type ArenaSnapshot, type LeaseSnapshot, type PoolSnapshot } from "../pool/snapshot.ts";
 import type { Pool } from "../pool/index.ts";
 import type { IdempotencyEntry } from "./idempotency.ts";
-import { DaemonError, type ArenaKind, type FdType, type Identity, type Visibility } from "./pool-service.ts";
+import { type ArenaKind, type FdType, type Identity, type Visibility } from "./pool-service.ts";
+import { GmempoolError } from "../pool/errors.ts";
 
 export const DURABLE_STATE_VERSION = 1;
 
@@ -148,7 +149,7 @@ export interface Rebuilt {
 /** Rebuilds the pool and the daemon's metadata from a snapshot and the records after it. */
 export function rebuild(snapshot: DurableState | undefined, records: readonly JournalRecord[], options: RebuildOptions): Rebuilt {
   if (snapshot !== undefined && snapshot.version !== DURABLE_STATE_VERSION) {
-    throw new DaemonError("failed-precondition", `journal snapshot version ${snapshot.version} is not ${DURABLE_STATE_VERSION}`);
+    throw new GmempoolError("failed-precondition", `journal snapshot version ${snapshot.version} is not ${DURABLE_STATE_VERSION}`);
   }
   let policy = snapshot?.pool.policy ?? options.initialPolicy;
   const arenas = new Map<string, { entry: Omit<ArenaSnapshot, "leases">; leases: Map<string, LeaseSnapshot> }>();
@@ -175,7 +176,7 @@ export function rebuild(snapshot: DurableState | undefined, records: readonly Jo
     }
     for (const l of record.leases ?? []) {
       const arena = arenas.get(l.arenaId);
-      if (arena === undefined) throw new DaemonError("failed-precondition", `journal: lease "${l.lease.id}" names arena "${l.arenaId}", which the journal does not hold`);
+      if (arena === undefined) throw new GmempoolError("failed-precondition", `journal: lease "${l.lease.id}" names arena "${l.arenaId}", which the journal does not hold`);
       arena.leases.set(l.lease.id, l.lease);
       leaseArena.set(l.lease.id, l.arenaId);
       leaseMetas.set(l.lease.id, l.meta);
@@ -199,7 +200,7 @@ export function rebuild(snapshot: DurableState | undefined, records: readonly Jo
   }
   const capacity = options.capacityUnits;
   if (populated > capacity) {
-    throw new DaemonError("failed-precondition", `the journal holds ${populated} leased units but pool.capacity is ${capacity} units; raise the capacity (a pool cannot shrink below what is leased)`);
+    throw new GmempoolError("failed-precondition", `the journal holds ${populated} leased units but pool.capacity is ${capacity} units; raise the capacity (a pool cannot shrink below what is leased)`);
   }
   const poolSnapshot: PoolSnapshot = {
     version: SNAPSHOT_VERSION,

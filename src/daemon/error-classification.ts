@@ -1,23 +1,11 @@
 /**
- * Where other layers' errors become the daemon's vocabulary (STYLE.md rule 3): pool errors by
- * kind, kernel errors by errno and call. Nothing raw crosses into the transport.
+ * Where kernel errors become gmempool's vocabulary (STYLE.md rule 3): by errno and call. The
+ * pool core already throws GmempoolError, which passes unchanged; nothing raw crosses into the
+ * transport.
  */
-import { PoolError, UNIT_BYTES } from "../pool/index.ts";
+import { UNIT_BYTES } from "../pool/index.ts";
 import { KernelError } from "../kvm/kernel-error.ts";
-import { DaemonError, type DaemonErrorKind } from "./pool-service.ts";
-
-/**
- * A pool error in the daemon's words. NotOwnerError becomes not-found with the exact message an
- * unknown id gets, so a client cannot tell someone else's id from one that does not exist
- * (pool.proto, Pool service comment; DESIGN.md invariant 5).
- */
-export function fromPoolError(error: PoolError): DaemonError {
-  if (error.kind === "permission-denied") {
-    const match = /^(arena|lease) "(.*)" is not owned by /.exec(error.message);
-    return new DaemonError("not-found", match === null ? "not found" : `${match[1]} "${match[2]}" does not exist`);
-  }
-  return new DaemonError(error.kind, error.message, { cause: error });
-}
+import { GmempoolError, type ErrorKind } from "../pool/errors.ts";
 
 /** What the daemon was doing when the kernel said no: named in the message. */
 export interface KernelContext {
@@ -46,9 +34,9 @@ export function describeRange(offset: bigint, length: bigint): string {
  * - anything else (EINVAL from fallocate means the daemon asked for a wrong range, EBADF a lost
  *   fd, EIO...): internal. The message names the operation, the range and the errno.
  */
-export function classifyKernelError(error: KernelError, context: KernelContext): DaemonError {
+export function classifyKernelError(error: KernelError, context: KernelContext): GmempoolError {
   const attributes2 = error.syscall.includes("KVM_SET_MEMORY_ATTRIBUTES2");
-  let kind: DaemonErrorKind = "internal";
+  let kind: ErrorKind = "internal";
   let hint = "";
   switch (error.errno) {
     case "ENOMEM":
@@ -87,14 +75,16 @@ export function classifyKernelError(error: KernelError, context: KernelContext):
   }
   const at = error.errorOffset === undefined ? "" : ` at offset 0x${error.errorOffset.toString(16)}`;
   const message = `${context.what} ${describeRange(context.offset, context.length)} failed: ${error.syscall} ${error.errno}${at}${hint}`;
-  return new DaemonError(kind, message, { cause: error, ...(error.errorOffset === undefined ? {} : { errorOffsetBytes: error.errorOffset }) });
+  return new GmempoolError(kind, message, { cause: error, ...(error.errorOffset === undefined ? {} : { errorOffsetBytes: error.errorOffset }) });
 }
 
-/** Any error in the daemon's words: DaemonError as is, pool and kernel errors classified. */
-export function toDaemonError(error: unknown, context?: KernelContext): DaemonError {
-  if (error instanceof DaemonError) return error;
-  if (error instanceof PoolError) return fromPoolError(error);
+/**
+ * Any error in gmempool's words: a GmempoolError as it is (its kind survives every layer), a
+ * kernel error classified, anything else a bug (internal).
+ */
+export function toGmempoolError(error: unknown, context?: KernelContext): GmempoolError {
+  if (error instanceof GmempoolError) return error;
   if (error instanceof KernelError) return classifyKernelError(error, context ?? { what: "kernel call", offset: 0n, length: 0n });
   const message = error instanceof Error ? error.message : String(error);
-  return new DaemonError("internal", `internal error: ${message}`, { cause: error });
+  return new GmempoolError("internal", `internal error: ${message}`, { cause: error });
 }

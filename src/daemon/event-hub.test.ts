@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { EventHub } from "./event-hub.ts";
-import { isDaemonError, type Caller, type PoolEvent, type PoolStatus } from "./pool-service.ts";
+import { type Caller, type PoolEvent, type PoolStatus } from "./pool-service.ts";
+import { isGmempoolError } from "../pool/errors.ts";
 
 const status: PoolStatus = {
   servingState: "serving", reserveMode: "none", capacityUnitCount: 8, freeUnitCount: 8, claimedUnitCount: 0, leasedUnitCount: 0,
@@ -54,7 +55,7 @@ describe("EventHub", () => {
     const it = stream[Symbol.asyncIterator]();
     await it.next();
     for (let i = 0; i < 20; i++) h.publish(deleted(`a${i}`, alice), { owner: alice.identity, arenaId: `a${i}` });
-    await assert.rejects(it.next(), (e: unknown) => isDaemonError(e, "exhausted") && /sequence 0/.test(e.message));
+    await assert.rejects(it.next(), (e: unknown) => isGmempoolError(e, "exhausted") && /sequence 0/.test(e.message));
     assert.equal(h.streamCount, 0);
   });
 
@@ -63,13 +64,13 @@ describe("EventHub", () => {
     const a = h.open(alice, { arenaId: "", kinds: ["arena-deleted"], allOwners: false });
     h.open(alice, { arenaId: "", kinds: [], allOwners: false }).close();
     h.open(alice, { arenaId: "", kinds: [], allOwners: false });
-    assert.throws(() => h.open(alice, { arenaId: "", kinds: [], allOwners: false }), (e: unknown) => isDaemonError(e, "exhausted"));
+    assert.throws(() => h.open(alice, { arenaId: "", kinds: [], allOwners: false }), (e: unknown) => isGmempoolError(e, "exhausted"));
     h.drain();
     const it = a[Symbol.asyncIterator]();
     const kindOf = (r: IteratorResult<PoolEvent>): string | undefined => (r.done === true ? undefined : r.value.body.kind);
     assert.equal(kindOf(await it.next()), "pool-status");
     assert.equal(kindOf(await it.next()), "pool-status");
-    await assert.rejects(it.next(), (e: unknown) => isDaemonError(e, "unavailable"));
-    assert.throws(() => h.open(alice, { arenaId: "", kinds: [], allOwners: false }), (e: unknown) => isDaemonError(e, "unavailable"));
+    await assert.rejects(it.next(), (e: unknown) => isGmempoolError(e, "unavailable"));
+    assert.throws(() => h.open(alice, { arenaId: "", kinds: [], allOwners: false }), (e: unknown) => isGmempoolError(e, "unavailable"));
   });
 });

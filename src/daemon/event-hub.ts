@@ -16,7 +16,8 @@
  * Invariants: sequence numbers increase by one per published event; a stream's queue never
  * exceeds its buffer; a closed stream is not in `#streams`.
  */
-import { DaemonError, type Caller, type PoolEvent, type PoolEventBody, type PoolEventKind, type PoolStatus, type WatchRequest, type WatchStream } from "./pool-service.ts";
+import { type Caller, type PoolEvent, type PoolEventBody, type PoolEventKind, type PoolStatus, type WatchRequest, type WatchStream } from "./pool-service.ts";
+import { GmempoolError } from "../pool/errors.ts";
 
 /** Who may see an event: an owner identity, or undefined for pool-wide events. */
 export interface EventScope {
@@ -38,7 +39,7 @@ interface Stream {
   readonly request: WatchRequest;
   readonly queue: PoolEvent[];
   /** Set when the stream must end after its queue drains: an error, or "done". */
-  end: DaemonError | "done" | undefined;
+  end: GmempoolError | "done" | undefined;
   wake: (() => void) | undefined;
   lastSent: bigint;
   closed: boolean;
@@ -72,7 +73,7 @@ export class EventHub {
     for (const stream of this.#streams) {
       if (stream.end !== undefined || !this.#visible(stream, body.kind, scope)) continue;
       if (stream.queue.length >= this.#options.bufferEvents) {
-        stream.end = new DaemonError("exhausted", `Watch consumer fell more than ${this.#options.bufferEvents} events behind; last event sent: sequence ${stream.lastSent}. Re-read state and watch again`);
+        stream.end = new GmempoolError("exhausted", `Watch consumer fell more than ${this.#options.bufferEvents} events behind; last event sent: sequence ${stream.lastSent}. Re-read state and watch again`);
         stream.queue.length = 0;
       } else {
         stream.queue.push(event);
@@ -87,8 +88,8 @@ export class EventHub {
 
   /** Opens a stream; the caller has validated `request` (arena visibility, admin). */
   open(caller: Caller, request: WatchRequest): WatchStream {
-    if (this.#draining) throw new DaemonError("unavailable", "the daemon is draining; reconnect with backoff");
-    if (this.#streams.size >= this.#options.maxStreams) throw new DaemonError("exhausted", `too many Watch streams open (${this.#options.maxStreams})`);
+    if (this.#draining) throw new GmempoolError("unavailable", "the daemon is draining; reconnect with backoff");
+    if (this.#streams.size >= this.#options.maxStreams) throw new GmempoolError("exhausted", `too many Watch streams open (${this.#options.maxStreams})`);
     const stream: Stream = { caller, request, queue: [], end: undefined, wake: undefined, lastSent: this.#sequence, closed: false };
     // The first message: a snapshot, numbered with the last committed event's sequence.
     stream.queue.push({ sequence: this.#sequence, time: this.#now(), body: { kind: "pool-status", status: this.#options.status() } });
@@ -132,7 +133,7 @@ export class EventHub {
     this.#draining = true;
     this.#publishStatus(true);
     for (const stream of this.#streams) {
-      stream.end ??= new DaemonError("unavailable", "the daemon is draining; reconnect with backoff");
+      stream.end ??= new GmempoolError("unavailable", "the daemon is draining; reconnect with backoff");
       this.#wake(stream);
     }
     if (this.#statusTimer !== undefined) clearTimeout(this.#statusTimer);

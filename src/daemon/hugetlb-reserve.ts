@@ -14,7 +14,8 @@ import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, UNIT_BYTES } from "../kvm/kernel-c
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import type { UnitRange } from "../pool/index.ts";
 import type { KernelTimer } from "./kernel-timer.ts";
-import { DaemonError, type KernelFeature } from "./pool-service.ts";
+import { type KernelFeature } from "./pool-service.ts";
+import { GmempoolError } from "../pool/errors.ts";
 import type { ReserveBackend } from "./reserve-backend.ts";
 import { populateRunsWithProgress } from "./reserve-progress.ts";
 
@@ -57,7 +58,7 @@ export class HugetlbReserve implements ReserveBackend {
       this.#logger.info({ before: before.nrHugepages, target, settled }, "hugetlb reserve: nr_hugepages set");
       if (settled < target) {
         await this.close();
-        throw new DaemonError("exhausted", `hugetlb reserve: the pool needs ${needed} free 2 MiB pages; nr_hugepages ${before.nrHugepages} -> ${target} settled at ${settled} (the host has too little contiguous memory); lower pool.capacity or use reserve "none"`);
+        throw new GmempoolError("exhausted", `hugetlb reserve: the pool needs ${needed} free 2 MiB pages; nr_hugepages ${before.nrHugepages} -> ${target} settled at ${settled} (the host has too little contiguous memory); lower pool.capacity or use reserve "none"`);
       }
     }
     this.features.push({ name: "MFD_HUGETLB|MFD_HUGE_2MB", available: true, detail: `nr_hugepages ${before.nrHugepages} -> ${target}` });

@@ -10,7 +10,8 @@
  * invalid-argument. A retry that arrives while the first call is still running waits for it.
  */
 import { LRUCache } from "lru-cache";
-import { DaemonError, type Caller } from "./pool-service.ts";
+import { type Caller } from "./pool-service.ts";
+import { GmempoolError } from "../pool/errors.ts";
 import { encodeTagged } from "./tagged-json.ts";
 
 /** One recorded result, as journaled. */
@@ -47,7 +48,7 @@ export class IdempotencyStore {
   /** Throws invalid-argument for a malformed id; "" means no idempotency. */
   static validateRequestId(requestId: string): void {
     if (requestId !== "" && !REQUEST_ID.test(requestId)) {
-      throw new DaemonError("invalid-argument", `request_id ${JSON.stringify(requestId.slice(0, 140))} must be 1 to 128 bytes of [A-Za-z0-9._:-]`);
+      throw new GmempoolError("invalid-argument", `request_id ${JSON.stringify(requestId.slice(0, 140))} must be 1 to 128 bytes of [A-Za-z0-9._:-]`);
     }
   }
 
@@ -68,7 +69,7 @@ export class IdempotencyStore {
       return undefined;
     }
     if (entry.fingerprint !== fingerprint) {
-      throw new DaemonError("invalid-argument", `request_id "${requestId}" was already used for a different ${rpc} request`);
+      throw new GmempoolError("invalid-argument", `request_id "${requestId}" was already used for a different ${rpc} request`);
     }
     return entry;
   }

@@ -35,9 +35,9 @@ import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, KVM_MEMORY_ATTRIBUTE_PRIVATE, UNIT
 import { KernelError } from "../kvm/kernel-error.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import type { FileKind, KernelStep, Plan, PopulateStep, PunchStep, SetAttributesStep, Side, ZeroStep } from "../pool/index.ts";
-import { toDaemonError, type KernelContext } from "./error-classification.ts";
+import { toGmempoolError, type KernelContext } from "./error-classification.ts";
 import type { KernelTimer } from "./kernel-timer.ts";
-import type { DaemonError } from "./pool-service.ts";
+import type { GmempoolError } from "../pool/errors.ts";
 import type { DeferredReservePunch } from "./deferred-reserve-punch.ts";
 import type { ReserveBackend } from "./reserve-backend.ts";
 
@@ -61,7 +61,7 @@ export interface StepEnvironment {
 export interface StepFailure {
   readonly index: number;
   readonly step: KernelStep;
-  readonly error: DaemonError;
+  readonly error: GmempoolError;
 }
 
 export interface ExecutionResult {
@@ -111,7 +111,7 @@ export class PlanExecutor {
         try {
           await this.#step(step, env);
         } catch (error) {
-          failures.push({ index, step, error: toDaemonError(error, contextOf(step)) });
+          failures.push({ index, step, error: toGmempoolError(error, contextOf(step)) });
         }
       }
     };

@@ -14,7 +14,8 @@ import { KVM_X86_SW_PROTECTED_VM } from "../kvm/kernel-constants.ts";
 import type { KernelErrno } from "../kvm/kernel-error.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
-import { isDaemonError, type ArenaInfo, type ReserveMode } from "./pool-service.ts";
+import { type ArenaInfo, type ReserveMode } from "./pool-service.ts";
+import { isGmempoolError } from "../pool/errors.ts";
 
 const UNIT = 2n * 1024n * 1024n;
 
@@ -217,7 +218,7 @@ describe("failure injection at every kernel step keeps conservation exact", () =
         injector.armed = true;
         const error = await scenario.run(d, vmm, ids).then(() => undefined, (e: unknown) => e);
         injector.armed = false;
-        assert.ok(isDaemonError(error), `call ${failAt} of ${dry.count}: expected a DaemonError, got ${String(error)}`);
+        assert.ok(isGmempoolError(error), `call ${failAt} of ${dry.count}: expected a GmempoolError, got ${String(error)}`);
         assert.ok(scenario.kinds.includes(error.kind), `call ${failAt}: kind ${error.kind}: ${error.message}`);
         assert.match(error.message, scenario.errorPattern, `call ${failAt}`);
         d.assertConservation();

@@ -10,7 +10,8 @@ import { FakeHost } from "../kvm/fake-host.ts";
 import type { FakeKernel } from "../kvm/fake-kernel.ts";
 import type { Fd } from "../kvm/fd.ts";
 import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
-import { isDaemonError, type ArenaFdStore, type PoolEvent } from "./pool-service.ts";
+import { type ArenaFdStore, type PoolEvent } from "./pool-service.ts";
+import { isGmempoolError } from "../pool/errors.ts";
 
 const UNIT = 2n * 1024n * 1024n;
 
@@ -117,7 +118,7 @@ describe("restart without loss", () => {
     assert.equal(again.replayed, true);
     assert.deepEqual({ ...again, replayed: false }, first);
     assert.equal(d2.manager.listLeases(vmm.caller(d2), { arenaId: "", allOwners: false }).length, 1);
-    await assert.rejects(d2.manager.allocate(vmm.caller(d2), { requestId: "alloc-1", arenaId, unitCount: 4, label: "boot" }), (e: unknown) => isDaemonError(e, "invalid-argument") && /already used for a different Allocate/.test(e.message));
+    await assert.rejects(d2.manager.allocate(vmm.caller(d2), { requestId: "alloc-1", arenaId, unitCount: 4, label: "boot" }), (e: unknown) => isGmempoolError(e, "invalid-argument") && /already used for a different Allocate/.test(e.message));
     d2.assertConservation();
     await d2.close();
   });
@@ -145,10 +146,10 @@ describe("restart without loss", () => {
     } });
     await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 5, label: "" });
     const d2 = await d.crashAndRestart();
-    await assert.rejects(d2.manager.allocate(vmm.caller(d2), { requestId: "", arenaId: arena.arenaId, unitCount: 1, label: "" }), (e: unknown) => isDaemonError(e, "failed-precondition") && /DETACHED/.test(e.message));
+    await assert.rejects(d2.manager.allocate(vmm.caller(d2), { requestId: "", arenaId: arena.arenaId, unitCount: 1, label: "" }), (e: unknown) => isGmempoolError(e, "failed-precondition") && /DETACHED/.test(e.message));
     const impostor = vmm.kernel.memfdCreate("something-else", "shmem");
     vmm.kernel.ftruncate(impostor, 8n * UNIT);
-    await assert.rejects(vmm.withSentFd(impostor, (fd) => d2.manager.reattachArena(vmm.caller(d2), { requestId: "", arenaId: arena.arenaId, memfdFd: fd }), d2), (e: unknown) => isDaemonError(e, "failed-precondition") && /not the arena's/.test(e.message));
+    await assert.rejects(vmm.withSentFd(impostor, (fd) => d2.manager.reattachArena(vmm.caller(d2), { requestId: "", arenaId: arena.arenaId, memfdFd: fd }), d2), (e: unknown) => isGmempoolError(e, "failed-precondition") && /not the arena's/.test(e.message));
     await vmm.withSentFd(received[0]!, (fd) => d2.manager.reattachArena(vmm.caller(d2), { requestId: "", arenaId: arena.arenaId, memfdFd: fd }), d2);
     assert.equal(vmm.kernel.populatedBytes(received[0]!), 5n * UNIT);
     d2.assertConservation();

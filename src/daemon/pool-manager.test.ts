@@ -7,7 +7,8 @@ import { IN_PLACE_CONVERSION_V8, MAINLINE_PRIVATE_MEMORY } from "../kvm/fake-cap
 import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_SW_PROTECTED_VM } from "../kvm/kernel-constants.ts";
 import type { Fd } from "../kvm/fd.ts";
 import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
-import { isDaemonError, type ArenaInfo, type FdDelivery, type PoolEvent } from "./pool-service.ts";
+import { type ArenaInfo, type FdDelivery, type PoolEvent } from "./pool-service.ts";
+import { isGmempoolError } from "../pool/errors.ts";
 
 const UNIT = 2n * 1024n * 1024n;
 const daemons: FakeDaemon[] = [];
@@ -39,7 +40,7 @@ function deliverTo(vmm: FakeVmm, received: Fd[]): FdDelivery {
 
 async function rejects(promise: Promise<unknown>, kind: string, pattern?: RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
-    assert.ok(isDaemonError(error), `expected a DaemonError, got ${String(error)}`);
+    assert.ok(isGmempoolError(error), `expected a GmempoolError, got ${String(error)}`);
     assert.equal(error.kind, kind, error.message);
     if (pattern !== undefined) assert.match(error.message, pattern);
     return true;
@@ -94,11 +95,11 @@ describe("PoolManager on the fake kernel", () => {
     const { lease } = await d.manager.allocate(a.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" });
     const unknown = await d.manager.allocate(b.caller(), { requestId: "", arenaId: "arena-nope", unitCount: 1, label: "" }).catch((e: unknown) => e as Error);
     const foreign = await d.manager.allocate(b.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 1, label: "" }).catch((e: unknown) => e as Error);
-    assert.ok(isDaemonError(unknown, "not-found") && isDaemonError(foreign, "not-found"));
+    assert.ok(isGmempoolError(unknown, "not-found") && isGmempoolError(foreign, "not-found"));
     assert.equal(foreign.message.replace(arena.arenaId, "X"), unknown.message.replace("arena-nope", "X"));
     await rejects(d.manager.release(b.caller(), { requestId: "", leaseId: lease.leaseId }), "not-found", /lease ".*" does not exist/);
     assert.throws(() => d.manager.getArena(b.caller(), arena.arenaId), /does not exist/);
-    assert.throws(() => d.manager.listArenas(b.caller(), { allOwners: true }), (e: unknown) => isDaemonError(e, "permission-denied"));
+    assert.throws(() => d.manager.listArenas(b.caller(), { allOwners: true }), (e: unknown) => isGmempoolError(e, "permission-denied"));
     const admin = d.manager.identify({ uid: 0, gid: 0, pid: b.pid });
     assert.equal(d.manager.getArena(admin, arena.arenaId).arenaId, arena.arenaId);
     d.assertConservation();
@@ -116,7 +117,7 @@ describe("PoolManager on the fake kernel", () => {
     await rejects(d.manager.allocate(caller, { requestId: "", arenaId: id, unitCount: 9, label: "" }), "invalid-argument", /larger than arena/);
     await rejects(d.manager.allocate(caller, { requestId: "bad id!", arenaId: id, unitCount: 1, label: "" }), "invalid-argument", /request_id/);
     await d.manager.allocate(caller, { requestId: "", arenaId: id, unitCount: 6, label: "" });
-    await rejects(d.manager.allocate(caller, { requestId: "", arenaId: id, unitCount: 1, offsetBytes: 0n, label: "" }), "conflict", /overlaps lease/);
+    await rejects(d.manager.allocate(caller, { requestId: "", arenaId: id, unitCount: 1, offsetBytes: 0n, label: "" }), "failed-precondition", /overlaps lease/);
     const other = await gmemArena(d.vmm(), 4);
     await rejects(d.manager.allocate(other.arena.owner.pid === caller.pid ? caller : d.manager.identify({ uid: 1000, gid: 1000, pid: other.arena.owner.pid }), { requestId: "", arenaId: other.arena.arenaId, unitCount: 3, label: "" }), "exhausted", /Requested 3 units, 2 free|requested 3 units, 2 free/);
     await rejects(d.manager.discard(caller, { requestId: "", arenaId: id, offsetBytes: 100n, lengthBytes: 4096n }), "invalid-argument", /multiples of 4096/);
@@ -228,7 +229,7 @@ describe("PoolManager on the fake kernel", () => {
     const fd = d.manager.arenaFds(arena.arenaId)![0]!;
     d.kernel.pin(fd, 0x3000n);
     const error = await d.manager.convert(vmm.caller(), { requestId: "", arenaId: arena.arenaId, offsetBytes: 0n, lengthBytes: UNIT, toVisibility: "private", mode: "in-place", contentIntent: undefined }).catch((e: unknown) => e);
-    assert.ok(isDaemonError(error, "unavailable"), String(error));
+    assert.ok(isGmempoolError(error, "unavailable"), String(error));
     assert.equal(error.errorOffsetBytes, 0x3000n);
     assert.match(error.message, /EAGAIN at offset 0x3000/);
     d.kernel.unpin(fd, 0x3000n);

@@ -3,7 +3,7 @@
  * (pool-service.ts). It owns the pool core, the reserve, the arena files, the journal and the
  * peer watches, and runs every mutation as claim -> kernel -> commit / abort (DESIGN.md §5):
  *
- *   1. validate (early returns that throw a DaemonError naming the bad value; nothing changed);
+ *   1. validate (early returns that throw a GmempoolError naming the bad value; nothing changed);
  *   2. ask the pool for a plan: its units and reserve slots are now claimed, so no other request
  *      can touch them while the kernel works (no lock is held across an await);
  *   3. run the plan's kernel steps (plan-executor.ts), in parallel, off the event loop;
@@ -34,13 +34,13 @@ import type { Fd } from "../kvm/fd.ts";
 import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, HUGETLB_PAGE_BYTES } from "../kvm/kernel-constants.ts";
 import { KernelError } from "../kvm/kernel-error.ts";
 import type { KernelPort, KvmCapabilities } from "../kvm/kernel-port.ts";
-import { Pool, PoolError, PAGE_BYTES, UNIT_BYTES, type Arena, type FileKind, type Lease, type Plan, type PlanResult, type Side } from "../pool/index.ts";
+import { Pool, PAGE_BYTES, UNIT_BYTES, type Arena, type FileKind, type Lease, type Plan, type PlanResult, type Side } from "../pool/index.ts";
 import { exportSnapshot } from "../pool/snapshot.ts";
 import { populatedPredicate } from "../pool/population-planner.ts";
 import { PolicyRejectError } from "../pool/discard-decision.ts";
 import type { DaemonConfig } from "./config.ts";
 import { DURABLE_STATE_VERSION, leaseSnapshot, populatedUnitsOf, rebuild, type ArenaEntry, type ArenaFileMeta, type ArenaMeta, type DurableState, type FileIdentity, type JournalRecord, type LeaseEntry, type LeaseMeta } from "./durable-state.ts";
-import { classifyKernelError, toDaemonError } from "./error-classification.ts";
+import { classifyKernelError, toGmempoolError } from "./error-classification.ts";
 import { DeferredReservePunch } from "./deferred-reserve-punch.ts";
 import { EventHub } from "./event-hub.ts";
 import { GmemReserve } from "./gmem-reserve.ts";
@@ -50,64 +50,8 @@ import { Journal } from "./journal.ts";
 import { KernelTimer } from "./kernel-timer.ts";
 import { PeerTracker } from "./peer-tracker.ts";
 import { PlanExecutor, type ExecutionResult, type StepEnvironment } from "./plan-executor.ts";
-import {
-  arenaFdName,
-  DaemonError,
-  isDaemonError,
-  type ArenaFdStore,
-  type AllocateRequest,
-  type AllocateResult,
-  type ArenaInfo,
-  type ArenaKind,
-  type ArenaRangeRequest,
-  type ArenaResult,
-  type ArenaState,
-  type Caller,
-  type Capabilities,
-  type ConvertRequest,
-  type ConvertResult,
-  type CreateArenaPairRequest,
-  type CreateMemfdArenaRequest,
-  type DaemonMetrics,
-  type DeleteArenaRequest,
-  type DeleteArenaResult,
-  type DiscardResult,
-  type FdDelivery,
-  type FdInspection,
-  type FdType,
-  type ForceReleaseRequest,
-  type ForceReleaseResult,
-  type FragmentationMap,
-  type GetFragmentationMapRequest,
-  type KernelCallObserver,
-  type KernelFeature,
-  type LeaseInfo,
-  type ListLeasesRequest,
-  type ListRequest,
-  type MemfdBacking,
-  type MutatingRequest,
-  type MutatingResult,
-  type PeerCredentials,
-  type PoolDaemon,
-  type PolicyInfo,
-  type PolicyUpdate,
-  type PolicyView,
-  type PoolStatus,
-  type PopulateResult,
-  type ReattachArenaRequest,
-  type RegisterGuestMemfdArenaRequest,
-  type ReleaseReason,
-  type ReleaseRequest,
-  type ReleaseResult,
-  type ReserveMode,
-  type ServingState,
-  type SetPolicyRequest,
-  type SetPolicyResult,
-  type UnitSpan,
-  type Visibility,
-  type WatchRequest,
-  type WatchStream,
-} from "./pool-service.ts";
+import { arenaFdName, type ArenaFdStore, type AllocateRequest, type AllocateResult, type ArenaInfo, type ArenaKind, type ArenaRangeRequest, type ArenaResult, type ArenaState, type Caller, type Capabilities, type ConvertRequest, type ConvertResult, type CreateArenaPairRequest, type CreateMemfdArenaRequest, type DaemonMetrics, type DeleteArenaRequest, type DeleteArenaResult, type DiscardResult, type FdDelivery, type FdInspection, type FdType, type ForceReleaseRequest, type ForceReleaseResult, type FragmentationMap, type GetFragmentationMapRequest, type KernelCallObserver, type KernelFeature, type LeaseInfo, type ListLeasesRequest, type ListRequest, type MemfdBacking, type MutatingRequest, type MutatingResult, type PeerCredentials, type PoolDaemon, type PolicyInfo, type PolicyUpdate, type PolicyView, type PoolStatus, type PopulateResult, type ReattachArenaRequest, type RegisterGuestMemfdArenaRequest, type ReleaseReason, type ReleaseRequest, type ReleaseResult, type ReserveMode, type ServingState, type SetPolicyRequest, type SetPolicyResult, type UnitSpan, type Visibility, type WatchRequest, type WatchStream } from "./pool-service.ts";
+import { GmempoolError } from "../pool/errors.ts";
 import { readProcessStartTime } from "./process-start-time.ts";
 import { NoReserve, type ReserveBackend } from "./reserve-backend.ts";
 import { arenaInfo, arenaOverride, leaseInfo, policyInfo, readBuddyInfo, reserveMap, unitMaps } from "./resource-views.ts";
@@ -256,7 +200,7 @@ export class PoolManager implements PoolDaemon {
       try {
         await this.#reserve.start(this.#pool.reserve.heldRuns());
       } catch (error) {
-        throw new DaemonError("failed-precondition", `cannot back the pool of ${this.#pool.capacityUnits} units with reserve "${this.#reserve.mode}": ${toDaemonError(error, { what: `populate the ${this.#reserve.mode} reserve`, offset: 0n, length: BigInt(this.#pool.capacityUnits) * UNIT }).message}`, { cause: error });
+        throw new GmempoolError("failed-precondition", `cannot back the pool of ${this.#pool.capacityUnits} units with reserve "${this.#reserve.mode}": ${toGmempoolError(error, { what: `populate the ${this.#reserve.mode} reserve`, offset: 0n, length: BigInt(this.#pool.capacityUnits) * UNIT }).message}`, { cause: error });
       }
       await this.#adoptInheritedFds();
       // Owners recorded in the journal: still the same process? Otherwise their arenas go.
@@ -293,7 +237,7 @@ export class PoolManager implements PoolDaemon {
       const arena = this.#pool.arena(meta.id);
       const owned: Fd[] = [];
       try {
-        if (fds.some((fd) => fd === undefined)) throw new DaemonError("failed-precondition", `the fd store holds only some of arena "${meta.id}"'s files`);
+        if (fds.some((fd) => fd === undefined)) throw new GmempoolError("failed-precondition", `the fd store holds only some of arena "${meta.id}"'s files`);
         const files = this.#checkReattachedFds(meta, fds as Fd[], BigInt(arena.sizeUnits) * UNIT);
         await this.#withFilesClaimed(meta.id, files, meta.id, async () => {
           for (const fd of fds) owned.push(this.#kernel.dupCloexec(fd!));
@@ -359,7 +303,7 @@ export class PoolManager implements PoolDaemon {
 
   inspectFd(fd: Fd, claimed: FdType): FdInspection {
     const actual = this.#fdTypeOf(fd);
-    if (actual.fdType !== claimed) throw new DaemonError("invalid-argument", `the fd is ${actual.description}, not the claimed ${claimed}`);
+    if (actual.fdType !== claimed) throw new GmempoolError("invalid-argument", `the fd is ${actual.description}, not the claimed ${claimed}`);
     return { fdType: actual.fdType, sizeBytes: actual.size };
   }
 
@@ -368,7 +312,7 @@ export class PoolManager implements PoolDaemon {
     try {
       identity = this.#kernel.identifyFd(fd);
     } catch (error) {
-      throw toDaemonError(error, { what: "identify the received fd", offset: 0n, length: 0n });
+      throw toGmempoolError(error, { what: "identify the received fd", offset: 0n, length: 0n });
     }
     const file = { device: identity.device, inode: identity.inode };
     if (identity.kind === "guest_memfd") return { fdType: "guest_memfd", size: identity.size, link: identity.link, description: `a guest_memfd of ${identity.size} bytes`, file };
@@ -376,7 +320,7 @@ export class PoolManager implements PoolDaemon {
       const hugetlb = BigInt(identity.blockSize) === HUGETLB_PAGE_BYTES;
       return { fdType: hugetlb ? "memfd-hugetlb" : "memfd-shmem", size: identity.size, link: identity.link, description: `a ${hugetlb ? "hugetlb" : "shmem"} memfd of ${identity.size} bytes`, file };
     }
-    throw new DaemonError("invalid-argument", `the fd is not a guest_memfd or memfd (it is "${identity.link}")`);
+    throw new GmempoolError("invalid-argument", `the fd is not a guest_memfd or memfd (it is "${identity.link}")`);
   }
 
   // =============================================================================== reads
@@ -413,7 +357,7 @@ export class PoolManager implements PoolDaemon {
   }
 
   getArena(caller: Caller, arenaId: string): ArenaInfo {
-    if (arenaId === "") throw new DaemonError("invalid-argument", "arena_id is empty");
+    if (arenaId === "") throw new GmempoolError("invalid-argument", "arena_id is empty");
     return this.#arenaInfo(this.#visibleArena(caller, arenaId));
   }
 
@@ -423,7 +367,7 @@ export class PoolManager implements PoolDaemon {
   }
 
   getLease(caller: Caller, leaseId: string): LeaseInfo {
-    if (leaseId === "") throw new DaemonError("invalid-argument", "lease_id is empty");
+    if (leaseId === "") throw new GmempoolError("invalid-argument", "lease_id is empty");
     return this.#leaseInfo(this.#visibleLease(caller, leaseId));
   }
 
@@ -448,7 +392,7 @@ export class PoolManager implements PoolDaemon {
   }
 
   watch(caller: Caller, request: WatchRequest): WatchStream {
-    if (request.kinds.some((k) => k === undefined)) throw new DaemonError("invalid-argument", "kinds contains POOL_EVENT_KIND_UNSPECIFIED");
+    if (request.kinds.some((k) => k === undefined)) throw new GmempoolError("invalid-argument", "kinds contains POOL_EVENT_KIND_UNSPECIFIED");
     this.#requireAdminFor(caller, request.allOwners);
     if (request.arenaId !== "") this.#visibleArena(caller, request.arenaId);
     return this.#events.open(caller, request);
@@ -488,7 +432,7 @@ export class PoolManager implements PoolDaemon {
     const { gmemFd, ...fields } = request;
     return this.#mutate(caller, "RegisterGuestMemfdArena", request, fields, async (idem) => {
       const sizeUnits = this.#arenaSize(request.sizeBytes);
-      if (request.initialVisibility === undefined) throw new DaemonError("invalid-argument", "initial_visibility is unspecified");
+      if (request.initialVisibility === undefined) throw new GmempoolError("invalid-argument", "initial_visibility is unspecified");
       this.#checkName(request.name, "name");
       this.#checkArenaLimit(caller);
       const gmem: ArenaFileMeta = { fdType: "guest_memfd", memfdName: "", ...this.#checkReceivedFd(gmemFd, "guest_memfd", request.sizeBytes) };
@@ -521,7 +465,7 @@ export class PoolManager implements PoolDaemon {
     return this.#mutate(caller, "CreateArenaPair", request, fields, async (idem) => {
       const sizeUnits = this.#arenaSize(request.sizeBytes);
       const fdType = this.#memfdType(request.sharedBacking, "shared_backing");
-      if (request.initialVisibility === undefined) throw new DaemonError("invalid-argument", "initial_visibility is unspecified");
+      if (request.initialVisibility === undefined) throw new GmempoolError("invalid-argument", "initial_visibility is unspecified");
       this.#checkName(request.name, "name");
       this.#checkArenaLimit(caller);
       const gmem: ArenaFileMeta = { fdType: "guest_memfd", memfdName: "", ...this.#checkReceivedFd(gmemFd, "guest_memfd", request.sizeBytes) };
@@ -568,13 +512,13 @@ export class PoolManager implements PoolDaemon {
         try {
           await spec.deliver(memfd, { fdType: memfdSpec!.fdType, sizeBytes });
         } catch (error) {
-          throw new DaemonError("failed-precondition", `the memfd could not be delivered on the fd channel: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+          throw new GmempoolError("failed-precondition", `the memfd could not be delivered on the fd channel: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
         }
       }
     } catch (error) {
       if (registered) this.#pool.unregisterArena(caller.identity, spec.id);
       for (const fd of owned) this.#closeQuietly(fd);
-      throw toDaemonError(error, { what: `prepare arena file for "${spec.id}"`, offset: 0n, length: sizeBytes });
+      throw toGmempoolError(error, { what: `prepare arena file for "${spec.id}"`, offset: 0n, length: sizeBytes });
     }
     const meta: ArenaMeta = {
       id: spec.id, name: spec.name, kind: spec.kind,
@@ -602,7 +546,7 @@ export class PoolManager implements PoolDaemon {
     try {
       await deliver(fds[side]!, { fdType: meta.files[side]!.fdType, sizeBytes: BigInt(this.#pool.arena(arenaId).sizeUnits) * UNIT });
     } catch (error) {
-      throw new DaemonError("failed-precondition", `the memfd could not be delivered on the fd channel: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new GmempoolError("failed-precondition", `the memfd could not be delivered on the fd channel: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   }
 
@@ -611,15 +555,15 @@ export class PoolManager implements PoolDaemon {
     return this.#mutate(caller, "ReattachArena", request, fields, async (idem) => {
       const arena = this.#ownedArena(caller, request.arenaId);
       const meta = this.#arenaMeta.get(arena.id)!;
-      if (this.#deleting.has(arena.id) || this.#arenaFds.has(arena.id)) throw new DaemonError("failed-precondition", `arena "${arena.id}" is ${this.#arenaState(arena.id).toUpperCase()}, not DETACHED`);
+      if (this.#deleting.has(arena.id) || this.#arenaFds.has(arena.id)) throw new GmempoolError("failed-precondition", `arena "${arena.id}" is ${this.#arenaState(arena.id).toUpperCase()}, not DETACHED`);
       const needsGmem = meta.files.some((f) => f.fdType === "guest_memfd");
       const needsMemfd = meta.files.some((f) => f.fdType !== "guest_memfd");
-      if (needsGmem !== (gmemFd !== undefined)) throw new DaemonError("invalid-argument", needsGmem ? `arena "${arena.id}" (${meta.kind}) needs gmem_fd_token` : `arena "${arena.id}" (${meta.kind}) has no guest_memfd: gmem_fd_token must be empty`);
-      if (needsMemfd !== (memfdFd !== undefined)) throw new DaemonError("invalid-argument", needsMemfd ? `arena "${arena.id}" (${meta.kind}) needs memfd_fd_token` : `arena "${arena.id}" (${meta.kind}) has no memfd: memfd_fd_token must be empty`);
+      if (needsGmem !== (gmemFd !== undefined)) throw new GmempoolError("invalid-argument", needsGmem ? `arena "${arena.id}" (${meta.kind}) needs gmem_fd_token` : `arena "${arena.id}" (${meta.kind}) has no guest_memfd: gmem_fd_token must be empty`);
+      if (needsMemfd !== (memfdFd !== undefined)) throw new GmempoolError("invalid-argument", needsMemfd ? `arena "${arena.id}" (${meta.kind}) needs memfd_fd_token` : `arena "${arena.id}" (${meta.kind}) has no memfd: memfd_fd_token must be empty`);
       const sizeBytes = BigInt(arena.sizeUnits) * UNIT;
       const received = meta.files.map((f) => (f.fdType === "guest_memfd" ? gmemFd! : memfdFd!));
       const checked = this.#checkReattachedFds(meta, received, sizeBytes);
-      if ([...this.#fileClaims.values()].includes(arena.id)) throw new DaemonError("conflict", `arena "${arena.id}" is being reattached by a call in flight`);
+      if ([...this.#fileClaims.values()].includes(arena.id)) throw new GmempoolError("conflict", `arena "${arena.id}" is being reattached by a call in flight`);
       return this.#withFilesClaimed(arena.id, checked, arena.id, async () => {
         const owned: Fd[] = [];
         try {
@@ -627,7 +571,7 @@ export class PoolManager implements PoolDaemon {
           await this.#reconcile(arena, owned);
         } catch (error) {
           for (const fd of owned) this.#closeQuietly(fd);
-          throw toDaemonError(error, { what: `reattach arena "${arena.id}"`, offset: 0n, length: sizeBytes });
+          throw toGmempoolError(error, { what: `reattach arena "${arena.id}"`, offset: 0n, length: sizeBytes });
         }
         // Journaled with the reattach: an arena from an older journal learns its files' identity.
         this.#arenaMeta.set(arena.id, { ...meta, files: checked });
@@ -693,11 +637,11 @@ export class PoolManager implements PoolDaemon {
         // The message does not name the arena: it may be another owner's, and ids of other
         // owners' arenas are never told (invariant 5); the log tells the operator.
         this.#logger.info({ arenaId: meta.id, device: file.device, inode: file.inode }, "refused: the file is already this arena's");
-        throw new DaemonError("failed-precondition", `${what} is already an arena (one file backs at most one arena)`);
+        throw new GmempoolError("failed-precondition", `${what} is already an arena (one file backs at most one arena)`);
       }
     }
     const claimant = this.#fileClaims.get(fileKey(file));
-    if (claimant !== undefined && claimant !== except) throw new DaemonError("conflict", `${what} is being made an arena by a call in flight`);
+    if (claimant !== undefined && claimant !== except) throw new GmempoolError("conflict", `${what} is being made an arena by a call in flight`);
   }
 
   /**
@@ -727,10 +671,10 @@ export class PoolManager implements PoolDaemon {
     return this.#mutate(caller, "DeleteArena", request, request, async (idem) => {
       const arena = this.#ownedArena(caller, request.arenaId);
       if (arena.leases.size > 0 && !request.releaseLeases) {
-        throw new DaemonError("failed-precondition", `arena "${arena.id}" still has ${arena.leases.size} lease(s); set release_leases to release them`);
+        throw new GmempoolError("failed-precondition", `arena "${arena.id}" still has ${arena.leases.size} lease(s); set release_leases to release them`);
       }
       if (!this.#arenaFds.has(arena.id) && arena.leases.size > 0) {
-        throw new DaemonError("failed-precondition", `arena "${arena.id}" is DETACHED: its leases cannot be punched without its file (ReattachArena first)`);
+        throw new GmempoolError("failed-precondition", `arena "${arena.id}" is DETACHED: its leases cannot be punched without its file (ReattachArena first)`);
       }
       const r = await this.#deleteArena(arena, "client", idem);
       return { releasedLeaseCount: r.leases, releasedUnitCount: r.units };
@@ -755,7 +699,7 @@ export class PoolManager implements PoolDaemon {
     for (const lease of [...arena.leases.values()]) {
       const r = await this.#releaseLease(lease, reason, NO_IDEM);
       units += r.units;
-      if (r.error !== undefined) throw new DaemonError("internal", `deleting arena "${id}": ${r.error.message}; ${leases} lease(s) released before; retry to continue`, { cause: r.error });
+      if (r.error !== undefined) throw new GmempoolError("internal", `deleting arena "${id}": ${r.error.message}; ${leases} lease(s) released before; retry to continue`, { cause: r.error });
       leases++;
     }
     const fds = this.#arenaFds.get(id) ?? [];
@@ -784,13 +728,13 @@ export class PoolManager implements PoolDaemon {
     return this.#mutate(caller, "Allocate", request, request, async (idem) => {
       const arena = this.#ownedArena(caller, request.arenaId);
       this.#requireActive(arena);
-      if (!Number.isSafeInteger(request.unitCount) || request.unitCount < 1 || request.unitCount > 0xffffffff) throw new DaemonError("invalid-argument", `unit_count must be at least 1, got ${request.unitCount}`);
+      if (!Number.isSafeInteger(request.unitCount) || request.unitCount < 1 || request.unitCount > 0xffffffff) throw new GmempoolError("invalid-argument", `unit_count must be at least 1, got ${request.unitCount}`);
       this.#checkName(request.label, "label");
       let offsetUnits: number | undefined;
       if (request.offsetBytes !== undefined) {
-        if (request.offsetBytes % UNIT !== 0n) throw new DaemonError("invalid-argument", `offset_bytes ${request.offsetBytes} is not a multiple of 2 MiB`);
+        if (request.offsetBytes % UNIT !== 0n) throw new GmempoolError("invalid-argument", `offset_bytes ${request.offsetBytes} is not a multiple of 2 MiB`);
         const end = request.offsetBytes + BigInt(request.unitCount) * UNIT;
-        if (end > BigInt(arena.sizeUnits) * UNIT) throw new DaemonError("invalid-argument", `placement [${request.offsetBytes}, ${end}) passes the end of arena "${arena.id}" (${BigInt(arena.sizeUnits) * UNIT} bytes)`);
+        if (end > BigInt(arena.sizeUnits) * UNIT) throw new GmempoolError("invalid-argument", `placement [${request.offsetBytes}, ${end}) passes the end of arena "${arena.id}" (${BigInt(arena.sizeUnits) * UNIT} bytes)`);
         offsetUnits = Number(request.offsetBytes / UNIT);
       }
       const meta = this.#arenaMeta.get(arena.id)!;
@@ -814,7 +758,7 @@ export class PoolManager implements PoolDaemon {
       await durable;
       const undo = await this.#releaseLease(this.#pool.lease(leaseId), "client", NO_IDEM, false);
       if (undo.error !== undefined) {
-        throw new DaemonError("internal", `${first.message}; undoing the allocation also failed (${undo.error.message}): lease "${leaseId}" is left FAILED holding its populated units, release it`, { cause: first });
+        throw new GmempoolError("internal", `${first.message}; undoing the allocation also failed (${undo.error.message}): lease "${leaseId}" is left FAILED holding its populated units, release it`, { cause: first });
       }
       throw first;
     });
@@ -822,7 +766,7 @@ export class PoolManager implements PoolDaemon {
 
   release(caller: Caller, request: ReleaseRequest): Promise<ReleaseResult> {
     return this.#mutate(caller, "Release", request, request, async (idem) => {
-      if (request.leaseId === "") throw new DaemonError("invalid-argument", "lease_id is empty");
+      if (request.leaseId === "") throw new GmempoolError("invalid-argument", "lease_id is empty");
       const lease = this.#ownedLease(caller, request.leaseId);
       const arena = this.#pool.arena(lease.arenaId);
       this.#requireActive(arena);
@@ -836,7 +780,7 @@ export class PoolManager implements PoolDaemon {
    * Releases one lease: plan, kernel, commit, record. Units whose punch failed stay in the
    * lease (FAILED), and the error names them; what was punched is back in the reserve.
    */
-  async #releaseLease(lease: Lease, reason: ReleaseReason, idem: IdemSlot, publish = true): Promise<{ units: number; error?: DaemonError }> {
+  async #releaseLease(lease: Lease, reason: ReleaseReason, idem: IdemSlot, publish = true): Promise<{ units: number; error?: GmempoolError }> {
     const arena = this.#pool.arena(lease.arenaId);
     const plan = this.#poolCall(() => this.#pool.forceRelease(lease.id));
     const outcome = await this.#track(arena.id, this.#executor.execute(plan, this.#environment(plan)));
@@ -847,7 +791,7 @@ export class PoolManager implements PoolDaemon {
     await durable;
     if (!released) {
       const first = outcome.failures[0]!.error;
-      return { units, error: new DaemonError("internal", `release of lease "${lease.id}": ${first.message}; ${units} unit(s) returned before the failure, the lease keeps the rest; retry Release to continue`, { cause: first }) };
+      return { units, error: new GmempoolError("internal", `release of lease "${lease.id}": ${first.message}; ${units} unit(s) returned before the failure, the lease keeps the rest; retry Release to continue`, { cause: first }) };
     }
     if (publish) this.#events.publish({ kind: "lease-released", leaseId: lease.id, arenaId: arena.id, releasedUnitCount: units, reason }, { owner: arena.owner, arenaId: arena.id });
     return { units };
@@ -914,20 +858,20 @@ export class PoolManager implements PoolDaemon {
 
   convert(caller: Caller, request: ConvertRequest): Promise<ConvertResult> {
     return this.#mutate(caller, "Convert", request, request, async (idem) => {
-      if (request.toVisibility === undefined) throw new DaemonError("invalid-argument", "to_visibility is unspecified");
-      if (request.mode === undefined) throw new DaemonError("invalid-argument", "mode is unspecified");
+      if (request.toVisibility === undefined) throw new GmempoolError("invalid-argument", "to_visibility is unspecified");
+      if (request.mode === undefined) throw new GmempoolError("invalid-argument", "mode is unspecified");
       const { arena, segments } = this.#rangeSegments(caller, request, "convert");
       const meta = this.#arenaMeta.get(arena.id)!;
       const toPrivate = request.toVisibility === "private";
-      if (meta.kind === "memfd") throw new DaemonError("failed-precondition", `arena "${arena.id}" is a memfd arena: it has no private pages`);
+      if (meta.kind === "memfd") throw new GmempoolError("failed-precondition", `arena "${arena.id}" is a memfd arena: it has no private pages`);
       if (request.mode === "in-place") {
-        if (meta.kind === "pair") throw new DaemonError("failed-precondition", `arena "${arena.id}" is a guest_memfd + memfd pair: it converts out of place (mode notify), not in place`);
+        if (meta.kind === "pair") throw new GmempoolError("failed-precondition", `arena "${arena.id}" is a guest_memfd + memfd pair: it converts out of place (mode notify), not in place`);
         if (this.#caps()?.inPlaceConversion.state !== "usable" && this.#caps()?.inPlaceConversion.state !== "unusable") {
-          throw new DaemonError("unimplemented", "in-place conversion needs KVM_SET_MEMORY_ATTRIBUTES2, which this kernel lacks (ENOTTY, or gmem_in_place_conversion off); use mode notify");
+          throw new GmempoolError("unimplemented", "in-place conversion needs KVM_SET_MEMORY_ATTRIBUTES2, which this kernel lacks (ENOTTY, or gmem_in_place_conversion off); use mode notify");
         }
       }
       if (request.contentIntent === "preserve" && meta.kind === "pair") {
-        throw new DaemonError("failed-precondition", `arena "${arena.id}" converts out of place: page contents are not carried between its guest_memfd and its memfd (content_intent PRESERVE cannot be honoured)`);
+        throw new GmempoolError("failed-precondition", `arena "${arena.id}" converts out of place: page contents are not carried between its guest_memfd and its memfd (content_intent PRESERVE cannot be honoured)`);
       }
       const convertedPages = sum(segments.map((s) => {
         const lease = this.#pool.lease(s.leaseId);
@@ -964,9 +908,9 @@ export class PoolManager implements PoolDaemon {
   async setPolicy(caller: Caller, request: SetPolicyRequest): Promise<SetPolicyResult> {
     this.#requireAdmin(caller);
     return this.#mutate(caller, "SetPolicy", request, request, async (idem) => {
-      if (request.discardPolicy !== undefined && !["reject", "zero", "defer"].includes(request.discardPolicy)) throw new DaemonError("invalid-argument", "discard_policy is unspecified");
+      if (request.discardPolicy !== undefined && !["reject", "zero", "defer"].includes(request.discardPolicy)) throw new GmempoolError("invalid-argument", "discard_policy is unspecified");
       if (request.arenaId === "") {
-        if (request.clearArenaOverride) throw new DaemonError("invalid-argument", "clear_arena_override needs an arena_id");
+        if (request.clearArenaOverride) throw new GmempoolError("invalid-argument", "clear_arena_override needs an arena_id");
         const policy = this.#applyPoolPolicy(request);
         const result = { poolPolicy: policy, arenaOverride: undefined };
         await this.#persist({ policy: true }, idem.entry(result));
@@ -974,7 +918,7 @@ export class PoolManager implements PoolDaemon {
         return result;
       }
       if (request.deferredCapBytes !== undefined || request.deferredOverflowPolicy !== undefined) {
-        throw new DaemonError("invalid-argument", "deferred_cap_bytes and deferred_overflow_policy are pool-wide: leave arena_id empty");
+        throw new GmempoolError("invalid-argument", "deferred_cap_bytes and deferred_overflow_policy are pool-wide: leave arena_id empty");
       }
       const arena = this.#visibleArena(caller, request.arenaId);
       const base = request.clearArenaOverride ? {} : arena.policy;
@@ -994,11 +938,11 @@ export class PoolManager implements PoolDaemon {
     this.#requireAdmin(caller);
     return this.#mutate(caller, "ForceRelease", request, request, async (idem) => {
       const target = request.target;
-      if (target === undefined) throw new DaemonError("invalid-argument", "no target set (lease_id, arena_id or owner_pid)");
+      if (target === undefined) throw new GmempoolError("invalid-argument", "no target set (lease_id, arena_id or owner_pid)");
       if (target.kind === "lease") {
         const lease = this.#visibleLease(caller, target.leaseId);
         const arena = this.#pool.arena(lease.arenaId);
-        if (!this.#arenaFds.has(arena.id) && !this.#goneOwners.has(arena.owner)) throw new DaemonError("failed-precondition", `arena "${arena.id}" of lease "${lease.id}" is DETACHED: its file must be reattached before the lease can be punched`);
+        if (!this.#arenaFds.has(arena.id) && !this.#goneOwners.has(arena.owner)) throw new GmempoolError("failed-precondition", `arena "${arena.id}" of lease "${lease.id}" is DETACHED: its file must be reattached before the lease can be punched`);
         const r = await this.#releaseLease(lease, "force-release", { entry: (res) => idem.entry({ releasedLeaseCount: 1, deletedArenaCount: 0, releasedUnitCount: (res as { releasedUnitCount: number }).releasedUnitCount }) });
         if (r.error !== undefined) throw r.error;
         return { releasedLeaseCount: 1, deletedArenaCount: 0, releasedUnitCount: r.units };
@@ -1006,10 +950,10 @@ export class PoolManager implements PoolDaemon {
       const arenas = target.kind === "arena"
         ? [this.#visibleArena(caller, target.arenaId)]
         : [...this.#pool.arenas()].filter((a) => this.#arenaMeta.get(a.id)?.owner.pid === target.pid).sort(byId);
-      if (arenas.length === 0) throw new DaemonError("not-found", `no arena is owned by process ${target.kind === "owner-pid" ? target.pid : "?"}`);
+      if (arenas.length === 0) throw new GmempoolError("not-found", `no arena is owned by process ${target.kind === "owner-pid" ? target.pid : "?"}`);
       for (const arena of arenas) {
         if (!this.#arenaFds.has(arena.id) && arena.leases.size > 0 && !this.#goneOwners.has(arena.owner)) {
-          throw new DaemonError("failed-precondition", `arena "${arena.id}" is DETACHED: its file must be reattached before its leases can be punched`);
+          throw new GmempoolError("failed-precondition", `arena "${arena.id}" is DETACHED: its file must be reattached before its leases can be punched`);
         }
       }
       let leases = 0;
@@ -1074,7 +1018,7 @@ export class PoolManager implements PoolDaemon {
       file: (side) => {
         if (fds === undefined) {
           if (gone) return "skip";
-          throw new DaemonError("failed-precondition", `arena "${arena.id}" is DETACHED`);
+          throw new GmempoolError("failed-precondition", `arena "${arena.id}" is DETACHED`);
         }
         return { fd: fds[side]!, kind: arena.files[side]! };
       },
@@ -1129,17 +1073,17 @@ export class PoolManager implements PoolDaemon {
    * A discard rejected by policy — the arena's REJECT, or the overflow policy REJECT past the
    * deferred cap — names the enclosing granule boundaries (pool.proto, Discard): "discard
    * [0x1000, 0x3000) is inside [0x0, 0x200000); policy reject: discard whole units". The core
-   * marks exactly those refusals with PolicyRejectError (kept as the cause by #poolCall).
+   * marks exactly those refusals with PolicyRejectError.
    */
   #explainReject(arena: Arena, request: ArenaRangeRequest, error: unknown): unknown {
-    if (!isDaemonError(error, "failed-precondition") || !(error.cause instanceof PolicyRejectError)) return error;
+    if (!(error instanceof PolicyRejectError)) return error;
     const g = BigInt(Math.max(this.#pool.granularityOf(arena), UNIT_BYTES));
     const start = request.offsetBytes;
     const end = start + request.lengthBytes;
     const lo = (start / g) * g;
     const hi = ((end + g - 1n) / g) * g;
     const hex = (v: bigint): string => `0x${v.toString(16)}`;
-    return new DaemonError("failed-precondition", `discard [${hex(start)}, ${hex(end)}) of arena "${arena.id}" is inside [${hex(lo)}, ${hex(hi)}), which it does not cover whole; policy reject: discard whole ${g === UNIT ? "units" : "granules"} (${error.message})`, { cause: error });
+    return new GmempoolError("failed-precondition", `discard [${hex(start)}, ${hex(end)}) of arena "${arena.id}" is inside [${hex(lo)}, ${hex(hi)}), which it does not cover whole; policy reject: discard whole ${g === UNIT ? "units" : "granules"} (${error.message})`, { cause: error });
   }
 
   /** The caller's leases covering [offset, offset + length) of an arena, as segments. */
@@ -1147,10 +1091,10 @@ export class PoolManager implements PoolDaemon {
     const arena = this.#ownedArena(caller, request.arenaId);
     this.#requireActive(arena);
     const { offsetBytes: offset, lengthBytes: length } = request;
-    if (offset % PAGE !== 0n || length % PAGE !== 0n) throw new DaemonError("invalid-argument", `${what} offset ${offset} and length ${length} must be multiples of 4096`);
-    if (length === 0n) throw new DaemonError("invalid-argument", `${what} length is 0`);
+    if (offset % PAGE !== 0n || length % PAGE !== 0n) throw new GmempoolError("invalid-argument", `${what} offset ${offset} and length ${length} must be multiples of 4096`);
+    if (length === 0n) throw new GmempoolError("invalid-argument", `${what} length is 0`);
     const size = BigInt(arena.sizeUnits) * UNIT;
-    if (offset + length > size) throw new DaemonError("invalid-argument", `${what} range [${offset}, ${offset + length}) passes the end of arena "${arena.id}" (${size} bytes)`);
+    if (offset + length > size) throw new GmempoolError("invalid-argument", `${what} range [${offset}, ${offset + length}) passes the end of arena "${arena.id}" (${size} bytes)`);
     const start = Number(offset);
     const end = Number(offset + length);
     const segments: { leaseId: string; offsetBytes: number; lengthBytes: number }[] = [];
@@ -1168,7 +1112,7 @@ export class PoolManager implements PoolDaemon {
     if (cursor < end) {
       const next = [...arena.leases.values()].map((l) => l.start * UNIT_BYTES).filter((s) => s > cursor).sort((a, b) => a - b)[0];
       const gapEnd = Math.min(next ?? end, end);
-      throw new DaemonError("failed-precondition", `${what} range [0x${cursor.toString(16)}, 0x${gapEnd.toString(16)}) of arena "${arena.id}" is not leased by the caller`);
+      throw new GmempoolError("failed-precondition", `${what} range [0x${cursor.toString(16)}, 0x${gapEnd.toString(16)}) of arena "${arena.id}" is not leased by the caller`);
     }
     return { arena, segments };
   }
@@ -1181,7 +1125,7 @@ export class PoolManager implements PoolDaemon {
     return sum(plan.steps.map((s, i) => (s.op === "populate" && !outcome.failed.includes(i) ? s.unitsTaken : 0)));
   }
 
-  #failedOf(outcomes: readonly ExecutionResult[]): DaemonError | undefined {
+  #failedOf(outcomes: readonly ExecutionResult[]): GmempoolError | undefined {
     return outcomes.flatMap((o) => o.failures)[0]?.error;
   }
 
@@ -1190,14 +1134,9 @@ export class PoolManager implements PoolDaemon {
     if (first !== undefined) throw first;
   }
 
-  /** Runs a pool call, turning its typed errors into the daemon's. */
+  /** Runs a pool call (its errors are GmempoolErrors already). */
   #poolCall<T>(call: () => T): T {
-    try {
-      return call();
-    } catch (error) {
-      if (error instanceof PoolError) throw toDaemonError(error);
-      throw error;
-    }
+    return call();
   }
 
   /** Keeps `work` in the arena's in-flight set until it settles (drain and delete wait on it). */
@@ -1252,12 +1191,12 @@ export class PoolManager implements PoolDaemon {
     });
   }
 
-  /** Every error leaving a mutation is a DaemonError. */
+  /** Every error leaving a mutation is a GmempoolError. */
   async #guard<R>(work: Promise<R>): Promise<R> {
     try {
       return await work;
     } catch (error) {
-      throw toDaemonError(error);
+      throw toGmempoolError(error);
     }
   }
 
@@ -1267,7 +1206,7 @@ export class PoolManager implements PoolDaemon {
    */
   #persist(changes: Changes, result?: IdempotencyEntry): Promise<void> {
     const journal = this.#journal;
-    if (journal === undefined) return Promise.reject(new DaemonError("unavailable", "the daemon is starting"));
+    if (journal === undefined) return Promise.reject(new GmempoolError("unavailable", "the daemon is starting"));
     const arenas: ArenaEntry[] = [];
     const deletedArenas: string[] = [];
     const leases: LeaseEntry[] = [];
@@ -1294,7 +1233,7 @@ export class PoolManager implements PoolDaemon {
       ...(result === undefined ? {} : { results: [result] }),
     };
     const durable = journal.append(record).catch((error: unknown) => {
-      throw new DaemonError("internal", `the change was made but could not be journaled: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new GmempoolError("internal", `the change was made but could not be journaled: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     });
     if (!this.#compacting && journal.recordsSinceSnapshot >= this.#config.journal.compactAfterRecords) {
       this.#compacting = true;
@@ -1377,73 +1316,73 @@ export class PoolManager implements PoolDaemon {
   /** An arena the caller may read: its own, or any for the admin. Else not-found. */
   #visibleArena(caller: Caller, id: string): Arena {
     const arena = this.#poolArena(id);
-    if (arena === undefined || (!caller.isAdmin && arena.owner !== caller.identity)) throw new DaemonError("not-found", `arena "${id}" does not exist`);
+    if (arena === undefined || (!caller.isAdmin && arena.owner !== caller.identity)) throw new GmempoolError("not-found", `arena "${id}" does not exist`);
     return arena;
   }
 
   /** An arena the caller may change: its own only (the admin uses the Admin service). */
   #ownedArena(caller: Caller, id: string): Arena {
-    if (id === "") throw new DaemonError("invalid-argument", "arena_id is empty");
+    if (id === "") throw new GmempoolError("invalid-argument", "arena_id is empty");
     const arena = this.#poolArena(id);
-    if (arena === undefined || arena.owner !== caller.identity) throw new DaemonError("not-found", `arena "${id}" does not exist`);
+    if (arena === undefined || arena.owner !== caller.identity) throw new GmempoolError("not-found", `arena "${id}" does not exist`);
     return arena;
   }
 
   #visibleLease(caller: Caller, id: string): Lease {
     const lease = this.#poolLease(id);
-    if (lease === undefined || lease.state === "allocating" || (!caller.isAdmin && lease.owner !== caller.identity)) throw new DaemonError("not-found", `lease "${id}" does not exist`);
+    if (lease === undefined || lease.state === "allocating" || (!caller.isAdmin && lease.owner !== caller.identity)) throw new GmempoolError("not-found", `lease "${id}" does not exist`);
     return lease;
   }
 
   #ownedLease(caller: Caller, id: string): Lease {
     const lease = this.#poolLease(id);
-    if (lease === undefined || lease.state === "allocating" || lease.owner !== caller.identity) throw new DaemonError("not-found", `lease "${id}" does not exist`);
+    if (lease === undefined || lease.state === "allocating" || lease.owner !== caller.identity) throw new GmempoolError("not-found", `lease "${id}" does not exist`);
     return lease;
   }
 
   #requireActive(arena: Arena): void {
     const state = this.#arenaState(arena.id);
-    if (state === "deleting") throw new DaemonError("failed-precondition", `arena "${arena.id}" is DELETING`);
-    if (state === "detached") throw new DaemonError("failed-precondition", `arena "${arena.id}" is DETACHED since the daemon restarted: send its file(s) again with ReattachArena`);
+    if (state === "deleting") throw new GmempoolError("failed-precondition", `arena "${arena.id}" is DELETING`);
+    if (state === "detached") throw new GmempoolError("failed-precondition", `arena "${arena.id}" is DETACHED since the daemon restarted: send its file(s) again with ReattachArena`);
   }
 
   #requireServing(): void {
-    if (this.#state === "starting") throw new DaemonError("unavailable", `the daemon is starting (reserve ${this.#reserve.populatedUnits} of ${this.#pool.capacityUnits} units populated); retry with backoff`);
-    if (this.#state === "draining") throw new DaemonError("unavailable", "the daemon is draining (shutting down); retry with backoff");
+    if (this.#state === "starting") throw new GmempoolError("unavailable", `the daemon is starting (reserve ${this.#reserve.populatedUnits} of ${this.#pool.capacityUnits} units populated); retry with backoff`);
+    if (this.#state === "draining") throw new GmempoolError("unavailable", "the daemon is draining (shutting down); retry with backoff");
     const broken = this.#journal?.broken;
-    if (broken !== undefined) throw new DaemonError("unavailable", `the journal cannot be written (${broken.message}); the daemon accepts no changes`);
+    if (broken !== undefined) throw new GmempoolError("unavailable", `the journal cannot be written (${broken.message}); the daemon accepts no changes`);
   }
 
   #requireAdmin(caller: Caller): void {
-    if (!caller.isAdmin) throw new DaemonError("permission-denied", `uid ${caller.uid} gid ${caller.gid} is not the configured admin identity`);
+    if (!caller.isAdmin) throw new GmempoolError("permission-denied", `uid ${caller.uid} gid ${caller.gid} is not the configured admin identity`);
   }
 
   #requireAdminFor(caller: Caller, allOwners: boolean): void {
-    if (allOwners && !caller.isAdmin) throw new DaemonError("permission-denied", `all_owners needs the admin identity; uid ${caller.uid} gid ${caller.gid} is not`);
+    if (allOwners && !caller.isAdmin) throw new GmempoolError("permission-denied", `all_owners needs the admin identity; uid ${caller.uid} gid ${caller.gid} is not`);
   }
 
   #arenaSize(sizeBytes: bigint): number {
-    if (sizeBytes <= 0n || sizeBytes % UNIT !== 0n) throw new DaemonError("invalid-argument", `size_bytes ${sizeBytes} is not a positive multiple of 2 MiB`);
-    if (sizeBytes / UNIT > MAX_ARENA_UNITS) throw new DaemonError("invalid-argument", `size_bytes ${sizeBytes} is more than 2^32 units`);
+    if (sizeBytes <= 0n || sizeBytes % UNIT !== 0n) throw new GmempoolError("invalid-argument", `size_bytes ${sizeBytes} is not a positive multiple of 2 MiB`);
+    if (sizeBytes / UNIT > MAX_ARENA_UNITS) throw new GmempoolError("invalid-argument", `size_bytes ${sizeBytes} is more than 2^32 units`);
     return Number(sizeBytes / UNIT);
   }
 
   #memfdType(backing: MemfdBacking | undefined, field: string): FdType {
-    if (backing === undefined) throw new DaemonError("invalid-argument", `${field} is unspecified`);
+    if (backing === undefined) throw new GmempoolError("invalid-argument", `${field} is unspecified`);
     if (backing === "hugetlb" && this.#reserve.mode !== "hugetlb") {
-      throw new DaemonError("failed-precondition", `${field} HUGETLB needs reserve mode hugetlb; this daemon's reserve mode is ${this.#reserve.mode}`);
+      throw new GmempoolError("failed-precondition", `${field} HUGETLB needs reserve mode hugetlb; this daemon's reserve mode is ${this.#reserve.mode}`);
     }
     return backing === "hugetlb" ? "memfd-hugetlb" : "memfd-shmem";
   }
 
   #checkName(name: string, field: string): void {
-    if (byteLength(name) > MAX_NAME_BYTES) throw new DaemonError("invalid-argument", `${field} is ${byteLength(name)} bytes, more than ${MAX_NAME_BYTES}`);
+    if (byteLength(name) > MAX_NAME_BYTES) throw new GmempoolError("invalid-argument", `${field} is ${byteLength(name)} bytes, more than ${MAX_NAME_BYTES}`);
   }
 
   #checkArenaLimit(caller: Caller): void {
     let n = 0;
     for (const meta of this.#arenaMeta.values()) if (meta.ownerKey === caller.identity) n++;
-    if (n >= this.#config.limits.arenasPerProcess) throw new DaemonError("exhausted", `process ${caller.pid} has reached the limit of ${this.#config.limits.arenasPerProcess} arenas`);
+    if (n >= this.#config.limits.arenasPerProcess) throw new GmempoolError("exhausted", `process ${caller.pid} has reached the limit of ${this.#config.limits.arenasPerProcess} arenas`);
   }
 
   /**
@@ -1455,23 +1394,23 @@ export class PoolManager implements PoolDaemon {
   #checkReceivedFd(fd: Fd, expected: FdType, sizeBytes: bigint, journaled?: { arenaId: string; file: ArenaFileMeta }): FileIdentity {
     const actual = this.#fdTypeOf(fd);
     const kind = journaled === undefined ? "invalid-argument" : "failed-precondition";
-    if (actual.fdType !== expected) throw new DaemonError(kind, `the fd is ${actual.description}, not a ${expected}`);
-    if (actual.size !== sizeBytes) throw new DaemonError(kind, `size_bytes ${sizeBytes} differs from the fd's size ${actual.size}`);
+    if (actual.fdType !== expected) throw new GmempoolError(kind, `the fd is ${actual.description}, not a ${expected}`);
+    if (actual.size !== sizeBytes) throw new GmempoolError(kind, `size_bytes ${sizeBytes} differs from the fd's size ${actual.size}`);
     if (journaled === undefined) return actual.file;
     const { arenaId, file } = journaled;
     if (file.memfdName !== "" && !actual.link.startsWith(`/memfd:${file.memfdName}`)) {
-      throw new DaemonError("failed-precondition", `the memfd is "${actual.link}", not the arena's "/memfd:${file.memfdName}"`);
+      throw new GmempoolError("failed-precondition", `the memfd is "${actual.link}", not the arena's "/memfd:${file.memfdName}"`);
     }
     // Another file of the same type, size (and memfd name) would give the arena contents that
     // are not its leases': the inode is what tells them apart while the file lives.
     if (file.device !== undefined && file.inode !== undefined && (file.device !== actual.file.device || file.inode !== actual.file.inode)) {
-      throw new DaemonError("failed-precondition", `the fd is not arena "${arenaId}"'s file (journaled device ${file.device} inode ${file.inode}, received device ${actual.file.device} inode ${actual.file.inode})`);
+      throw new GmempoolError("failed-precondition", `the fd is not arena "${arenaId}"'s file (journaled device ${file.device} inode ${file.inode}, received device ${actual.file.device} inode ${actual.file.inode})`);
     }
     return actual.file;
   }
 
   #safeNumber(value: bigint, field: string): number {
-    if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) throw new DaemonError("invalid-argument", `${field} ${value} is out of range`);
+    if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) throw new GmempoolError("invalid-argument", `${field} ${value} is out of range`);
     return Number(value);
   }
 

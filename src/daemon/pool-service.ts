@@ -2,7 +2,7 @@
  * The daemon's service interface: what the transport (src/server) calls, one method per RPC of
  * `gmempool.v1.Pool` and `gmempool.v1.Admin` (proto/gmempool/v1/*.proto, docs/api.md). The
  * server decodes a request, calls ONE method here, and encodes the result or maps the thrown
- * `DaemonError` to a status with one exhaustive switch over `DaemonErrorKind`.
+ * `GmempoolError` (src/pool/errors.ts) to a status with one exhaustive switch over its kind.
  *
  * Conventions (read these once; they hold for every type below):
  * - **Bytes are `bigint`, units are `number`.** Every `*Bytes` field is a bigint byte offset or
@@ -21,69 +21,12 @@
  *   retry returns that result with `replayed: true` (the server then sets the response header
  *   `gmempool-replayed: true`).
  * - **Durability**: a mutating method resolves only after its change is in the journal
- *   (fsync'd). **Errors**: every method throws (rejects with) a `DaemonError`; anything else
+ *   (fsync'd). **Errors**: every method throws (rejects with) a `GmempoolError`; anything else
  *   escaping is a daemon bug and should be reported as INTERNAL.
  * - **fds** (STYLE.md rule 7): see `RegisterGuestMemfdArenaRequest.gmemFd` (fds coming in) and
  *   `FdDelivery` (fds going out).
  */
 import type { Fd } from "../kvm/fd.ts";
-
-// ================================================================================== errors
-
-/** The one error vocabulary that crosses into the transport (STYLE.md rule 3). */
-export type DaemonErrorKind =
-  | "invalid-argument"
-  | "not-found"
-  | "permission-denied"
-  | "exhausted"
-  | "failed-precondition"
-  | "conflict"
-  | "unavailable"
-  | "unimplemented"
-  | "internal";
-
-export const DAEMON_ERROR_KINDS: readonly DaemonErrorKind[] = [
-  "invalid-argument",
-  "not-found",
-  "permission-denied",
-  "exhausted",
-  "failed-precondition",
-  "conflict",
-  "unavailable",
-  "unimplemented",
-  "internal",
-];
-
-export interface DaemonErrorOptions {
-  readonly cause?: unknown;
-  /**
-   * Convert IN_PLACE that stayed blocked by a pinned page (kind "unavailable"): the first busy
-   * byte offset, for the trailing metadata `gmempool-error-offset-bytes`.
-   */
-  readonly errorOffsetBytes?: bigint;
-}
-
-/**
- * Every error the service throws. `kind` is what the server switches on; `message` is for the
- * client and names the values that matter (unit ranges, offsets, errno). "conflict" exists in
- * the house vocabulary but the API maps it, like "failed-precondition", to FAILED_PRECONDITION
- * (docs/api.md, Status codes). No numeric `.code`: grpc-js would read it as a status code.
- */
-export class DaemonError extends Error {
-  readonly kind: DaemonErrorKind;
-  readonly errorOffsetBytes: bigint | undefined;
-
-  constructor(kind: DaemonErrorKind, message: string, options: DaemonErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "DaemonError";
-    this.kind = kind;
-    this.errorOffsetBytes = options.errorOffsetBytes;
-  }
-}
-
-export function isDaemonError(error: unknown, kind?: DaemonErrorKind): error is DaemonError {
-  return error instanceof DaemonError && (kind === undefined || error.kind === kind);
-}
 
 // ================================================================================== identity
 
@@ -557,9 +500,9 @@ export interface WatchRequest {
  * permission-denied, exhausted for too many streams) before returning one. Iterating yields a
  * pool-status event first, then the filtered events in sequence order. The iteration:
  * - ends normally (done) when filtered on an arena that was deleted (after its arena-deleted);
- * - throws DaemonError "exhausted" when the consumer fell more than the buffer behind (message
+ * - throws GmempoolError "exhausted" when the consumer fell more than the buffer behind (message
  *   names the last sequence delivered);
- * - throws DaemonError "unavailable" when the daemon drains (after a pool-status "draining").
+ * - throws GmempoolError "unavailable" when the daemon drains (after a pool-status "draining").
  * `close()` (or `return()` from a for-await) unsubscribes; call it when the RPC is cancelled.
  */
 export interface WatchStream extends AsyncIterable<PoolEvent> {
@@ -658,7 +601,7 @@ export interface PoolService {
 export interface PoolDaemon extends PoolService {
   /**
    * Recovers from the journal, sets up the reserve (populating it, progress logged), then
-   * serves. Rejects with a DaemonError naming why the pool cannot be backed; reads work and
+   * serves. Rejects with a GmempoolError naming why the pool cannot be backed; reads work and
    * mutations answer unavailable while it runs.
    */
   start(): Promise<void>;

@@ -1,49 +1,135 @@
 /**
- * The pool's error vocabulary. Every error names the values that were wrong; the daemon maps
- * `kind` to a gRPC status with one exhaustive switch. No numeric `.code` property on purpose:
- * grpc-js would read it as a status code.
+ * gmempool's one error vocabulary (STYLE.md rule 3). Every layer throws `GmempoolError`: the
+ * pool core, the daemon (which classifies kernel errno into it) and the transport, which maps
+ * `kind` to a gRPC status with one exhaustive switch (src/server/error-status.ts). Wrapping an
+ * error keeps its kind and fields; nothing is ever re-classified from its message text.
+ *
+ * It lives in the bottom layer because the core is the first to throw it and imports nothing
+ * (DESIGN.md §4); every layer above imports it from here.
+ *
+ * No numeric `.code` property on purpose: grpc-js would read it as a status code.
  */
-export type PoolErrorKind =
+
+/**
+ * What went wrong, as a client must act on it:
+ * - `invalid-argument`: the request is malformed (unaligned, zero, overflowing, unspecified).
+ * - `not-found`: the id names nothing the caller may see (another owner's id is not-found too:
+ *   DESIGN.md invariant 5).
+ * - `permission-denied`: an admin-only request by a non-admin.
+ * - `exhausted`: not enough free units, no free run, the host out of memory, a limit reached.
+ * - `failed-precondition`: refused in the current state or policy; retrying the same request
+ *   does not help until the caller changes something (reattach, release, policy).
+ * - `conflict`: collides with a call in flight; it clears by itself: retry with backoff.
+ * - `unavailable`: the daemon is starting / draining / cannot journal, or a page stayed pinned.
+ * - `unimplemented`: the kernel lacks the capability (named).
+ * - `internal`: a bug or an unclassified kernel error; the books stay exact.
+ */
+export type ErrorKind =
   | "invalid-argument"
   | "not-found"
   | "permission-denied"
   | "exhausted"
   | "failed-precondition"
-  | "conflict";
+  | "conflict"
+  | "unavailable"
+  | "unimplemented"
+  | "internal";
 
-export abstract class PoolError extends Error {
-  abstract readonly kind: PoolErrorKind;
+export const ERROR_KINDS: readonly ErrorKind[] = [
+  "invalid-argument",
+  "not-found",
+  "permission-denied",
+  "exhausted",
+  "failed-precondition",
+  "conflict",
+  "unavailable",
+  "unimplemented",
+  "internal",
+];
+
+/** What an error is about, for machines (the message says the same for people). */
+export interface ErrorFields {
+  /** The kind of thing named: "arena", "lease", "units", "file", "daemon", "journal", ... */
+  readonly resource?: string;
+  /** Its id, when it has one (never another owner's: invariant 5). */
+  readonly id?: string;
+  /** The request field at fault, in proto spelling ("unit_count", "offset_bytes"). */
+  readonly field?: string;
+  /** The offending value as text. */
+  readonly value?: string;
+  /** Convert IN_PLACE blocked by a pinned page: the first busy byte offset. */
+  readonly errorOffsetBytes?: bigint;
+}
+
+export interface ErrorOptions extends ErrorFields {
+  readonly cause?: unknown;
+}
+
+export class GmempoolError extends Error {
+  readonly kind: ErrorKind;
+  readonly fields: ErrorFields;
+
+  constructor(kind: ErrorKind, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const { cause: _cause, ...fields } = options;
+    this.kind = kind;
+    this.fields = fields;
+  }
+
   override get name(): string {
     return this.constructor.name;
   }
+
+  get errorOffsetBytes(): bigint | undefined {
+    return this.fields.errorOffsetBytes;
+  }
+
+  /** The same error with `context` before its message: kind and fields kept, cause this. */
+  withContext(context: string): GmempoolError {
+    return new GmempoolError(this.kind, `${context}: ${this.message}`, { ...this.fields, cause: this });
+  }
 }
+
+export function isGmempoolError(error: unknown, kind?: ErrorKind): error is GmempoolError {
+  return error instanceof GmempoolError && (kind === undefined || error.kind === kind);
+}
+
+// The core's throw sites name their kind by class; each is a GmempoolError of that kind.
 
 /** A malformed request: unaligned, overflowing, out of range, wrong size. */
-export class InvalidArgumentError extends PoolError {
-  readonly kind = "invalid-argument";
+export class InvalidArgumentError extends GmempoolError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super("invalid-argument", message, options);
+  }
 }
 
-/** An id that names nothing (an arena, lease or plan that does not exist). */
-export class NotFoundError extends PoolError {
-  readonly kind = "not-found";
-}
-
-/** The caller does not own what it names (DESIGN.md §3 invariant 5). */
-export class NotOwnerError extends PoolError {
-  readonly kind = "permission-denied";
+/**
+ * An id that names nothing the caller may see: unknown, or another owner's (DESIGN.md
+ * invariant 5: both read alike, `arena "x" does not exist`).
+ */
+export class NotFoundError extends GmempoolError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super("not-found", message, options);
+  }
 }
 
 /** Not enough free units in the pool, or no contiguous run large enough in an arena. */
-export class ExhaustedError extends PoolError {
-  readonly kind = "exhausted";
+export class ExhaustedError extends GmempoolError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super("exhausted", message, options);
+  }
 }
 
-/** The request is well-formed but the current policy or state forbids it. */
-export class FailedPreconditionError extends PoolError {
-  readonly kind = "failed-precondition";
+/** The request is well-formed but the current policy or state refuses it. */
+export class FailedPreconditionError extends GmempoolError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super("failed-precondition", message, options);
+  }
 }
 
-/** The request collides with other state: overlapping placement, a kernel call in flight. */
-export class ConflictError extends PoolError {
-  readonly kind = "conflict";
+/** The request collides with a kernel call in flight; it clears by itself (retry). */
+export class ConflictError extends GmempoolError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super("conflict", message, options);
+  }
 }

@@ -6,9 +6,12 @@ export {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
-  NotOwnerError,
-  PoolError,
-  type PoolErrorKind,
+  ERROR_KINDS,
+  GmempoolError,
+  isGmempoolError,
+  type ErrorFields,
+  type ErrorKind,
+  type ErrorOptions,
 } from "./errors.ts";
 export { ExtentSet } from "./extent-set.ts";
 export { fragmentationReport, UNIT_MAP_LEGEND, type ArenaFragmentation, type PoolFragmentation, type UnitMapSymbol } from "./fragmentation.ts";

@@ -21,7 +21,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { ConflictError, ExhaustedError, FailedPreconditionError, InvalidArgumentError, NotFoundError, NotOwnerError, PoolError } from "./errors.ts";
+import { ConflictError, ExhaustedError, FailedPreconditionError, InvalidArgumentError, NotFoundError, GmempoolError } from "./errors.ts";
 import type { KernelStep, Plan } from "./plan.ts";
 import { fragmentationReport } from "./fragmentation.ts";
 import { Pool, type RangeRequest } from "./pool.ts";
@@ -235,7 +235,7 @@ function checkPopulationTarget(l: ModelLease, lo: number, hi: number): void {
   }
 }
 
-function expectFailure(fn: () => unknown, kind: abstract new (...args: never[]) => PoolError, event: string): void {
+function expectFailure(fn: () => unknown, kind: abstract new (...args: never[]) => GmempoolError, event: string): void {
   assert.throws(fn, kind);
   note(event);
 }
@@ -322,7 +322,7 @@ class RangePick {
   }
 
   /** An invalid request naming `l` (for `invalid`), and the error the pool must give. */
-  invalid(l: ModelLease): { owner: string; request: RangeRequest; error: new (...args: never[]) => PoolError } {
+  invalid(l: ModelLease): { owner: string; request: RangeRequest; error: new (...args: never[]) => GmempoolError } {
     const base = rangeRequest(l, 0, 1);
     const len = l.pages.length;
     const bad = { owner: "vmm", error: InvalidArgumentError };
@@ -336,7 +336,7 @@ class RangePick {
       case 3:
         return { ...bad, request: { ...base, offsetBytes: base.offsetBytes + 2048 } };
       default:
-        return { owner: "intruder", request: base, error: NotOwnerError };
+        return { owner: "intruder", request: base, error: NotFoundError };
     }
   }
 
@@ -539,7 +539,7 @@ class Allocate implements Cmd {
     }
     const invalid = count % blockUnits !== 0 || count > arena.sizeUnits || (offset !== undefined && (offset % blockUnits !== 0 || offset + count > arena.sizeUnits));
     if (invalid || start === undefined || !free(start) || count > m.capacity - populatedSideUnits(m)) {
-      expectFailure(() => r.pool.allocate("vmm", request), PoolError, "refused: allocate");
+      expectFailure(() => r.pool.allocate("vmm", request), GmempoolError, "refused: allocate");
       compare(m, r);
       return;
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConflictError, ExhaustedError, FailedPreconditionError, InvalidArgumentError, NotFoundError, NotOwnerError } from "./errors.ts";
+import { ConflictError, ExhaustedError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from "./errors.ts";
 import type { Plan, PopulateStep } from "./plan.ts";
 import { alignedFit } from "./placement.ts";
 import { Pool } from "./pool.ts";
@@ -49,7 +49,7 @@ describe("Pool: arenas", () => {
   test("arena ids are unique and non-empty", () => {
     const pool = new Pool({ capacityUnits: 8 });
     pool.registerArena("a", { id: "vm1", sizeBytes: 2 * MiB, files: ["memfd"] });
-    assert.throws(() => pool.registerArena("a", { id: "vm1", sizeBytes: 2 * MiB, files: ["memfd"] }), ConflictError);
+    assert.throws(() => pool.registerArena("a", { id: "vm1", sizeBytes: 2 * MiB, files: ["memfd"] }), FailedPreconditionError);
     assert.throws(() => pool.registerArena("a", { id: "", sizeBytes: 2 * MiB, files: ["memfd"] }), /must not be empty/);
     const generated = pool.registerArena("a", { sizeBytes: 2 * MiB, files: ["memfd"] });
     assert.match(generated.id, /^arena-\d+$/);
@@ -59,7 +59,7 @@ describe("Pool: arenas", () => {
     const { pool, arena } = poolWithArena();
     const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 });
     commitChecked(pool, plan);
-    assert.throws(() => pool.unregisterArena("vmm-b", arena.id), NotOwnerError);
+    assert.throws(() => pool.unregisterArena("vmm-b", arena.id), NotFoundError);
     assert.throws(() => pool.unregisterArena("vmm-a", arena.id), (e) => e instanceof FailedPreconditionError && e.message.includes(plan.leaseId));
     commitChecked(pool, pool.release("vmm-a", plan.leaseId));
     pool.unregisterArena("vmm-a", arena.id);
@@ -105,16 +105,16 @@ describe("Pool: allocate and release", () => {
     assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 0 }), /must be positive/);
     assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1.5 }), /non-negative integer, got 1.5/);
     const first = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 4, offsetUnits: 4 });
-    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 2, offsetUnits: 6 }), (e) => e instanceof ConflictError && e.message.includes(first.leaseId));
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 2, offsetUnits: 6 }), (e) => e instanceof FailedPreconditionError && e.message.includes(first.leaseId));
     pool.assertInvariants();
   });
 
   test("only the owner may allocate in an arena or release its lease", () => {
     const { pool, arena } = poolWithArena();
-    assert.throws(() => pool.allocate("intruder", { arenaId: arena.id, unitCount: 1 }), (e) => e instanceof NotOwnerError && e.message === `arena "${arena.id}" is not owned by intruder`);
+    assert.throws(() => pool.allocate("intruder", { arenaId: arena.id, unitCount: 1 }), (e) => e instanceof NotFoundError && e.message === `arena "${arena.id}" does not exist`);
     const plan = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 });
     commitChecked(pool, plan);
-    assert.throws(() => pool.release("intruder", plan.leaseId), NotOwnerError);
+    assert.throws(() => pool.release("intruder", plan.leaseId), NotFoundError);
     assert.throws(() => pool.release("vmm-a", "lease-404"), (e) => e instanceof NotFoundError && e.message === 'lease "lease-404" does not exist');
     assert.throws(() => pool.allocate("vmm-a", { arenaId: "nope", unitCount: 1 }), NotFoundError);
   });
@@ -206,7 +206,7 @@ describe("Pool: allocate and release", () => {
   test("lease ids given by the caller are unique", () => {
     const { pool, arena } = poolWithArena();
     commitChecked(pool, pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 }, "boot"));
-    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 }, "boot"), ConflictError);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1 }, "boot"), FailedPreconditionError);
   });
 
   test("reserve slots are handed out from the top and taken back at the bottom", () => {

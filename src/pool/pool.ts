@@ -24,7 +24,6 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
-  NotOwnerError,
 } from "./errors.ts";
 import { Lease, type LeaseId } from "./lease.ts";
 import { FIELD_DISCARDED, FIELD_PRIVATE, LeasePages, type PageField } from "./lease-pages.ts";
@@ -202,25 +201,25 @@ export class Pool {
 
   arena(id: ArenaId): Arena {
     const arena = this.arenaMap.get(id);
-    if (arena === undefined) throw new NotFoundError(`arena "${id}" does not exist`);
+    if (arena === undefined) throw new NotFoundError(`arena "${id}" does not exist`, { resource: "arena", id });
     return arena;
   }
 
   lease(id: LeaseId): Lease {
     const lease = this.leaseMap.get(id);
-    if (lease === undefined) throw new NotFoundError(`lease "${id}" does not exist`);
+    if (lease === undefined) throw new NotFoundError(`lease "${id}" does not exist`, { resource: "lease", id });
     return lease;
   }
 
   ownedArena(owner: string, id: ArenaId): Arena {
     const arena = this.arena(id);
-    if (arena.owner !== owner) throw new NotOwnerError(`arena "${id}" is not owned by ${owner}`);
+    if (arena.owner !== owner) throw new NotFoundError(`arena "${id}" does not exist`, { resource: "arena", id });
     return arena;
   }
 
   ownedLease(owner: string, id: LeaseId): Lease {
     const lease = this.lease(id);
-    if (lease.owner !== owner) throw new NotOwnerError(`lease "${id}" is not owned by ${owner}`);
+    if (lease.owner !== owner) throw new NotFoundError(`lease "${id}" does not exist`, { resource: "lease", id });
     return lease;
   }
 
@@ -248,7 +247,7 @@ export class Pool {
     }
     const id = spec.id ?? this.freshArenaId();
     if (id.length === 0) throw new InvalidArgumentError("arena id must not be empty");
-    if (this.arenaMap.has(id)) throw new ConflictError(`arena "${id}" already exists`);
+    if (this.arenaMap.has(id)) throw new FailedPreconditionError(`arena "${id}" already exists`, { resource: "arena", id });
     const arena = new Arena(id, owner, units(spec.sizeBytes / UNIT_BYTES), [...spec.files], policy);
     this.arenaMap.set(id, arena);
     return arena;
@@ -313,7 +312,7 @@ export class Pool {
       throw new ExhaustedError(`requested ${request.unitCount} units, ${free} free in the pool of ${this.capacityUnits}`);
     }
     const id = leaseId ?? this.freshLeaseId();
-    if (this.leaseMap.has(id)) throw new ConflictError(`lease "${id}" already exists`);
+    if (this.leaseMap.has(id)) throw new FailedPreconditionError(`lease "${id}" already exists`, { resource: "lease", id });
 
     const pages = new LeasePages(request.unitCount, arena.sides, request.initiallyPrivate === true);
     const lease = new Lease(id, arena.id, owner, units(start), units(request.unitCount), pages, "allocating");
@@ -731,7 +730,7 @@ export class Pool {
     }
     if (!arena.free.containsRange(offset, offset + unitCount)) {
       const other = [...arena.leases.values()].find((l) => l.start < offset + unitCount && offset < l.end);
-      throw new ConflictError(`placement [${offset}, ${offset + unitCount}) units overlaps lease "${other?.id ?? "?"}" in arena "${arena.id}"`);
+      throw new FailedPreconditionError(`placement [${offset}, ${offset + unitCount}) units overlaps lease "${other?.id ?? "?"}" in arena "${arena.id}"`, { resource: "arena", id: arena.id, field: "offset_bytes" });
     }
     return offset;
   }

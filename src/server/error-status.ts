@@ -1,18 +1,18 @@
 /**
  * The one table from the daemon's error vocabulary to gRPC status codes (STYLE.md rule 3,
- * docs/api.md "Status codes"). The switch is exhaustive: a new DaemonErrorKind does not compile
+ * docs/api.md "Status codes"). The switch is exhaustive: a new ErrorKind does not compile
  * until it is mapped here. Messages pass through unchanged; they are written for the client.
  *
  * What leaves here is a plain grpc-js status object ({ code, details, metadata }), never an
  * Error with a numeric `.code` (STYLE.md rule 3).
  */
 import { Metadata, status, type StatusObject } from "@grpc/grpc-js";
-import { isDaemonError, type DaemonErrorKind } from "../daemon/pool-service.ts";
+import { isGmempoolError, type ErrorKind } from "../pool/errors.ts";
 
 /** Trailing metadata of Convert IN_PLACE blocked by a pinned page: the first busy offset. */
 export const ERROR_OFFSET_METADATA_KEY = "gmempool-error-offset-bytes";
 
-export function statusForErrorKind(kind: DaemonErrorKind): status {
+export function statusForErrorKind(kind: ErrorKind): status {
   switch (kind) {
     case "invalid-argument":
       return status.INVALID_ARGUMENT;
@@ -22,11 +22,12 @@ export function statusForErrorKind(kind: DaemonErrorKind): status {
       return status.PERMISSION_DENIED;
     case "exhausted":
       return status.RESOURCE_EXHAUSTED;
-    // The house vocabulary has both; the API answers both with FAILED_PRECONDITION
-    // (docs/api.md: ALREADY_EXISTS and ABORTED are not used).
+    // A refusal that holds until the caller changes something, and a collision with a call in
+    // flight that clears by itself: a machine must tell "refused" from "retry" (docs/api.md).
     case "failed-precondition":
-    case "conflict":
       return status.FAILED_PRECONDITION;
+    case "conflict":
+      return status.ABORTED;
     case "unavailable":
       return status.UNAVAILABLE;
     case "unimplemented":
@@ -42,11 +43,11 @@ export function statusForErrorKind(kind: DaemonErrorKind): status {
 
 /**
  * The status a handler reports for anything thrown by the service or by its own decoding. A
- * DaemonError keeps its message; anything else is a bug, reported as INTERNAL with its message.
+ * GmempoolError keeps its message; anything else is a bug, reported as INTERNAL with its message.
  */
 export function statusForError(error: unknown): StatusObject {
   const metadata = new Metadata();
-  if (isDaemonError(error)) {
+  if (isGmempoolError(error)) {
     if (error.errorOffsetBytes !== undefined) metadata.set(ERROR_OFFSET_METADATA_KEY, String(error.errorOffsetBytes));
     return { code: statusForErrorKind(error.kind), details: error.message, metadata };
   }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { DAEMON_ERROR_KINDS, DaemonError } from "../daemon/pool-service.ts";
+import { ERROR_KINDS, GmempoolError } from "../pool/errors.ts";
 import { ERROR_OFFSET_METADATA_KEY, statusForError, statusForErrorKind } from "./error-status.ts";
 import { PROTO_FILES, protoLoaderOptions } from "./proto-options.ts";
 import { ENUM_CODECS, MEMFD_BACKING, bytesFromProto, durationToProto, timestampToProto } from "./proto-codec.ts";
@@ -24,7 +24,7 @@ describe("proto codec", () => {
     assert.equal(MEMFD_BACKING.decode(0, "backing"), undefined);
     assert.equal(MEMFD_BACKING.decode("MEMFD_BACKING_HUGETLB", "backing"), "hugetlb");
     assert.equal(MEMFD_BACKING.decode(1, "backing"), "shmem");
-    assert.throws(() => MEMFD_BACKING.decode(7, "backing"), (e: unknown) => e instanceof DaemonError && e.kind === "invalid-argument" && e.message === "backing 7 is not a MemfdBacking");
+    assert.throws(() => MEMFD_BACKING.decode(7, "backing"), (e: unknown) => e instanceof GmempoolError && e.kind === "invalid-argument" && e.message === "backing 7 is not a MemfdBacking");
   });
 
   test("64-bit values stay exact; non-numbers are invalid-argument", () => {
@@ -43,23 +43,23 @@ describe("error kind -> gRPC status", () => {
       "permission-denied": status.PERMISSION_DENIED,
       exhausted: status.RESOURCE_EXHAUSTED,
       "failed-precondition": status.FAILED_PRECONDITION,
-      conflict: status.FAILED_PRECONDITION,
+      conflict: status.ABORTED,
       unavailable: status.UNAVAILABLE,
       unimplemented: status.UNIMPLEMENTED,
       internal: status.INTERNAL,
     };
-    assert.deepEqual(Object.keys(expected).sort(), [...DAEMON_ERROR_KINDS].sort());
-    for (const kind of DAEMON_ERROR_KINDS) assert.equal(statusForErrorKind(kind), expected[kind], kind);
+    assert.deepEqual(Object.keys(expected).sort(), [...ERROR_KINDS].sort());
+    for (const kind of ERROR_KINDS) assert.equal(statusForErrorKind(kind), expected[kind], kind);
   });
 
   test("messages pass through; the error offset becomes trailing metadata; anything else is INTERNAL", () => {
-    const s = statusForError(new DaemonError("unavailable", "page at 0x3000 stayed pinned", { errorOffsetBytes: 0x3000n }));
+    const s = statusForError(new GmempoolError("unavailable", "page at 0x3000 stayed pinned", { errorOffsetBytes: 0x3000n }));
     assert.equal(s.code, status.UNAVAILABLE);
     assert.equal(s.details, "page at 0x3000 stayed pinned");
     assert.deepEqual(s.metadata.get(ERROR_OFFSET_METADATA_KEY), ["12288"]);
     const bug = statusForError(new TypeError("x is undefined"));
     assert.equal(bug.code, status.INTERNAL);
     assert.equal(bug.details, "internal error: x is undefined");
-    assert.equal("code" in new DaemonError("internal", "m"), false, "no numeric .code on errors");
+    assert.equal("code" in new GmempoolError("internal", "m"), false, "no numeric .code on errors");
   });
 });

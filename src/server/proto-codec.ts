@@ -9,31 +9,8 @@
  * Every table is a `Record` over the daemon's union, so a value added on either side without
  * its counterpart fails to compile.
  */
-import {
-  DaemonError,
-  type ArenaInfo,
-  type ArenaKind,
-  type ArenaPolicyOverride,
-  type ArenaState,
-  type ContentIntent,
-  type ConversionMode,
-  type DeferredOverflowPolicy,
-  type DiscardPolicyName,
-  type FdType,
-  type Identity,
-  type LeaseInfo,
-  type MemfdBacking,
-  type PolicyInfo,
-  type PolicySource,
-  type PoolEvent,
-  type PoolEventKind,
-  type PoolStatus,
-  type ReleaseReason,
-  type ReserveMode,
-  type ServingState,
-  type UnitState,
-  type Visibility,
-} from "../daemon/pool-service.ts";
+import { type ArenaInfo, type ArenaKind, type ArenaPolicyOverride, type ArenaState, type ContentIntent, type ConversionMode, type DeferredOverflowPolicy, type DiscardPolicyName, type FdType, type Identity, type LeaseInfo, type MemfdBacking, type PolicyInfo, type PolicySource, type PoolEvent, type PoolEventKind, type PoolStatus, type ReleaseReason, type ReserveMode, type ServingState, type UnitState, type Visibility } from "../daemon/pool-service.ts";
+import { GmempoolError } from "../pool/errors.ts";
 import type { ReserveMode__Output as ProtoReserveMode } from "./generated/gmempool/v1/ReserveMode.ts";
 import type { ArenaKind__Output as ProtoArenaKind } from "./generated/gmempool/v1/ArenaKind.ts";
 import type { MemfdBacking__Output as ProtoMemfdBacking } from "./generated/gmempool/v1/MemfdBacking.ts";
@@ -64,9 +41,9 @@ const UINT64_MAX = (1n << 64n) - 1n;
 
 /** A uint64 field (decoded as a decimal string) as bigint. */
 export function bytesFromProto(value: string, field: string): bigint {
-  if (!/^\d+$/.test(value)) throw new DaemonError("invalid-argument", `${field} is not an unsigned integer: ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value)) throw new GmempoolError("invalid-argument", `${field} is not an unsigned integer: ${JSON.stringify(value)}`);
   const n = BigInt(value);
-  if (n > UINT64_MAX) throw new DaemonError("invalid-argument", `${field} ${value} exceeds 2^64 - 1`);
+  if (n > UINT64_MAX) throw new GmempoolError("invalid-argument", `${field} ${value} exceeds 2^64 - 1`);
   return n;
 }
 
@@ -113,7 +90,7 @@ class EnumCodec<D extends string, P extends string> {
     const name = typeof value === "number" ? this.#numbers.get(value) : value;
     if (name === this.unspecified) return undefined;
     const decoded = name === undefined ? undefined : this.#fromProto.get(name);
-    if (decoded === undefined) throw new DaemonError("invalid-argument", `${field} ${JSON.stringify(value)} is not a ${this.protoType}`);
+    if (decoded === undefined) throw new GmempoolError("invalid-argument", `${field} ${JSON.stringify(value)} is not a ${this.protoType}`);
     return decoded;
   }
 

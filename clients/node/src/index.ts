@@ -35,6 +35,7 @@ export {
   DeadlineExceededError,
   errorForStatus,
   ExhaustedError,
+  ConflictError,
   FailedPreconditionError,
   InternalError,
   InvalidArgumentError,

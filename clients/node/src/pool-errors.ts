@@ -15,6 +15,7 @@ export type PoolErrorKind =
   | "not-found"
   | "exhausted"
   | "failed-precondition"
+  | "conflict"
   | "permission-denied"
   | "unavailable"
   | "unimplemented"
@@ -28,6 +29,7 @@ export type GrpcStatusName =
   | "NOT_FOUND"
   | "RESOURCE_EXHAUSTED"
   | "FAILED_PRECONDITION"
+  | "ABORTED"
   | "PERMISSION_DENIED"
   | "UNAVAILABLE"
   | "UNIMPLEMENTED"
@@ -83,6 +85,15 @@ export class ExhaustedError extends PoolError {
 export class FailedPreconditionError extends PoolError {
   readonly kind = "failed-precondition" as const;
   readonly grpcStatus = "FAILED_PRECONDITION" as const;
+}
+
+/**
+ * The request collided with another call in flight on the same arena, lease or file (ABORTED).
+ * It clears by itself once that call settles: retry with backoff (with the same request id).
+ */
+export class ConflictError extends PoolError {
+  readonly kind = "conflict" as const;
+  readonly grpcStatus = "ABORTED" as const;
 }
 
 /** An admin-only RPC or field asked by someone who is not the admin identity. */
@@ -150,7 +161,7 @@ export function isPoolError(value: unknown): value is PoolError {
 /**
  * The error for a gRPC status number (what grpc-js reports, and what the fd channel's replies
  * carry). One exhaustive table: the numbers are gRPC's (grpc/doc/statuscodes.md). Codes the API
- * never uses (ALREADY_EXISTS, ABORTED, OUT_OF_RANGE, DATA_LOSS, UNAUTHENTICATED, UNKNOWN) are
+ * never uses (ALREADY_EXISTS, OUT_OF_RANGE, DATA_LOSS, UNAUTHENTICATED, UNKNOWN) are
  * reported as InternalError naming the status, because they mean client and daemon disagree.
  */
 export function errorForStatus(code: number, details: string, options: UnavailableErrorOptions = {}): PoolError {
@@ -169,6 +180,8 @@ export function errorForStatus(code: number, details: string, options: Unavailab
       return new ExhaustedError(details, options);
     case 9:
       return new FailedPreconditionError(details, options);
+    case 10:
+      return new ConflictError(details, options);
     case 12:
       return new UnimplementedError(details, options);
     case 13:

@@ -15,7 +15,8 @@
 import { chmodSync, existsSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { DaemonError, type FdInspection, type FdType, type PoolService } from "../../daemon/pool-service.ts";
+import { type FdInspection, type FdType, type PoolService } from "../../daemon/pool-service.ts";
+import { GmempoolError } from "../../pool/errors.ts";
 import type { Fd } from "../../kvm/fd.ts";
 import { isKernelError } from "../../kvm/kernel-error.ts";
 import type { KernelPort, SeqpacketConnection, SeqpacketListener, SeqpacketMessage } from "../../kvm/kernel-port.ts";
@@ -189,7 +190,7 @@ export class FdChannelServer {
   }
 
   /**
-   * The reply to one well-framed request; throws DaemonError for request-level errors. Takes
+   * The reply to one well-framed request; throws GmempoolError for request-level errors. Takes
    * `fds`: on return they are owned by a token or closed; on a throw the caller closes them.
    */
   #answer(connection: ChannelConnection, request: FdMessage, fds: readonly Fd[]): FdMessageFields {
@@ -270,8 +271,8 @@ export class FdChannelServer {
 }
 
 /** A request-level error: answered with INVALID_ARGUMENT; the connection stays. */
-function invalid(message: string): DaemonError {
-  return new DaemonError("invalid-argument", message);
+function invalid(message: string): GmempoolError {
+  return new GmempoolError("invalid-argument", message);
 }
 
 /** The reply kind of a request kind (0 for a kind that is not a request). */

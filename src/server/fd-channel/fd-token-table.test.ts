@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DaemonError } from "../../daemon/pool-service.ts";
+import { GmempoolError } from "../../pool/errors.ts";
 import { asFd, type Fd } from "../../kvm/fd.ts";
 import { FdTokenTable } from "./fd-token-table.ts";
 
@@ -15,7 +15,7 @@ function table(ttlMs = 10_000, max = 2): { tokens: FdTokenTable; closed: Fd[] } 
 }
 
 function rejects(kind: string, message: RegExp): (e: unknown) => boolean {
-  return (e) => e instanceof DaemonError && e.kind === kind && message.test(e.message);
+  return (e) => e instanceof GmempoolError && e.kind === kind && message.test(e.message);
 }
 
 describe("fd channel tokens", () => {
@@ -51,7 +51,7 @@ describe("fd channel tokens", () => {
       return "";
     })();
     for (const other of [{ uid: 1001, pid: 4001 }, { uid: 1000, pid: 4002 }]) {
-      assert.throws(() => tokens.claim(token, other, SEND), (e: unknown) => e instanceof DaemonError && e.kind === "not-found" && e.message.replace(/[0-9a-f]{8}…/, "") === unknown);
+      assert.throws(() => tokens.claim(token, other, SEND), (e: unknown) => e instanceof GmempoolError && e.kind === "not-found" && e.message.replace(/[0-9a-f]{8}…/, "") === unknown);
     }
   });
 

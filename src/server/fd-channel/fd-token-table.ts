@@ -25,7 +25,8 @@
  * tokens none; a dead token is in use (else it would already be gone).
  */
 import { randomBytes } from "node:crypto";
-import { DaemonError, type FdDelivery, type FdInspection, type FdType } from "../../daemon/pool-service.ts";
+import { type FdDelivery, type FdInspection, type FdType } from "../../daemon/pool-service.ts";
+import { GmempoolError } from "../../pool/errors.ts";
 import type { Fd } from "../../kvm/fd.ts";
 import { FD_TOKEN_BYTES } from "./fd-message.ts";
 
@@ -132,7 +133,7 @@ export class FdTokenTable {
     const held = this.#byConnection.get(owner.connectionId);
     if (held !== undefined && held.size >= this.maxPendingPerConnection) {
       if (fd !== undefined) this.#closeFd(fd);
-      throw new DaemonError("exhausted", `this connection already holds ${held.size} pending tokens, the limit is ${this.maxPendingPerConnection}; use or cancel one first`);
+      throw new GmempoolError("exhausted", `this connection already holds ${held.size} pending tokens, the limit is ${this.maxPendingPerConnection}; use or cancel one first`);
     }
     const bytes = randomBytes(FD_TOKEN_BYTES);
     const key = bytes.toString("hex");
@@ -150,22 +151,22 @@ export class FdTokenTable {
 
   /**
    * Takes a token for one gRPC call by `caller` (uid, pid from SO_PEERCRED of the gRPC
-   * connection). Throws DaemonError invalid-argument / not-found as the file comment says.
+   * connection). Throws GmempoolError invalid-argument / not-found as the file comment says.
    */
   claim(tokenBytes: Uint8Array, caller: { readonly uid: number; readonly pid: number }, expect: FdTokenExpectation): FdTokenClaim {
-    if (tokenBytes.length !== FD_TOKEN_BYTES) throw new DaemonError("invalid-argument", `${expect.field} is ${tokenBytes.length} bytes; a token is ${FD_TOKEN_BYTES} bytes`);
+    if (tokenBytes.length !== FD_TOKEN_BYTES) throw new GmempoolError("invalid-argument", `${expect.field} is ${tokenBytes.length} bytes; a token is ${FD_TOKEN_BYTES} bytes`);
     const key = Buffer.from(tokenBytes.buffer, tokenBytes.byteOffset, tokenBytes.length).toString("hex");
     const token = this.#tokens.get(key);
     // Unknown, expired, used, revoked, in use by another call, or another process's: one answer.
     if (token === undefined || token.dead || token.inUse || token.owner.uid !== caller.uid || token.owner.pid !== caller.pid) {
-      throw new DaemonError("not-found", `${expect.field} ${key.slice(0, 8)}… is unknown, expired, already used or in use, or was issued to another process`);
+      throw new GmempoolError("not-found", `${expect.field} ${key.slice(0, 8)}… is unknown, expired, already used or in use, or was issued to another process`);
     }
     if (token.direction !== expect.direction) {
-      throw new DaemonError("invalid-argument", `${expect.field} is a ${DIRECTION_NAME[token.direction]} token; this field needs a ${DIRECTION_NAME[expect.direction]} token`);
+      throw new GmempoolError("invalid-argument", `${expect.field} is a ${DIRECTION_NAME[token.direction]} token; this field needs a ${DIRECTION_NAME[expect.direction]} token`);
     }
     const inspection = token.inspection;
     if (expect.fdTypes !== undefined && inspection !== undefined && !expect.fdTypes.includes(inspection.fdType)) {
-      throw new DaemonError("invalid-argument", `${expect.field} names a ${inspection.fdType} fd; this field needs a ${expect.fdTypes.join(" or ")}`);
+      throw new GmempoolError("invalid-argument", `${expect.field} names a ${inspection.fdType} fd; this field needs a ${expect.fdTypes.join(" or ")}`);
     }
     token.inUse = true;
     let settled = false;

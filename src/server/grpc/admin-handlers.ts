@@ -4,7 +4,8 @@
  * here is what the daemon's types cannot carry: a present `discard_policy` that is UNSPECIFIED,
  * and a present `deferred_overflow_policy` that is not REJECT or ZERO (admin.proto SetPolicy).
  */
-import { DaemonError, type Caller, type ForceReleaseTarget, type PolicyUpdate } from "../../daemon/pool-service.ts";
+import { type Caller, type ForceReleaseTarget, type PolicyUpdate } from "../../daemon/pool-service.ts";
+import { GmempoolError } from "../../pool/errors.ts";
 import type { AdminHandlers } from "../generated/gmempool/v1/Admin.ts";
 import type { SetPolicyRequest__Output } from "../generated/gmempool/v1/SetPolicyRequest.ts";
 import type { ForceReleaseRequest__Output } from "../generated/gmempool/v1/ForceReleaseRequest.ts";
@@ -15,14 +16,14 @@ export function decodePolicyUpdate(r: SetPolicyRequest__Output): PolicyUpdate {
   const update: { -readonly [K in keyof PolicyUpdate]: PolicyUpdate[K] } = {};
   if (r.discardPolicy !== undefined) {
     const policy = DISCARD_POLICY.decode(r.discardPolicy, "discard_policy");
-    if (policy === undefined) throw new DaemonError("invalid-argument", "discard_policy is DISCARD_POLICY_UNSPECIFIED; leave the field out to keep the current policy");
+    if (policy === undefined) throw new GmempoolError("invalid-argument", "discard_policy is DISCARD_POLICY_UNSPECIFIED; leave the field out to keep the current policy");
     update.discardPolicy = policy;
   }
   if (r.punchGranularityBytes !== undefined) update.punchGranularityBytes = bytesFromProto(r.punchGranularityBytes, "punch_granularity_bytes");
   if (r.deferredCapBytes !== undefined) update.deferredCapBytes = bytesFromProto(r.deferredCapBytes, "deferred_cap_bytes");
   if (r.deferredOverflowPolicy !== undefined) {
     const policy = DISCARD_POLICY.decode(r.deferredOverflowPolicy, "deferred_overflow_policy");
-    if (policy !== "reject" && policy !== "zero") throw new DaemonError("invalid-argument", `deferred_overflow_policy ${r.deferredOverflowPolicy} is not allowed: REJECT or ZERO`);
+    if (policy !== "reject" && policy !== "zero") throw new GmempoolError("invalid-argument", `deferred_overflow_policy ${r.deferredOverflowPolicy} is not allowed: REJECT or ZERO`);
     update.deferredOverflowPolicy = policy;
   }
   return update;

@@ -9,7 +9,8 @@
  * connection (`PoolService.identify` reads /proc/PID/stat): a connection's peer cannot change.
  */
 import type { Socket } from "node:net";
-import { DaemonError, type Caller } from "../../daemon/pool-service.ts";
+import { type Caller } from "../../daemon/pool-service.ts";
+import { GmempoolError } from "../../pool/errors.ts";
 
 const TAG_PREFIX = "gmempool-connection:";
 
@@ -36,7 +37,7 @@ export class ConnectionCallers {
   callerOf(call: { getPeer(): string }): Caller {
     const caller = this.#callers.get(call.getPeer());
     // Only a connection that did not come through our listener (or is already closed) lands here.
-    if (caller === undefined) throw new DaemonError("unavailable", "the connection's peer is unknown (not accepted by the daemon's listener, or already closed)");
+    if (caller === undefined) throw new GmempoolError("unavailable", "the connection's peer is unknown (not accepted by the daemon's listener, or already closed)");
     return caller;
   }
 }

@@ -11,7 +11,8 @@
  */
 import { once } from "node:events";
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
-import { DaemonError, type WatchRequest as ServiceWatchRequest, type PoolEventKind, type WatchStream } from "../../daemon/pool-service.ts";
+import { type WatchRequest as ServiceWatchRequest, type PoolEventKind, type WatchStream } from "../../daemon/pool-service.ts";
+import { GmempoolError } from "../../pool/errors.ts";
 import { statusForError } from "../error-status.ts";
 import type { WatchRequest__Output } from "../generated/gmempool/v1/WatchRequest.ts";
 import type { WatchResponse } from "../generated/gmempool/v1/WatchResponse.ts";
@@ -23,7 +24,7 @@ type WatchCall = ServerWritableStream<WatchRequest__Output, WatchResponse>;
 export function decodeWatchRequest(request: WatchRequest__Output): ServiceWatchRequest {
   const kinds: PoolEventKind[] = request.kinds.map((k, i) => {
     const kind = POOL_EVENT_KIND.decode(k, `kinds[${i}]`);
-    if (kind === undefined) throw new DaemonError("invalid-argument", `kinds[${i}] is POOL_EVENT_KIND_UNSPECIFIED; name the kinds to watch, or none for all`);
+    if (kind === undefined) throw new GmempoolError("invalid-argument", `kinds[${i}] is POOL_EVENT_KIND_UNSPECIFIED; name the kinds to watch, or none for all`);
     return kind;
   });
   return { arenaId: request.arenaId, kinds, allOwners: request.allOwners };

@@ -4,6 +4,7 @@
  */
 import {
   CancelledError,
+  ConflictError,
   DeadlineExceededError,
   ExhaustedError,
   FailedPreconditionError,
@@ -29,6 +30,8 @@ export function withOperation(error: PoolError, operation: string): PoolError {
       return new ExhaustedError(error.details, options);
     case "failed-precondition":
       return new FailedPreconditionError(error.details, options);
+    case "conflict":
+      return new ConflictError(error.details, options);
     case "permission-denied":
       return new PermissionDeniedError(error.details, options);
     case "unavailable":
