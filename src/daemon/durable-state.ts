@@ -19,7 +19,6 @@
  * reattach flow makes each arena file match the record (pool-manager.ts, "reattach").
  */
 import type { ArenaPolicy, FileKind, PoolPolicy } from "../pool/index.ts";
-import { Lease } from "../pool/index.ts";
 import { importSnapshot, SNAPSHOT_VERSION, type ArenaSnapshot, type LeaseSnapshot, type PoolSnapshot } from "../pool/snapshot.ts";
 import type { Pool } from "../pool/index.ts";
 import type { IdempotencyEntry } from "./idempotency.ts";
@@ -103,23 +102,6 @@ export interface DurableState {
   readonly arenas: readonly ArenaMeta[];
   readonly leases: readonly LeaseMeta[];
   readonly results: readonly IdempotencyEntry[];
-}
-
-/** A lease as the pool's snapshot format holds it (same encoding as src/pool/snapshot.ts). */
-export function leaseSnapshot(lease: Lease): LeaseSnapshot {
-  const bytes = new Uint8Array(lease.unitCount);
-  for (let u = 0; u < lease.unitCount; u++) bytes[u] = lease.pages.unitByte(u);
-  const splitRecords: Record<string, string> = {};
-  for (const [unit, record] of lease.pages.splitRecords()) splitRecords[String(unit)] = Buffer.from(record.buffer, record.byteOffset, record.byteLength).toString("base64");
-  return {
-    id: lease.id,
-    owner: lease.owner,
-    startUnit: lease.start,
-    unitCount: lease.unitCount,
-    state: lease.state === "failed" ? "failed" : "active",
-    unitBytes: Buffer.from(bytes).toString("base64"),
-    splitRecords,
-  };
 }
 
 /**

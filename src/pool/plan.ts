@@ -92,13 +92,39 @@ export interface Plan {
   readonly discard?: DiscardOutcome;
 }
 
-/** What settling a plan did. */
+/**
+ * What settling a plan did: complete, so that the daemon answers from it and never recomputes
+ * figures from the plan's steps or the lease's bitmaps.
+ */
 export interface PlanResult {
   readonly planId: PlanId;
+  readonly kind: PlanKind;
+  readonly leaseId: LeaseId;
+  readonly arenaId: ArenaId;
   readonly applied: number;
   readonly reverted: number;
   /** The lease after the plan, or undefined when it is gone (released). */
   readonly leaseState: "active" | "failed" | "released";
   /** Arena units (absolute) whose pages are all private again after a conversion to private. */
   readonly collapsibleUnits: readonly number[];
+  // Over the steps the kernel did (failed steps excluded):
+  /** Units taken out of the reserve (populate steps' `unitsTaken`). */
+  readonly unitsTaken: number;
+  /** Units given back to the reserve (punch steps' `unitsReturned`). */
+  readonly unitsReturned: number;
+  /** Bytes punched in the arena's files (per file: a pair's two sides both count). */
+  readonly punchedBytes: number;
+  /** Bytes populated in the arena's files. */
+  readonly populatedBytes: number;
+  // Figures of the plan's range as planned (exact when no step failed):
+  /** Discard: bytes zeroed in place (DiscardOutcome). */
+  readonly zeroedBytes: number;
+  /** Discard: bytes newly marked discarded that a file still holds (DiscardOutcome). */
+  readonly deferredBytes: number;
+  /** Populate: bytes of the range that were discarded and are live again. */
+  readonly restoredBytes: number;
+  /** Convert: bytes of the range that were not already in the target state. */
+  readonly convertedBytes: number;
+  /** Discard: the policy that decided the sub-granularity part, unless none had to. */
+  readonly discardPolicy: "reject" | "zero" | "defer" | undefined;
 }

@@ -98,12 +98,12 @@ describe("Pool: allocate and release", () => {
   test("placement: unaligned, past the arena, overlapping", () => {
     const pool = new Pool({ capacityUnits: 64, policy: { punchGranularityBytes: 4 * MiB } });
     const arena = pool.registerArena("vmm-a", { sizeBytes: 16 * UNIT_BYTES, files: ["guest_memfd"] });
-    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 3 }), /unit count 3 is not a multiple of .* 4 MiB \(2 units\)/);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 3 }), /unit_count 3 is not a multiple of .* 4 MiB \(2 units\)/);
     assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 2, offsetUnits: 1 }), /offset 1 units is not aligned/);
-    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 4, offsetUnits: 14 }), /\[14, 18\) units runs past arena/);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 4, offsetUnits: 14 }), (e) => e instanceof InvalidArgumentError && e.message === `placement [${14 * UNIT_BYTES}, ${18 * UNIT_BYTES}) passes the end of arena "${arena.id}" (${16 * UNIT_BYTES} bytes)` && e.fields.field === "offset_bytes");
     assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 18 }), /larger than arena/);
-    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 0 }), /must be positive/);
-    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1.5 }), /non-negative integer, got 1.5/);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 0 }), /unit_count must be at least 1, got 0/);
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 1.5 }), /unit_count must be at least 1, got 1.5/);
     const first = pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 4, offsetUnits: 4 });
     assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 2, offsetUnits: 6 }), (e) => e instanceof FailedPreconditionError && e.message.includes(first.leaseId));
     pool.assertInvariants();

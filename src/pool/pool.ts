@@ -43,11 +43,13 @@ import {
   type PoolPolicy,
 } from "./policy.ts";
 import { planPopulation, populatedFieldOf, type PopulationAction } from "./population-planner.ts";
+import { planRange, type ArenaRangeRequest } from "./range-plans.ts";
 import { Reserve } from "./reserve.ts";
 import {
   PAGES_PER_UNIT,
   PAGE_BYTES,
   UNIT_BYTES,
+  arenaUnitsOf,
   formatBytes,
   requireCount,
   requirePageRange,
@@ -123,6 +125,9 @@ interface PendingPlan {
   readonly undo: () => void;
   /** Lease-relative units that were not all-private before a conversion to private. */
   readonly collapseCandidates: readonly number[];
+  /** PlanResult.restoredBytes / convertedBytes, counted when the plan was made. */
+  readonly restoredBytes: number;
+  readonly convertedBytes: number;
 }
 
 /** What a plan does when it settles, and how to take it back when it is cancelled. */
@@ -131,6 +136,8 @@ interface PlanOptions {
   readonly undo: PendingPlan["undo"];
   readonly discard?: DiscardOutcome;
   readonly collapseCandidates?: readonly number[];
+  readonly restoredBytes?: number;
+  readonly convertedBytes?: number;
 }
 
 export const DEFAULT_MAX_STEP_UNITS = 16;
@@ -235,10 +242,8 @@ export class Pool {
   // ---------------------------------------------------------------- arenas
 
   registerArena(owner: string, spec: ArenaSpec): Arena {
-    requireCount(spec.sizeBytes, "arena size (bytes)");
-    if (spec.sizeBytes === 0 || spec.sizeBytes % UNIT_BYTES !== 0) {
-      throw new InvalidArgumentError(`arena size ${spec.sizeBytes} is not a positive multiple of 2 MiB`);
-    }
+    requireCount(spec.sizeBytes, "size_bytes");
+    arenaUnitsOf(BigInt(spec.sizeBytes));
     validateFiles(spec.files);
     const policy = validateArenaPolicy(spec.policy ?? {});
     const block = populateBlockBytes(policy.punchGranularityBytes ?? this.poolPolicy.punchGranularityBytes);
@@ -296,15 +301,14 @@ export class Pool {
 
   allocate(owner: string, request: AllocateRequest, leaseId?: LeaseId): Plan {
     const arena = this.ownedArena(owner, request.arenaId);
-    requireCount(request.unitCount, "unit count");
-    if (request.unitCount === 0) throw new InvalidArgumentError("unit count must be positive, got 0");
+    if (!Number.isSafeInteger(request.unitCount) || request.unitCount < 1) throw new InvalidArgumentError(`unit_count must be at least 1, got ${request.unitCount}`, { field: "unit_count", value: String(request.unitCount) });
     const granularity = this.granularityOf(arena);
     const blockUnits = populateBlockBytes(granularity) / UNIT_BYTES;
     if (request.unitCount % blockUnits !== 0) {
-      throw new InvalidArgumentError(`unit count ${request.unitCount} is not a multiple of arena "${arena.id}"'s punch granularity ${formatBytes(granularity)} (${blockUnits} units)`);
+      throw new InvalidArgumentError(`unit_count ${request.unitCount} is not a multiple of arena "${arena.id}"'s punch granularity ${formatBytes(granularity)} (${blockUnits} units)`, { field: "unit_count", value: String(request.unitCount) });
     }
     if (request.unitCount > arena.sizeUnits) {
-      throw new InvalidArgumentError(`unit count ${request.unitCount} is larger than arena "${arena.id}" (${arena.sizeUnits} units)`);
+      throw new InvalidArgumentError(`unit_count ${request.unitCount} is larger than arena "${arena.id}" (${arena.sizeUnits} units)`, { field: "unit_count", value: String(request.unitCount) });
     }
     const start = request.offsetUnits === undefined ? this.findPlacement(arena, request.unitCount, blockUnits) : this.checkPlacement(arena, request.offsetUnits, request.unitCount, blockUnits);
     const free = this.reserveState.freeUnits;
@@ -456,10 +460,11 @@ export class Pool {
     const granularity = this.granularityOf(arena);
     const busy = expandToBlocks(startPage, endPage, populateBlockBytes(granularity) / PAGE_BYTES);
     this.requireIdle(lease, busy);
+    const restoredBytes = lease.pages.count(startPage, endPage, (_p, d) => d) * PAGE_BYTES;
     const { steps, undo } = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
       lease.pages.setField(FIELD_DISCARDED, startPage, endPage, false);
     });
-    return this.openPlan("populate", arena, lease, busy.map((p) => p / PAGES) as [number, number], steps, { settle: stillActive, undo });
+    return this.openPlan("populate", arena, lease, busy.map((p) => p / PAGES) as [number, number], steps, { settle: stillActive, undo, restoredBytes });
   }
 
   /**
@@ -473,22 +478,23 @@ export class Pool {
     const arena = this.arena(lease.arenaId);
     const { startPage, endPage } = this.leasePages(lease, request, "convert");
     if (!arena.hasPrivateMemory) {
-      throw new FailedPreconditionError(`arena "${arena.id}" is a ${arena.files[0]} arena: it has no private memory to convert`);
+      throw new FailedPreconditionError(`arena "${arena.id}" is a memfd arena: it has no private pages`, { resource: "arena", id: arena.id });
     }
     requireOneOf(request.mode, ["in-place", "notify"], "conversion mode");
     if (request.mode === "in-place" && arena.layout === "pair") {
-      throw new FailedPreconditionError(`arena "${arena.id}" is a gmem + memfd pair: it converts out of place (mode notify), not in place`);
+      throw new FailedPreconditionError(`arena "${arena.id}" is a guest_memfd + memfd pair: it converts out of place (mode notify), not in place`, { resource: "arena", id: arena.id, field: "mode", value: "IN_PLACE" });
     }
     const granularity = this.granularityOf(arena);
     const busy = expandToBlocks(startPage, endPage, populateBlockBytes(granularity) / PAGE_BYTES);
     this.requireIdle(lease, busy);
     const busyUnits = busy.map((p) => p / PAGES) as [number, number];
     const candidates = request.toPrivate ? this.notAllPrivate(lease, startPage, endPage) : [];
+    const convertedBytes = lease.pages.count(startPage, endPage, request.toPrivate ? (p) => ~p : (p) => p) * PAGE_BYTES;
 
     if (request.mode === "in-place") {
       const step: KernelStep = { op: "set-attributes", arenaId: arena.id, side: 0, bytes: this.pagesToArenaBytes(lease, startPage, endPage), private: request.toPrivate };
       // The attributes change when the ioctl succeeds (applyStep): nothing to undo at plan time.
-      return this.openPlan("convert", arena, lease, busyUnits, [{ step, startPage, endPage }], { settle: stillActive, undo: nothingToUndo, collapseCandidates: candidates });
+      return this.openPlan("convert", arena, lease, busyUnits, [{ step, startPage, endPage }], { settle: stillActive, undo: nothingToUndo, collapseCandidates: candidates, convertedBytes });
     }
     const { steps, undo } = this.mutatePagesThenPlan(arena, lease, busy, granularity, () => {
       lease.pages.setField(FIELD_PRIVATE, startPage, endPage, request.toPrivate);
@@ -501,7 +507,24 @@ export class Pool {
         if (!punched.has(bytes.start)) zeroSteps.push({ op: "zero", arenaId: arena.id, side: 1, bytes });
       }
     }
-    return this.openPlan("convert", arena, lease, busyUnits, [...steps, ...zeroSteps.map((step) => this.stateless(lease, step))], { settle: stillActive, undo, collapseCandidates: candidates });
+    return this.openPlan("convert", arena, lease, busyUnits, [...steps, ...zeroSteps.map((step) => this.stateless(lease, step))], { settle: stillActive, undo, collapseCandidates: candidates, convertedBytes });
+  }
+
+  // ---------------------------------------------------------------- arena ranges
+
+  /** Discard over an arena range: one plan per lease it spans (range-plans.ts). */
+  discardRange(owner: string, request: ArenaRangeRequest): Plan[] {
+    return planRange(this, owner, request, "discard", (s) => this.discard(owner, s));
+  }
+
+  /** Populate over an arena range (range-plans.ts). */
+  populateRange(owner: string, request: ArenaRangeRequest): Plan[] {
+    return planRange(this, owner, request, "populate", (s) => this.populate(owner, s));
+  }
+
+  /** Convert over an arena range (range-plans.ts). */
+  convertRange(owner: string, request: ArenaRangeRequest & { readonly toPrivate: boolean; readonly mode: ConversionMode }): Plan[] {
+    return planRange(this, owner, request, "convert", (s) => this.convert(owner, { ...s, toPrivate: request.toPrivate, mode: request.mode }));
   }
 
   // ---------------------------------------------------------------- settling plans
@@ -523,11 +546,26 @@ export class Pool {
       }
     }
     this.pending.delete(planId);
-    const { lease, steps } = pending;
+    const { lease, steps, plan } = pending;
+    let unitsTaken = 0;
+    let unitsReturned = 0;
+    let punchedBytes = 0;
+    let populatedBytes = 0;
     // Each applied step keeps the running totals itself (measuring only what it changes).
     for (let i = 0; i < steps.length; i++) {
-      if (failed?.has(i) === true) this.revertStep(steps[i]!);
-      else this.applyStep(lease, steps[i]!);
+      if (failed?.has(i) === true) {
+        this.revertStep(steps[i]!);
+        continue;
+      }
+      const { step } = steps[i]!;
+      if (step.op === "populate") {
+        unitsTaken += step.unitsTaken;
+        populatedBytes += step.bytes.end - step.bytes.start;
+      } else if (step.op === "punch") {
+        unitsReturned += step.unitsReturned;
+        punchedBytes += step.bytes.end - step.bytes.start;
+      }
+      this.applyStep(lease, steps[i]!);
     }
     lease.busy.remove(pending.busy[0], pending.busy[1]);
     const reverted = failed?.size ?? 0;
@@ -538,7 +576,17 @@ export class Pool {
         if (lease.pages.count(u * PAGES, (u + 1) * PAGES, (p) => p) === PAGES) collapsibleUnits.push(lease.start + u);
       }
     }
-    return { planId, applied: steps.length - reverted, reverted, leaseState, collapsibleUnits };
+    const discard = plan.discard;
+    return {
+      planId, kind: plan.kind, leaseId: plan.leaseId, arenaId: plan.arenaId,
+      applied: steps.length - reverted, reverted, leaseState, collapsibleUnits,
+      unitsTaken, unitsReturned, punchedBytes, populatedBytes,
+      zeroedBytes: discard?.zeroedBytes ?? 0,
+      deferredBytes: discard?.deferredBytes ?? 0,
+      restoredBytes: pending.restoredBytes,
+      convertedBytes: pending.convertedBytes,
+      discardPolicy: discard === undefined || discard.policy === "none" ? undefined : discard.policy,
+    };
   }
 
   /** Settles a plan none of whose steps happened. */
@@ -576,9 +624,9 @@ export class Pool {
   private openPlan(kind: PlanKind, arena: Arena, lease: Lease, busy: readonly [number, number], steps: readonly PendingStep[], options: PlanOptions): Plan {
     const id = this.nextPlanId++;
     if (!lease.busy.containsRange(busy[0], busy[1])) lease.busy.add(busy[0], busy[1]);
-    const { settle, undo, discard, collapseCandidates = [] } = options;
+    const { settle, undo, discard, collapseCandidates = [], restoredBytes = 0, convertedBytes = 0 } = options;
     const plan: Plan = { id, kind, leaseId: lease.id, arenaId: arena.id, steps: steps.map((s) => s.step), ...(discard === undefined ? {} : { discard }) };
-    this.pending.set(id, { plan, lease, steps, busy, settle, undo, collapseCandidates });
+    this.pending.set(id, { plan, lease, steps, busy, settle, undo, collapseCandidates, restoredBytes, convertedBytes });
     return plan;
   }
 
@@ -726,7 +774,10 @@ export class Pool {
       throw new InvalidArgumentError(`placement offset ${offset} units is not aligned to the punch granularity of arena "${arena.id}" (${blockUnits} units)`);
     }
     if (offset + unitCount > arena.sizeUnits) {
-      throw new InvalidArgumentError(`placement [${offset}, ${offset + unitCount}) units runs past arena "${arena.id}" (${arena.sizeUnits} units)`);
+      // In bigint: a placement far past the end is more bytes than a double holds exactly.
+      const unit = BigInt(UNIT_BYTES);
+      const start = BigInt(offset) * unit;
+      throw new InvalidArgumentError(`placement [${start}, ${start + BigInt(unitCount) * unit}) passes the end of arena "${arena.id}" (${arena.sizeUnits * UNIT_BYTES} bytes)`, { field: "offset_bytes", value: String(start) });
     }
     if (!arena.free.containsRange(offset, offset + unitCount)) {
       const other = [...arena.leases.values()].find((l) => l.start < offset + unitCount && offset < l.end);

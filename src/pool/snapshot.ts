@@ -65,11 +65,16 @@ export function exportSnapshot(pool: Pool): PoolSnapshot {
   return { version: SNAPSHOT_VERSION, capacityUnits: pool.capacityUnits, maxStepUnits: pool.maxStepUnits, policy: pool.policy, reserveHeldRuns: mergeRuns(held), arenas };
 }
 
-function leaseSnapshot(lease: Lease): LeaseSnapshot {
+/**
+ * One lease in the snapshot format: the one encoding of a lease, used by the snapshot and by the
+ * daemon's journal records (src/daemon/durable-state.ts).
+ */
+export function leaseSnapshot(lease: Lease): LeaseSnapshot {
   const bytes = new Uint8Array(lease.unitCount);
   for (let u = 0; u < lease.unitCount; u++) bytes[u] = lease.pages.unitByte(u);
   const splitRecords: Record<string, string> = {};
-  for (const [unit, record] of lease.pages.splitRecords()) splitRecords[String(unit)] = toBase64(new Uint8Array(record.buffer));
+  // The record's own bytes only: it may be a view into a larger buffer.
+  for (const [unit, record] of lease.pages.splitRecords()) splitRecords[String(unit)] = toBase64(new Uint8Array(record.buffer, record.byteOffset, record.byteLength));
   return {
     id: lease.id,
     owner: lease.owner,

@@ -88,3 +88,19 @@ export function requirePageRange(offset: number, length: number, what: string): 
   }
   return { start: offset as Bytes, end: end as Bytes };
 }
+
+/** An arena holds at most 2^32 units (its unit counts are uint32 on the wire). */
+export const MAX_ARENA_UNITS = 2 ** 32;
+
+/**
+ * The one `size_bytes` rule of an arena (RegisterGuestMemfdArena, CreateMemfdArena,
+ * CreateArenaPair, and the core's own registerArena): a positive multiple of 2 MiB of at most
+ * 2^32 units. Returns the size in units.
+ */
+export function arenaUnitsOf(sizeBytes: bigint): Units {
+  const unit = BigInt(UNIT_BYTES);
+  const fields = { field: "size_bytes", value: String(sizeBytes) };
+  if (sizeBytes <= 0n || sizeBytes % unit !== 0n) throw new InvalidArgumentError(`size_bytes ${sizeBytes} is not a positive multiple of 2 MiB`, fields);
+  if (sizeBytes / unit > BigInt(MAX_ARENA_UNITS)) throw new InvalidArgumentError(`size_bytes ${sizeBytes} is more than 2^32 units`, fields);
+  return Number(sizeBytes / unit) as Units;
+}

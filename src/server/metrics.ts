@@ -8,7 +8,7 @@
 import { chmodSync, rmSync } from "node:fs";
 import { createServer, type Server as HttpServer } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { PoolService } from "../daemon/pool-service.ts";
+import type { DaemonObservability } from "../daemon/pool-service.ts";
 
 /** RPC latency buckets, seconds: 50 µs .. 30 s (a 1-unit Allocate is ~0.3 ms, 1 GiB ~0.3 s). */
 const RPC_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -29,7 +29,7 @@ export class ServerMetrics {
   readonly #rpcErrors: Counter<"method">;
   readonly #unsubscribe: () => void;
 
-  constructor(service: Pick<PoolService, "metrics" | "observeKernelCalls">, transport: TransportGauges, options: { readonly processMetrics?: boolean } = {}) {
+  constructor(service: DaemonObservability, transport: TransportGauges, options: { readonly processMetrics?: boolean } = {}) {
     const registry = this.registry;
     if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "gmempool_" });
 
@@ -41,8 +41,8 @@ export class ServerMetrics {
 
     // Pool figures are read from the daemon at scrape time, once per scrape: prom-client
     // collects in registration order, so the first gauge below takes the snapshot the others read.
-    let snapshot: ReturnType<PoolService["metrics"]> | undefined;
-    const read = (): ReturnType<PoolService["metrics"]> => (snapshot ??= service.metrics());
+    let snapshot: ReturnType<DaemonObservability["metrics"]> | undefined;
+    const read = (): ReturnType<DaemonObservability["metrics"]> => (snapshot ??= service.metrics());
     new Gauge({
       name: "gmempool_pool_units",
       help: "Pool units by state (free + claimed + leased = capacity)",

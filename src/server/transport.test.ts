@@ -129,7 +129,7 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
     test("overflow and ranges past the end: INVALID_ARGUMENT", async () => {
       await failsWith(status.INVALID_ARGUMENT, /18446744073707454464.*(overflow|end|past|beyond|larger)/i, () => a.client.call("Allocate", { arenaId, unitCount: 2, offsetBytes: String((1n << 64n) - UNIT_BYTES) }));
       await failsWith(status.INVALID_ARGUMENT, /18446744073709547520/, () => a.client.call("Discard", { arenaId, offsetBytes: String((1n << 64n) - 4096n), lengthBytes: "8192" }));
-      await failsWith(status.INVALID_ARGUMENT, `unit count 100 is larger than arena "${arenaId}" (16 units)`, () => a.client.call("Allocate", { arenaId, unitCount: 100 }));
+      await failsWith(status.INVALID_ARGUMENT, `unit_count 100 is larger than arena "${arenaId}" (16 units)`, () => a.client.call("Allocate", { arenaId, unitCount: 100 }));
       await failsWith(status.INVALID_ARGUMENT, "unit_count must be at least 1, got 0", () => a.client.call("Allocate", { arenaId, unitCount: 0 }));
     });
 

@@ -248,7 +248,7 @@ describe("FakePoolClient: allocate and release", () => {
     await rejects(f.allocate(arenaId, { unitCount: 2, offsetBytes: 15n * UNIT }), InvalidArgumentError, `placement [${15n * UNIT}, ${17n * UNIT}) passes the end of arena "${arenaId}" (${16n * UNIT} bytes)`);
     await rejects(f.allocate(arenaId, { unitCount: 0 }), InvalidArgumentError, "unit_count must be at least 1, got 0");
     await rejects(f.allocate(arenaId, { unitCount: 1.5 }), InvalidArgumentError, "unit_count must be at least 1, got 1.5");
-    await rejects(f.allocate(arenaId, { unitCount: 17 }), InvalidArgumentError, `unit count 17 is larger than arena "${arenaId}" (16 units)`);
+    await rejects(f.allocate(arenaId, { unitCount: 17 }), InvalidArgumentError, `unit_count 17 is larger than arena "${arenaId}" (16 units)`);
     await rejects(f.allocate(arenaId, { unitCount: 13 }), ExhaustedError, `arena "${arenaId}" has no free run of 13 units (largest is 12 of 12 free)`);
     await rejects(f.allocate(arenaId, { unitCount: 1, label: "x".repeat(65) }), InvalidArgumentError, "label is 65 bytes, more than 64");
     assert.equal((await f.getPoolStatus()).leasedUnitCount, 4);
@@ -266,7 +266,7 @@ describe("FakePoolClient: allocate and release", () => {
   test("with a 4 MiB granularity leases are whole 4 MiB blocks at 4 MiB boundaries", async () => {
     const f = fake({ policy: { punchGranularityBytes: 4n * MIB } });
     const arenaId = await memfdArena(f, 8);
-    await rejects(f.allocate(arenaId, { unitCount: 3 }), InvalidArgumentError, `unit count 3 is not a multiple of arena "${arenaId}"'s punch granularity 4 MiB (2 units)`);
+    await rejects(f.allocate(arenaId, { unitCount: 3 }), InvalidArgumentError, `unit_count 3 is not a multiple of arena "${arenaId}"'s punch granularity 4 MiB (2 units)`);
     await rejects(f.allocate(arenaId, { unitCount: 2, offsetBytes: UNIT }), InvalidArgumentError, `placement offset 1 units is not aligned to the punch granularity of arena "${arenaId}" (2 units)`);
     await f.allocate(arenaId, { unitCount: 2, offsetBytes: 2n * UNIT });
     assert.equal((await f.allocate(arenaId, { unitCount: 2 })).offsetBytes, 0n);

@@ -566,8 +566,8 @@ export class FakePoolClient implements Pool {
         }
         const granularity = this.#state.granularityOf(arena);
         const blockUnits = this.#state.blockUnitsOf(arena);
-        if (unitCount % blockUnits !== 0) throw new InvalidArgumentError(`unit count ${unitCount} is not a multiple of arena "${arena.id}"'s punch granularity ${exactSize(granularity)} (${blockUnits} units)`);
-        if (unitCount > arena.unitCount) throw new InvalidArgumentError(`unit count ${unitCount} is larger than arena "${arena.id}" (${arena.unitCount} units)`);
+        if (unitCount % blockUnits !== 0) throw new InvalidArgumentError(`unit_count ${unitCount} is not a multiple of arena "${arena.id}"'s punch granularity ${exactSize(granularity)} (${blockUnits} units)`);
+        if (unitCount > arena.unitCount) throw new InvalidArgumentError(`unit_count ${unitCount} is larger than arena "${arena.id}" (${arena.unitCount} units)`);
         const firstUnit = offsetUnits === undefined ? findPlacement(arena, unitCount, blockUnits) : checkPlacement(arena, offsetUnits, unitCount, blockUnits);
         const free = this.#state.reserve.freeUnitCount;
         if (unitCount > free) throw new ExhaustedError(`requested ${unitCount} units, ${free} free in the pool of ${this.#state.reserve.capacity}`);

@@ -15,7 +15,7 @@
 import { chmodSync, existsSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { type FdInspection, type FdType, type PoolService } from "../../daemon/pool-service.ts";
+import { type FdInspection, type FdType, type FdInspector } from "../../daemon/pool-service.ts";
 import { GmempoolError } from "../../pool/errors.ts";
 import type { Fd } from "../../kvm/fd.ts";
 import { isKernelError } from "../../kvm/kernel-error.ts";
@@ -48,7 +48,7 @@ export const DEFAULT_FD_SEND_TIMEOUT_MS = 1000;
 export interface FdChannelServerOptions {
   readonly path: string;
   readonly kernel: Pick<KernelPort, "listenSeqpacket" | "close">;
-  readonly service: Pick<PoolService, "inspectFd">;
+  readonly service: FdInspector;
   readonly tokens: FdTokenTable;
   readonly logger: Logger;
   readonly sendTimeoutMs?: number;
@@ -72,7 +72,7 @@ class SendTimeout extends Error {
 export class FdChannelServer {
   readonly path: string;
   readonly #kernel: Pick<KernelPort, "listenSeqpacket" | "close">;
-  readonly #service: Pick<PoolService, "inspectFd">;
+  readonly #service: FdInspector;
   readonly #tokens: FdTokenTable;
   readonly #logger: Logger;
   readonly #sendTimeoutMs: number;

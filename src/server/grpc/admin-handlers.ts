@@ -4,7 +4,7 @@
  * here is what the daemon's types cannot carry: a present `discard_policy` that is UNSPECIFIED,
  * and a present `deferred_overflow_policy` that is not REJECT or ZERO (admin.proto SetPolicy).
  */
-import { type Caller, type ForceReleaseTarget, type PolicyUpdate } from "../../daemon/pool-service.ts";
+import { type AdminService, type Caller, type ForceReleaseTarget, type PolicyUpdate } from "../../daemon/pool-service.ts";
 import { GmempoolError } from "../../pool/errors.ts";
 import type { AdminHandlers } from "../generated/gmempool/v1/Admin.ts";
 import type { SetPolicyRequest__Output } from "../generated/gmempool/v1/SetPolicyRequest.ts";
@@ -42,7 +42,7 @@ export function decodeForceReleaseTarget(r: ForceReleaseRequest__Output): ForceR
   }
 }
 
-export function adminHandlers(context: HandlerContext): AdminHandlers {
+export function adminHandlers(context: HandlerContext<AdminService>): AdminHandlers {
   const service = context.service;
   return {
     SetPolicy: unaryHandler(context, "SetPolicy", async (caller: Caller, r: SetPolicyRequest__Output) => {

@@ -26,8 +26,9 @@ export interface TransportCapabilities {
   readonly maxRequestMessageBytes: number;
 }
 
-export interface HandlerContext {
-  readonly service: PoolService;
+/** What handlers share; `S` is the service roles a group of handlers calls. */
+export interface HandlerContext<S = PoolService> {
+  readonly service: S;
   readonly tokens: FdTokenTable;
   readonly callers: ConnectionCallers;
   readonly metrics: ServerMetrics | undefined;
@@ -54,7 +55,7 @@ export function statusName(code: number): string {
  * becomes a status through statusForError.
  */
 export function unaryHandler<Req, Res>(
-  context: HandlerContext,
+  context: HandlerContext<unknown>,
   method: string,
   run: (caller: Caller, request: Req) => UnaryAnswer<Res> | Promise<UnaryAnswer<Res>>,
 ): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {

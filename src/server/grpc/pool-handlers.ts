@@ -6,7 +6,7 @@
  * channel connection. A token is consumed only when the call succeeds (fd_channel.proto).
  */
 import type { ServerWritableStream } from "@grpc/grpc-js";
-import type { Caller } from "../../daemon/pool-service.ts";
+import type { ArenaService, Caller, LeaseService, PoolReader } from "../../daemon/pool-service.ts";
 import type { PoolHandlers } from "../generated/gmempool/v1/Pool.ts";
 import {
   ARENA_KIND,
@@ -39,7 +39,7 @@ import type { WatchResponse } from "../generated/gmempool/v1/WatchResponse.ts";
  * on success, pending again on failure). Tokens that are empty are not claimed (`undefined`).
  */
 async function withTokens<T>(
-  context: HandlerContext,
+  context: HandlerContext<unknown>,
   caller: Caller,
   wanted: readonly { readonly bytes: Buffer; readonly expect: FdTokenExpectation; readonly optional?: boolean }[],
   body: (claims: readonly (FdTokenClaim | undefined)[]) => Promise<T>,
@@ -59,7 +59,7 @@ async function withTokens<T>(
 const GMEM_TOKEN: FdTokenExpectation = { field: "gmem_fd_token", direction: "send", fdTypes: ["guest_memfd"] };
 const MEMFD_RECEIVE_TOKEN: FdTokenExpectation = { field: "memfd_fd_token", direction: "receive" };
 
-export function poolHandlers(context: HandlerContext, watches: WatchRegistry): PoolHandlers {
+export function poolHandlers(context: HandlerContext<PoolReader & ArenaService & LeaseService>, watches: WatchRegistry): PoolHandlers {
   const service = context.service;
   const unary = <Req, Res>(method: string, run: (caller: Caller, request: Req) => UnaryAnswer<Res> | Promise<UnaryAnswer<Res>>) => unaryHandler(context, method, run);
 

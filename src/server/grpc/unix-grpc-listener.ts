@@ -10,7 +10,7 @@
 import { chmodSync, rmSync } from "node:fs";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import type { Logger } from "pino";
-import type { PeerCredentials, PoolService } from "../../daemon/pool-service.ts";
+import type { CallerIdentity, PeerCredentials } from "../../daemon/pool-service.ts";
 import type { ConnectionCallers } from "./connection-callers.ts";
 
 /** Reads SO_PEERCRED of an accepted unix socket (the composition root supplies it). */
@@ -29,7 +29,7 @@ export interface UnixGrpcListenerOptions {
   readonly mode?: number;
   readonly injector: ConnectionInjector;
   readonly peerCredentials: SocketPeerCredentials;
-  readonly service: Pick<PoolService, "identify">;
+  readonly service: CallerIdentity;
   readonly callers: ConnectionCallers;
   readonly logger: Logger;
 }

@@ -11,7 +11,7 @@
  */
 import { once } from "node:events";
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
-import { type WatchRequest as ServiceWatchRequest, type PoolEventKind, type WatchStream } from "../../daemon/pool-service.ts";
+import { type PoolReader, type WatchRequest as ServiceWatchRequest, type PoolEventKind, type WatchStream } from "../../daemon/pool-service.ts";
 import { GmempoolError } from "../../pool/errors.ts";
 import { statusForError } from "../error-status.ts";
 import type { WatchRequest__Output } from "../generated/gmempool/v1/WatchRequest.ts";
@@ -31,11 +31,11 @@ export function decodeWatchRequest(request: WatchRequest__Output): ServiceWatchR
 }
 
 export class WatchRegistry {
-  readonly #context: HandlerContext;
+  readonly #context: HandlerContext<PoolReader>;
   /** Open streams -> the daemon's stream each reads. */
   readonly #open = new Map<WatchCall, WatchStream>();
 
-  constructor(context: HandlerContext) {
+  constructor(context: HandlerContext<PoolReader>) {
     this.#context = context;
   }
 

@@ -1,0 +1,56 @@
+/**
+ * The request rules the daemon checks itself, each in one place with one message style
+ * (`<proto field> <value> <what is wrong>`): those about the wire (a uint64 that must fit a
+ * safe integer), names, memfd backings and per-process limits. Rules about units, ranges and
+ * placement are the pool core's (src/pool), checked there once.
+ */
+import { GmempoolError } from "../pool/errors.ts";
+import { UNIT_BYTES } from "../pool/index.ts";
+import type { DaemonContext } from "./daemon-context.ts";
+import type { Caller, FdType, MemfdBacking, Visibility } from "./pool-service.ts";
+
+export const MAX_NAME_BYTES = 64;
+
+export function checkName(name: string, field: "name" | "label"): void {
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes > MAX_NAME_BYTES) throw new GmempoolError("invalid-argument", `${field} is ${bytes} bytes, more than ${MAX_NAME_BYTES}`, { field, value: name });
+}
+
+/** A proto uint64 the core takes as a plain number. */
+export function safeNumber(value: bigint, field: string): number {
+  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) throw new GmempoolError("invalid-argument", `${field} ${value} is out of range`, { field, value: String(value) });
+  return Number(value);
+}
+
+/**
+ * Allocate's placement `offset_bytes` as the core's first unit: a multiple of 2 MiB (whether
+ * it fits the arena and its granularity is the core's rule).
+ */
+export function placementUnitsOf(offsetBytes: bigint): number {
+  if (offsetBytes < 0n || offsetBytes % BigInt(UNIT_BYTES) !== 0n) throw new GmempoolError("invalid-argument", `offset_bytes ${offsetBytes} is not a multiple of 2 MiB`, { field: "offset_bytes", value: String(offsetBytes) });
+  return safeNumber(offsetBytes / BigInt(UNIT_BYTES), "offset_bytes");
+}
+
+/** A required enum that arrived UNSPECIFIED. */
+export function required<T>(value: T | undefined, field: string): T {
+  if (value === undefined) throw new GmempoolError("invalid-argument", `${field} is unspecified`, { field, value: "UNSPECIFIED" });
+  return value;
+}
+
+export function requireVisibility(value: Visibility | undefined): Visibility {
+  return required(value, "initial_visibility");
+}
+
+/** The memfd type a backing asks for, if this daemon's reserve can back it. */
+export function memfdTypeOf(ctx: DaemonContext, backing: MemfdBacking | undefined, field: "backing" | "shared_backing"): FdType {
+  const b = required(backing, field);
+  if (b === "hugetlb" && ctx.reserve.mode !== "hugetlb") {
+    throw new GmempoolError("failed-precondition", `${field} HUGETLB needs reserve mode hugetlb; this daemon's reserve mode is ${ctx.reserve.mode}`, { field, value: "HUGETLB" });
+  }
+  return b === "hugetlb" ? "memfd-hugetlb" : "memfd-shmem";
+}
+
+export function checkArenaLimit(ctx: DaemonContext, caller: Caller): void {
+  const limit = ctx.config.limits.arenasPerProcess;
+  if (ctx.registry.countOwnedBy(caller.identity) >= limit) throw new GmempoolError("exhausted", `process ${caller.pid} has reached the limit of ${limit} arenas`, { resource: "arena", value: String(limit) });
+}
