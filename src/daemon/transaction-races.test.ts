@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { isGmempoolError } from "../pool/errors.ts";
 import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
-import type { ArenaInfo } from "./pool-service.ts";
+import type { ArenaInfo, Caller } from "./pool-service.ts";
 
 const UNIT = 2n * 1024n * 1024n;
 const daemons: FakeDaemon[] = [];
@@ -16,12 +16,16 @@ after(async () => {
   for (const d of daemons) await d.manager.close().catch(() => undefined);
 });
 
-async function gmemArena(d: FakeDaemon, vmm: FakeVmm, units: number): Promise<ArenaInfo> {
-  const gmem = vmm.createGuestMemfd(units);
+/** A daemon of 16 units, a VMM, and its guest_memfd arena of 8 units. */
+async function daemonWithArena(): Promise<{ d: FakeDaemon; vmm: FakeVmm; arena: ArenaInfo; caller: Caller }> {
+  const d = await FakeDaemon.start({ capacityUnits: 16 });
+  daemons.push(d);
+  const vmm = d.vmm();
+  const gmem = vmm.createGuestMemfd(8);
   const { arena } = await vmm.withSentFd(gmem, (fd) =>
-    d.manager.registerGuestMemfdArena(vmm.caller(), { requestId: "", gmemFd: fd, sizeBytes: BigInt(units) * UNIT, initialVisibility: "shared", name: "vm" }),
+    d.manager.registerGuestMemfdArena(vmm.caller(), { requestId: "", gmemFd: fd, sizeBytes: 8n * UNIT, initialVisibility: "shared", name: "vm" }),
   );
-  return arena;
+  return { d, vmm, arena, caller: vmm.caller() };
 }
 
 /** Resolves once the event loop has run the work queued so far (the fake's slow calls yield one turn). */
@@ -32,11 +36,7 @@ function turn(): Promise<void> {
 describe("transactions racing on one arena", () => {
   test("a failing Allocate racing a DeleteArena answers its own error, and the delete counts no lease it never granted", async () => {
     // Two populate steps of 4 units: the first fails at once (ENOMEM), the second is held.
-    const d = await FakeDaemon.start({ capacityUnits: 16 });
-    daemons.push(d);
-    const vmm = d.vmm();
-    const arena = await gmemArena(d, vmm, 8);
-    const caller = vmm.caller();
+    const { d, arena, caller } = await daemonWithArena();
     const resume = d.kernel.pauseSlowCalls();
     d.kernel.failNext("fallocate", "ENOMEM");
     const allocation = d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 8, label: "" });
@@ -60,11 +60,7 @@ describe("transactions racing on one arena", () => {
   });
 
   test("a DeleteArena waits for an Allocate in flight to finish whole, then releases the lease it granted", async () => {
-    const d = await FakeDaemon.start({ capacityUnits: 16 });
-    daemons.push(d);
-    const vmm = d.vmm();
-    const arena = await gmemArena(d, vmm, 8);
-    const caller = vmm.caller();
+    const { d, arena, caller } = await daemonWithArena();
     const resume = d.kernel.pauseSlowCalls();
     const allocation = d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 8, label: "" });
     await turn();
@@ -79,11 +75,7 @@ describe("transactions racing on one arena", () => {
   });
 
   test("two deletions of one arena are one: the second joins the first and reports the same", async () => {
-    const d = await FakeDaemon.start({ capacityUnits: 16 });
-    daemons.push(d);
-    const vmm = d.vmm();
-    const arena = await gmemArena(d, vmm, 8);
-    const caller = vmm.caller();
+    const { d, arena, caller } = await daemonWithArena();
     await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 4, label: "" });
     const resume = d.kernel.pauseSlowCalls();
     const first = d.manager.deleteArena(caller, { requestId: "", arenaId: arena.arenaId, releaseLeases: true });
@@ -97,13 +89,10 @@ describe("transactions racing on one arena", () => {
   });
 
   test("shutdown waits for a transaction's journal write, not only its kernel calls", async () => {
-    const d = await FakeDaemon.start({ capacityUnits: 16 });
-    daemons.push(d);
-    const vmm = d.vmm();
-    const arena = await gmemArena(d, vmm, 8);
+    const { d, arena, caller } = await daemonWithArena();
     const resume = d.kernel.pauseSlowCalls();
     let settled = false;
-    const allocation = d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" }).then(() => (settled = true));
+    const allocation = d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" }).then(() => (settled = true));
     await turn();
     const drained = d.manager.drain().then(() => settled);
     resume();

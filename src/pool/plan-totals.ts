@@ -11,19 +11,14 @@ export interface UnitSpan {
   readonly unitCount: number;
 }
 
-export interface PlanTotals {
-  readonly unitsTaken: number;
-  readonly unitsReturned: number;
-  readonly punchedBytes: number;
-  readonly populatedBytes: number;
-  readonly zeroedBytes: number;
-  readonly deferredBytes: number;
-  readonly restoredBytes: number;
-  readonly convertedBytes: number;
+/** The figures of `PlanResult` that add up over plans. */
+export type PlanFigures = Pick<PlanResult, "unitsTaken" | "unitsReturned" | "punchedBytes" | "populatedBytes" | "zeroedBytes" | "deferredBytes" | "restoredBytes" | "convertedBytes">;
+
+export interface PlanTotals extends PlanFigures {
   /** Sorted, merged runs of the plans' collapsible units. */
   readonly collapsibleUnits: readonly UnitSpan[];
   /** The first plan's deciding discard policy (they share one arena, hence one policy). */
-  readonly discardPolicy: "reject" | "zero" | "defer" | undefined;
+  readonly discardPolicy: PlanResult["discardPolicy"];
 }
 
 export function totalsOf(results: readonly PlanResult[]): PlanTotals {
@@ -35,7 +30,7 @@ export function totalsOf(results: readonly PlanResult[]): PlanTotals {
   let deferredBytes = 0;
   let restoredBytes = 0;
   let convertedBytes = 0;
-  let discardPolicy: PlanTotals["discardPolicy"];
+  let discardPolicy: PlanResult["discardPolicy"];
   const collapsible: number[] = [];
   for (const r of results) {
     unitsTaken += r.unitsTaken;
