@@ -105,10 +105,16 @@ export function createArenaPair(ctx: DaemonContext, caller: Caller, request: Cre
  */
 function createArena(ctx: DaemonContext, caller: Caller, idem: IdemSlot, spec: NewArena): Promise<Omit<ArenaResult, "replayed">> {
   const sizeBytes = BigInt(spec.sizeUnits) * UNIT;
+  const poolSpec = { id: spec.id, sizeBytes: Number(sizeBytes), files: spec.files.map((f) => fileKindOf(f.fdType)) };
   return ctx.transactions.run({
     arenaId: spec.id,
     scope: { owner: caller.identity, arenaId: spec.id },
-    claim: () => ctx.files.claim(spec.id, spec.files, undefined),
+    claim: () => {
+      // The pool's rules first (e.g. a size the pool's punch granularity does not divide):
+      // once the memfd is delivered, the registration must not fail.
+      ctx.pool.checkArena(poolSpec);
+      return ctx.files.claim(spec.id, spec.files, undefined);
+    },
     kernel: async () => {
       const owned = ctx.files.dupAll(spec.received);
       let files = spec.files;
@@ -132,7 +138,7 @@ function createArena(ctx: DaemonContext, caller: Caller, idem: IdemSlot, spec: N
       return { owned, files };
     },
     commit: (_claim, { owned, files }) => {
-      ctx.pool.registerArena(caller.identity, { id: spec.id, sizeBytes: Number(sizeBytes), files: spec.files.map((f) => fileKindOf(f.fdType)) });
+      ctx.pool.registerArena(caller.identity, poolSpec);
       const meta: ArenaMeta = {
         id: spec.id, name: spec.name, kind: spec.kind,
         owner: { uid: caller.uid, gid: caller.gid, pid: caller.pid, startTimeTicks: caller.startTimeTicks },

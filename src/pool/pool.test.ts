@@ -43,7 +43,7 @@ describe("Pool: arenas", () => {
 
   test("an arena size must fit its punch granularity", () => {
     const pool = new Pool({ capacityUnits: 8 });
-    assert.throws(() => pool.registerArena("a", { sizeBytes: 2 * MiB, files: ["guest_memfd"], policy: { punchGranularityBytes: 4 * MiB } }), /multiple of its punch granularity 4 MiB/);
+    assert.throws(() => pool.registerArena("a", { sizeBytes: 2 * MiB, files: ["guest_memfd"], policy: { punchGranularityBytes: 4 * MiB } }), /size_bytes 2097152 is not a multiple of the punch granularity 4 MiB/);
   });
 
   test("arena ids are unique and non-empty", () => {

@@ -241,18 +241,29 @@ export class Pool {
 
   // ---------------------------------------------------------------- arenas
 
-  registerArena(owner: string, spec: ArenaSpec): Arena {
+  /**
+   * Throws what `registerArena(spec)` would throw, changing nothing: for a caller that must know
+   * before it does work the registration depends on (the daemon delivers a memfd first).
+   */
+  checkArena(spec: ArenaSpec): void {
     requireCount(spec.sizeBytes, "size_bytes");
     arenaUnitsOf(BigInt(spec.sizeBytes));
     validateFiles(spec.files);
     const policy = validateArenaPolicy(spec.policy ?? {});
     const block = populateBlockBytes(policy.punchGranularityBytes ?? this.poolPolicy.punchGranularityBytes);
     if (spec.sizeBytes % block !== 0) {
-      throw new InvalidArgumentError(`arena size ${spec.sizeBytes} is not a multiple of its punch granularity ${formatBytes(block)}`);
+      throw new InvalidArgumentError(`size_bytes ${spec.sizeBytes} is not a multiple of the punch granularity ${formatBytes(block)}`, { field: "size_bytes", value: String(spec.sizeBytes) });
     }
+    if (spec.id !== undefined) {
+      if (spec.id.length === 0) throw new InvalidArgumentError("arena id must not be empty");
+      if (this.arenaMap.has(spec.id)) throw new FailedPreconditionError(`arena "${spec.id}" already exists`, { resource: "arena", id: spec.id });
+    }
+  }
+
+  registerArena(owner: string, spec: ArenaSpec): Arena {
+    this.checkArena(spec);
+    const policy = validateArenaPolicy(spec.policy ?? {});
     const id = spec.id ?? this.freshArenaId();
-    if (id.length === 0) throw new InvalidArgumentError("arena id must not be empty");
-    if (this.arenaMap.has(id)) throw new FailedPreconditionError(`arena "${id}" already exists`, { resource: "arena", id });
     const arena = new Arena(id, owner, units(spec.sizeBytes / UNIT_BYTES), [...spec.files], policy);
     this.arenaMap.set(id, arena);
     return arena;

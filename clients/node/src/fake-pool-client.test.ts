@@ -175,7 +175,7 @@ describe("FakePoolClient: memfd arenas", () => {
 
   test("an arena must be whole blocks of the pool's punch granularity", async () => {
     const f = fake({ policy: { punchGranularityBytes: 4n * MIB } });
-    await rejects(f.createMemfdArena({ sizeBytes: 3n * UNIT }), InvalidArgumentError, "arena size 6291456 is not a multiple of its punch granularity 4 MiB");
+    await rejects(f.createMemfdArena({ sizeBytes: 3n * UNIT }), InvalidArgumentError, "size_bytes 6291456 is not a multiple of the punch granularity 4 MiB");
     await memfdArena(f, 4);
   });
 });

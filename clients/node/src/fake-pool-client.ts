@@ -932,7 +932,7 @@ export class FakePoolClient implements Pool {
     const sizeBytes = BigInt(spec.unitCount) * UNIT_BYTES;
     const granularity = state.policy.punchGranularityBytes;
     const block = granularity > UNIT_BYTES ? granularity : UNIT_BYTES;
-    if (sizeBytes % block !== 0n) throw new InvalidArgumentError(`arena size ${sizeBytes} is not a multiple of its punch granularity ${exactSize(block)}`);
+    if (sizeBytes % block !== 0n) throw new InvalidArgumentError(`size_bytes ${sizeBytes} is not a multiple of the punch granularity ${exactSize(block)}`);
     const id = state.freshId("arena");
     const files: FakeArenaFile[] = [];
     if (spec.gmem !== undefined) files.push({ fdType: "guest_memfd", memfdName: "", device: spec.gmem.device, inode: spec.gmem.inode });
