@@ -22,7 +22,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { ConflictError, ExhaustedError, FailedPreconditionError, InvalidArgumentError, NotFoundError, GmempoolError } from "./errors.ts";
-import type { KernelStep, Plan } from "./plan.ts";
+import type { KernelStep, Plan, PlanKind, PlanResult } from "./plan.ts";
 import { fragmentationReport } from "./fragmentation.ts";
 import { Pool, type RangeRequest } from "./pool.ts";
 import { exportSnapshot, importSnapshot, type PoolSnapshot } from "./snapshot.ts";
@@ -191,19 +191,48 @@ function expectedUnits(l: ModelLease, step: KernelStep): number {
 }
 
 /**
- * Checks a plan against the model while it is in flight (invariants with claimed units, units
- * each step moves), applies the steps the kernel "did" to the model, then settles the real plan.
+ * What the model knows of a plan when it is made, for the figures of its PlanResult: the range's
+ * page counts as they were before the plan (restored, converted), the discard outcome the model
+ * computed, and the units a conversion to private may make collapsible.
  */
-function settle(m: Model, r: Real, l: ModelLease, plan: Plan, failMask: number): boolean {
+interface PlanningFigures {
+  readonly kind: PlanKind;
+  readonly zeroedBytes?: number;
+  readonly deferredBytes?: number;
+  readonly restoredBytes?: number;
+  readonly convertedBytes?: number;
+  readonly discardPolicy?: PlanResult["discardPolicy"];
+  /** Lease-relative units of the range that were not all private before a conversion to private. */
+  readonly collapseCandidates?: readonly number[];
+}
+
+/** Lease-relative units meeting [lo, hi) not all private (what a conversion to private may collapse). */
+function notAllPrivate(l: ModelLease, lo: number, hi: number): number[] {
+  const result: number[] = [];
+  for (let u = Math.floor(lo / PAGES); u * PAGES < hi; u++) if (l.pages.slice(u * PAGES, (u + 1) * PAGES).some((p) => !p.priv)) result.push(u);
+  return result;
+}
+
+const countPages = (l: ModelLease, lo: number, hi: number, field: (p: Page) => boolean) => l.pages.slice(lo, hi).filter(field).length;
+
+/**
+ * Checks a plan against the model while it is in flight (invariants with claimed units, units
+ * each step moves), applies the steps the kernel "did" to the model, then settles the real plan
+ * and checks its result, every figure recomputed by the model: the units and bytes of the steps
+ * it applied, the planning figures, the lease's state and the units all private again.
+ */
+function settle(m: Model, r: Real, l: ModelLease, plan: Plan, failMask: number, figures: PlanningFigures): boolean {
   r.pool.assertInvariants();
   const g = l.arena.granularityPages;
-  for (const step of plan.steps) {
+  const moved = plan.steps.map((step) => expectedUnits(l, step));
+  plan.steps.forEach((step, i) => {
     const align = step.op === "zero" || step.op === "set-attributes" ? PAGE_BYTES : Math.min(g * PAGE_BYTES, step.op === "punch" && step.unitsReturned === 0 ? PAGE_BYTES : UNIT_BYTES);
     assert.equal(step.bytes.start % align, 0, `step ${step.op} aligned to ${align}`);
-    if (step.op === "populate") assert.equal(step.unitsTaken, expectedUnits(l, step), "units a populate step takes");
-    if (step.op === "punch") assert.equal(step.unitsReturned, expectedUnits(l, step), "units a punch step returns");
-  }
+    if (step.op === "populate") assert.equal(step.unitsTaken, moved[i], "units a populate step takes");
+    if (step.op === "punch") assert.equal(step.unitsReturned, moved[i], "units a punch step returns");
+  });
   const failed: number[] = [];
+  const done = { unitsTaken: 0, unitsReturned: 0, punchedBytes: 0, populatedBytes: 0 };
   plan.steps.forEach((step, i) => {
     if ((failMask >> i % 31) & 1) {
       failed.push(i);
@@ -216,9 +245,27 @@ function settle(m: Model, r: Real, l: ModelLease, plan: Plan, failMask: number):
       if (step.op === "punch") page.pop[step.side] = false;
       if (step.op === "set-attributes") page.priv = step.private;
     }
+    if (step.op === "populate") {
+      done.unitsTaken += moved[i]!;
+      done.populatedBytes += (hi - lo) * PAGE_BYTES;
+    }
+    if (step.op === "punch") {
+      done.unitsReturned += moved[i]!;
+      done.punchedBytes += (hi - lo) * PAGE_BYTES;
+    }
   });
-  r.pool.commit(plan.id, failed);
-  return failed.length === 0;
+  const result = r.pool.commit(plan.id, failed);
+  const allDone = failed.length === 0;
+  const leaseState = figures.kind === "release" && allDone ? "released" : (figures.kind === "allocate" || figures.kind === "release") && !allDone ? "failed" : l.failed ? "failed" : "active";
+  const collapsibleUnits = leaseState === "released" ? [] : (figures.collapseCandidates ?? []).filter((u) => l.pages.slice(u * PAGES, (u + 1) * PAGES).every((p) => p.priv)).map((u) => l.start + u);
+  assert.deepEqual(result, {
+    planId: plan.id, kind: figures.kind, leaseId: l.id, arenaId: l.arena.id, applied: plan.steps.length - failed.length, reverted: failed.length, leaseState, collapsibleUnits,
+    ...done,
+    zeroedBytes: figures.zeroedBytes ?? 0, deferredBytes: figures.deferredBytes ?? 0, restoredBytes: figures.restoredBytes ?? 0, convertedBytes: figures.convertedBytes ?? 0, discardPolicy: figures.discardPolicy,
+  } satisfies PlanResult, `result of ${figures.kind} plan ${plan.id}`);
+  if (failed.length > 0) note(`result: ${figures.kind} with a failed step`);
+  if (collapsibleUnits.length > 0) note("result: collapsible units");
+  return allDone;
 }
 
 /** Checks that after a fully applied plan every block of [lo, hi) holds what it needs. */
@@ -352,7 +399,17 @@ interface PlannedDiscard {
   plan: Plan;
   lo: number;
   hi: number;
+  figures: PlanningFigures;
 }
+
+/**
+ * The model's verdict on a discard of [lo, hi) of `l`: the refusal the pool must give (the model
+ * is left as it was), or the model with the discard's marks applied and `verify`, which checks
+ * the real plan against it. `taken`: the units the plan takes from the reserve.
+ */
+type DiscardPrediction =
+  | { readonly refused: abstract new (...args: never[]) => GmempoolError; readonly event: string }
+  | { readonly refused?: undefined; readonly taken: number; readonly verify: (plan: Plan) => PlannedDiscard };
 
 /**
  * Plans a discard of [lo, hi) of `l`, or checks that the pool refuses it as the model says it
@@ -361,12 +418,18 @@ interface PlannedDiscard {
  * whichever steps the kernel then fails. `claimedUnits`: units that plans still in flight took
  * from the reserve (the model counts them populated only once the plans settle).
  */
-function planDiscard(m: Model, r: Real, l: ModelLease, lo: number, hi: number, claimedUnits = 0): PlannedDiscard | undefined {
+function planDiscard(m: Model, r: Real, l: ModelLease, lo: number, hi: number): PlannedDiscard | undefined {
   const request = rangeRequest(l, lo, hi);
-  if (l.failed) {
-    expectFailure(() => r.pool.discard("vmm", request), FailedPreconditionError, "refused: failed lease");
+  const prediction = predictDiscard(m, l, lo, hi, 0);
+  if (prediction.refused !== undefined) {
+    expectFailure(() => r.pool.discard("vmm", request), prediction.refused, prediction.event);
     return undefined;
   }
+  return prediction.verify(r.pool.discard("vmm", request));
+}
+
+function predictDiscard(m: Model, l: ModelLease, lo: number, hi: number, claimedUnits: number): DiscardPrediction {
+  if (l.failed) return { refused: FailedPreconditionError, event: "refused: failed lease" };
   const g = l.arena.granularityPages;
   const innerLo = Math.ceil(lo / g) * g;
   const innerHi = Math.floor(hi / g) * g;
@@ -379,8 +442,7 @@ function planDiscard(m: Model, r: Real, l: ModelLease, lo: number, hi: number, c
     note("discard: deferred cap reached");
   }
   if (policy === "reject" || (policy === "zero" && edgePages.some((p) => p.priv && !p.disc))) {
-    expectFailure(() => r.pool.discard("vmm", request), FailedPreconditionError, `refused: discard policy ${policy}`);
-    return undefined;
+    return { refused: FailedPreconditionError, event: `refused: discard policy ${policy}` };
   }
   const marked = policy === "defer" ? [lo, hi] : hasInner ? [innerLo, innerHi] : [0, 0];
   const before = l.pages.slice(lo, hi).map(copyPage);
@@ -390,12 +452,19 @@ function planDiscard(m: Model, r: Real, l: ModelLease, lo: number, hi: number, c
   for (let p = marked[0]!; p < marked[1]!; p++) l.pages[p]!.disc = true;
   // A discard reconciles its blocks like any change: where an earlier failed step left a needed
   // page unpopulated, it populates, and the reserve may be short of the units (nothing changes).
-  if (unitsNeeded(l, lo, hi) > m.capacity - populatedSideUnits(m) - claimedUnits) {
+  const taken = unitsNeeded(l, lo, hi);
+  if (taken > m.capacity - populatedSideUnits(m) - claimedUnits) {
     before.forEach((p, i) => (l.pages[lo + i] = p));
-    expectFailure(() => r.pool.discard("vmm", request), ExhaustedError, "refused: exhausted");
-    return undefined;
+    return { refused: ExhaustedError, event: "refused: exhausted" };
   }
-  const plan = r.pool.discard("vmm", request);
+  return { taken, verify: (plan) => verifyDiscard(l, lo, hi, plan, { policy, before, zeroed, unitsBefore }) };
+}
+
+/** Checks a discard plan's outcome against the model (its marks applied, no step yet). */
+function verifyDiscard(l: ModelLease, lo: number, hi: number, plan: Plan, planned: { policy: DiscardPolicy | "none"; before: Page[]; zeroed: number; unitsBefore: boolean[][] }): PlannedDiscard {
+  const { policy, before, zeroed, unitsBefore } = planned;
+  const g = l.arena.granularityPages;
+  assert.equal(plan.leaseId, l.id);
   assert.equal(plan.discard?.policy, policy);
 
   // The lease as it is once every step of the plan happened.
@@ -433,11 +502,12 @@ function planDiscard(m: Model, r: Real, l: ModelLease, lo: number, hi: number, c
   if (l.arena.pair && punchSteps.some((st) => !plan.steps.some((o) => o.op === "punch" && o.side !== st.side && o.bytes.start === st.bytes.start))) {
     note("discard: pair punched on one side");
   }
-  return { l, plan, lo, hi };
+  const figures: PlanningFigures = { kind: "discard", zeroedBytes: zeroed * PAGE_BYTES, deferredBytes: deferred * PAGE_BYTES, discardPolicy: policy === "none" ? undefined : policy };
+  return { l, plan, lo, hi, figures };
 }
 
 function settleDiscard(m: Model, r: Real, d: PlannedDiscard, failMask: number): void {
-  if (settle(m, r, d.l, d.plan, failMask)) checkPopulationTarget(d.l, d.lo, d.hi);
+  if (settle(m, r, d.l, d.plan, failMask, d.figures)) checkPopulationTarget(d.l, d.lo, d.hi);
 }
 
 // ------------------------------------------------------------------ commands
@@ -549,7 +619,7 @@ class Allocate implements Cmd {
     arena.used.fill(true, start, start + count);
     m.leases.push(l);
     assert.equal(r.pool.lease(plan.leaseId).pages.sides, sidesOf(l));
-    if (settle(m, r, l, plan, this.failMask)) checkPopulationTarget(l, 0, l.pages.length);
+    if (settle(m, r, l, plan, this.failMask, { kind: "allocate" })) checkPopulationTarget(l, 0, l.pages.length);
     else l.failed = true;
     compare(m, r);
   }
@@ -567,7 +637,7 @@ class Release implements Cmd {
   run(m: Model, r: Real): void {
     const l = m.leases[this.leasePick % m.leases.length]!;
     const plan = r.pool.release("vmm", l.id);
-    if (settle(m, r, l, plan, this.failMask)) {
+    if (settle(m, r, l, plan, this.failMask, { kind: "release" })) {
       m.leases.splice(m.leases.indexOf(l), 1);
       l.arena.used.fill(false, l.start, l.start + l.count);
       // A bad release is not-found, never a no-op (STYLE.md rule 3).
@@ -617,12 +687,13 @@ class Discard extends RangeCommand {
 }
 
 /**
- * A discard spanning leases. The core takes one lease per call, so a range that runs past the
- * lease is refused; the daemon splits such a range at lease boundaries and plans one discard per
- * lease, all in flight together, then settles them (PoolManager.discard). Both are done here, in
- * the daemon's order: the first and last segments (the only ones a policy can refuse), then the
- * middle ones. When one is refused, the daemon cancels the plans already made and the whole call
- * changes nothing (pool.proto), so the model goes back to where it was.
+ * A discard spanning leases: `Pool.discardRange` over an arena range, which the core splits at
+ * lease boundaries into one plan per lease, all in flight together, then settled (as the daemon
+ * does). The model predicts each segment in the core's order — the first and last segments (the
+ * only ones a policy can refuse), then the middle ones — and when one is refused, the whole call
+ * must be refused with its error and change nothing (pool.proto): the core cancels the plans it
+ * made, so the model goes back to where it was. A per-lease discard past its lease is refused;
+ * an arena range with a gap or past the arena's end is refused before anything is planned.
  */
 class DiscardAcrossLeases implements Cmd {
   readonly leasePick: number;
@@ -648,9 +719,15 @@ class DiscardAcrossLeases implements Cmd {
     for (let n = next(first); n !== undefined; n = next(n)) chain.push(n);
     // Start in the first lease (on a unit boundary or not), end in a later one.
     const lo = this.startPick % 2 === 0 ? ((this.startPick >> 1) % first.count) * PAGES : (this.startPick >> 1) % first.pages.length;
+    const arenaRange = (startPage: number, endPage: number) => ({ arenaId: first.arena.id, offsetBytes: startPage * PAGE_BYTES, lengthBytes: (endPage - startPage) * PAGE_BYTES });
+    const base = first.start * PAGES;
     if (chain.length === 1 || this.asOneCall) {
-      const request = rangeRequest(first, lo, first.pages.length + 1 + (this.endPick % 1024));
-      expectFailure(() => r.pool.discard("vmm", request), InvalidArgumentError, "refused: discard past the lease");
+      const past = first.pages.length + 1 + (this.endPick % 1024);
+      expectFailure(() => r.pool.discard("vmm", rangeRequest(first, lo, past)), InvalidArgumentError, "refused: discard past the lease");
+      if (chain.length === 1) {
+        const pastArena = base + past > first.arena.sizeUnits * PAGES;
+        expectFailure(() => r.pool.discardRange("vmm", arenaRange(base + lo, base + past)), pastArena ? InvalidArgumentError : FailedPreconditionError, pastArena ? "refused: range past the arena" : "refused: range not leased");
+      }
       compare(m, r);
       return;
     }
@@ -658,26 +735,29 @@ class DiscardAcrossLeases implements Cmd {
     const last = chain[lastIndex]!;
     const hi = 1 + ((this.endPick >> 3) % last.pages.length);
     const order = [0, lastIndex, ...Array.from({ length: lastIndex - 1 }, (_, k) => k + 1)];
-    const planned: PlannedDiscard[] = [];
-    const modelBefore: Page[][] = [];
+    const request = arenaRange(base + lo, last.start * PAGES + hi);
+    const verifiers = new Array<(plan: Plan) => PlannedDiscard>(lastIndex + 1);
+    const modelBefore = new Map<ModelLease, Page[]>();
+    let claimed = 0;
     for (const i of order) {
       const l = chain[i]!;
-      const claimed = planned.reduce((n, p) => n + p.plan.steps.reduce((k, st) => k + (st.op === "populate" ? st.unitsTaken : 0), 0), 0);
       const pagesBefore = l.pages.map(copyPage);
-      const d = planDiscard(m, r, l, i === 0 ? lo : 0, i === lastIndex ? hi : l.pages.length, claimed);
-      if (d === undefined) {
-        // Refused before any kernel call: the daemon cancels what it planned, page marks and
-        // all, so nothing changes.
-        for (const p of planned) r.pool.cancel(p.plan.id);
-        planned.forEach((p, k) => (p.l.pages = modelBefore[k]!));
-        note(planned.length > 0 ? "discard: across leases, cancelled" : "discard: across leases, first refused");
+      const prediction = predictDiscard(m, l, i === 0 ? lo : 0, i === lastIndex ? hi : l.pages.length, claimed);
+      if (prediction.refused !== undefined) {
+        // Refused before any kernel call: the core cancels what it planned, page marks and all.
+        for (const [lease, pages] of modelBefore) lease.pages = pages;
+        expectFailure(() => r.pool.discardRange("vmm", request), prediction.refused, prediction.event);
+        note(modelBefore.size > 0 ? "discard: across leases, cancelled" : "discard: across leases, first refused");
         compare(m, r);
         return;
       }
-      planned.push(d);
-      modelBefore.push(pagesBefore);
+      claimed += prediction.taken;
+      verifiers[i] = prediction.verify;
+      modelBefore.set(l, pagesBefore);
     }
-    planned.sort((a, b) => a.l.start - b.l.start);
+    const plans = r.pool.discardRange("vmm", request);
+    assert.deepEqual(plans.map((p) => p.leaseId), chain.slice(0, lastIndex + 1).map((l) => l.id), "one plan per lease, in range order");
+    const planned = plans.map((plan, i) => verifiers[i]!(plan));
     note("discard: across leases");
     for (const d of planned) settleDiscard(m, r, d, this.failMask);
     compare(m, r);
@@ -703,7 +783,8 @@ class Populate extends RangeCommand {
       return;
     }
     if (saved.slice(lo, hi).some((p) => p.disc)) note("populate: discarded pages");
-    if (settle(m, r, l, r.pool.populate("vmm", request), this.failMask)) checkPopulationTarget(l, lo, hi);
+    const figures: PlanningFigures = { kind: "populate", restoredBytes: saved.slice(lo, hi).filter((p) => p.disc).length * PAGE_BYTES };
+    if (settle(m, r, l, r.pool.populate("vmm", request), this.failMask, figures)) checkPopulationTarget(l, lo, hi);
   }
 }
 
@@ -724,10 +805,16 @@ class Convert extends RangeCommand {
       expectFailure(() => this.call(r, "vmm", request), FailedPreconditionError, "refused: convert");
       return;
     }
+    // Counted before any change: the pages not in the target state, the units not all private.
+    const figures: PlanningFigures = {
+      kind: "convert",
+      convertedBytes: countPages(l, lo, hi, (p) => p.priv !== this.toPrivate) * PAGE_BYTES,
+      collapseCandidates: this.toPrivate ? notAllPrivate(l, lo, hi) : [],
+    };
     if (this.inPlace) {
       // In place changes attributes only; population is not reconciled (a single file holds
       // both), so an earlier failed punch may still be pending here: no target check.
-      settle(m, r, l, this.call(r, "vmm", request), this.failMask);
+      settle(m, r, l, this.call(r, "vmm", request), this.failMask, figures);
       note("convert: in place");
       return;
     }
@@ -745,7 +832,7 @@ class Convert extends RangeCommand {
       if (step.op === "zero") for (let p = stepPages(l, step)[0]; p < stepPages(l, step)[1]; p++) assert.ok(l.pages[p]!.pop[sharedSide] && !l.pages[p]!.disc, "zero step on a stale shared page");
     }
     note(`convert: notify${l.arena.pair ? " (pair)" : ""}`);
-    if (settle(m, r, l, plan, this.failMask)) checkPopulationTarget(l, lo, hi);
+    if (settle(m, r, l, plan, this.failMask, figures)) checkPopulationTarget(l, lo, hi);
   }
   override toString = () => `Convert(${this.leasePick}, ${this.range.toString()}, ${this.failMask}, ${this.toPrivate}, ${this.inPlace})`;
 }
@@ -782,6 +869,7 @@ class Interleave implements Cmd {
     const l = m.leases[this.leasePick % m.leases.length]!;
     if (l.failed || l.arena.memfd) return;
     const request = { ...rangeRequest(l, 0, 1), toPrivate: true, mode: "notify" as const };
+    const figures: PlanningFigures = { kind: "convert", convertedBytes: countPages(l, 0, 1, (p) => !p.priv) * PAGE_BYTES, collapseCandidates: notAllPrivate(l, 0, 1) };
     let plan: Plan;
     try {
       plan = r.pool.convert("vmm", request);
@@ -792,7 +880,7 @@ class Interleave implements Cmd {
     l.pages[0]!.priv = true;
     expectFailure(() => r.pool.discard("vmm", rangeRequest(l, 0, 1)), ConflictError, "refused: conflict");
     expectFailure(() => r.pool.release("vmm", l.id), ConflictError, "refused: conflict");
-    settle(m, r, l, plan, 0);
+    settle(m, r, l, plan, 0, figures);
     compare(m, r);
   }
   toString = () => `Interleave(${this.leasePick})`;
@@ -843,6 +931,13 @@ const MIN_PER_RUN: Readonly<Record<string, number>> = {
   "discard: granularity > 2 MiB": 0.7,
   "discard: across leases": 0.1,
   "discard: across leases, cancelled": 0.03,
+  "refused: range not leased": 0.25,
+  "refused: range past the arena": 0.25,
+  "result: discard with a failed step": 0.08,
+  "result: allocate with a failed step": 0.05,
+  "result: populate with a failed step": 0.015,
+  "result: convert with a failed step": 0.015,
+  "result: collapsible units": 0.07,
   "discard: deferred cap reached": 0.2,
   "discard: zeroed": 0.15,
   "populate: discarded pages": 0.6,
