@@ -30,6 +30,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import type { Clock } from "../kvm/clock.ts";
 import type { Fd } from "../kvm/fd.ts";
 import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, HUGETLB_PAGE_BYTES } from "../kvm/kernel-constants.ts";
 import { KernelError } from "../kvm/kernel-error.ts";
@@ -85,6 +86,8 @@ export interface PoolManagerOptions {
    * like a reattach) and closes the rest.
    */
   readonly inheritedFds?: ReadonlyMap<string, Fd>;
+  /** Ages the idempotency entries (default: the real clock; tests pass a ManualClock). */
+  readonly clock?: Clock;
 }
 
 /** Which arenas and leases a change touched: their current state goes into the record. */
@@ -171,7 +174,7 @@ export class PoolManager implements PoolDaemon {
       conversionRetries: config.limits.conversionRetries,
       ...(this.#deferredPunch === undefined ? {} : { deferredPunch: this.#deferredPunch }),
     });
-    this.#idempotency = new IdempotencyStore({ maxEntries: config.limits.requestIdEntries, retentionMs: config.limits.requestIdRetentionMs });
+    this.#idempotency = new IdempotencyStore({ maxEntries: config.limits.requestIdEntries, retentionMs: config.limits.requestIdRetentionMs, clock: options.clock });
     this.#events = new EventHub({ bufferEvents: config.limits.watchBufferEvents, maxStreams: config.limits.watchStreams, statusIntervalMs: 1000, status: () => this.#status() });
     this.#peers = new PeerTracker(kernel, logger, (owner) => this.#ownerExited(owner));
   }
