@@ -12,6 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { inspect } from "node:util";
 import { MAINLINE_PRIVATE_MEMORY } from "../kvm/fake-capabilities.ts";
 import type { FakeKernel, FakeOp } from "../kvm/fake-kernel.ts";
 import type { Fd } from "../kvm/fd.ts";
@@ -263,7 +264,7 @@ async function runMatrix(scenario: Scenario, reservePunch: "inline" | "backgroun
       assert.ok(reservePunch === "background" && fd === d.manager.reserveFd && fallocateMode === FALLOCATE_PUNCH, `call ${failAt} of ${dry.count} failed and the operation succeeded`);
       backgroundFailures++;
     } else {
-      assert.ok(isGmempoolError(error), `call ${failAt} of ${dry.count}: expected a GmempoolError, got ${String(error)}`);
+      assert.ok(isGmempoolError(error), `call ${failAt} of ${dry.count}: expected a GmempoolError, got ${inspect(error)}`);
       assert.ok(scenario.kinds.includes(error.kind), `call ${failAt}: kind ${error.kind}: ${error.message}`);
       assert.match(error.message, scenario.errorPattern, `call ${failAt}`);
       scenario.afterFailure?.(d, vmm, ids, error);
