@@ -38,7 +38,8 @@ export interface ProtoGrpcType {
        * 
        * Status codes every RPC may return, not repeated below: PERMISSION_DENIED (not the admin
        * identity), and those listed in the Pool service comment (UNAVAILABLE, RESOURCE_EXHAUSTED
-       * for an oversized message, DEADLINE_EXCEEDED, CANCELLED, INTERNAL).
+       * for an oversized message, DEADLINE_EXCEEDED, CANCELLED, INTERNAL, and ABORTED for a
+       * ForceRelease that collides with a call in flight on the same lease).
        */
       Admin: SubtypeConstructor<typeof grpc.Client, _gmempool_v1_AdminClient> & { service: _gmempool_v1_AdminDefinition }
       Arena: MessageTypeDefinition<_gmempool_v1_Arena, _gmempool_v1_Arena__Output>

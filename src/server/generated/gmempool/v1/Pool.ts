@@ -77,6 +77,11 @@ import type { WatchResponse as _gmempool_v1_WatchResponse, WatchResponse__Output
  * this way either changed nothing or completed; retry with the same request_id to know.
  * - INTERNAL: a daemon bug or an unclassified kernel error; the message names the operation,
  * unit range and errno. State is exact: no unit lost, none counted twice.
+ * - ABORTED (mutating RPCs that name an arena, a lease, a range or a file): the request
+ * collides with another call in flight on the same units, lease or file (a kernel call not
+ * yet settled, the same guest_memfd being registered or reattached). It clears by itself:
+ * retry with backoff and the same request_id. FAILED_PRECONDITION, by contrast, is a refusal
+ * that holds until the caller changes something.
  */
 export interface PoolClient extends grpc.Client {
   /**
@@ -804,6 +809,11 @@ export interface PoolClient extends grpc.Client {
  * this way either changed nothing or completed; retry with the same request_id to know.
  * - INTERNAL: a daemon bug or an unclassified kernel error; the message names the operation,
  * unit range and errno. State is exact: no unit lost, none counted twice.
+ * - ABORTED (mutating RPCs that name an arena, a lease, a range or a file): the request
+ * collides with another call in flight on the same units, lease or file (a kernel call not
+ * yet settled, the same guest_memfd being registered or reattached). It clears by itself:
+ * retry with backoff and the same request_id. FAILED_PRECONDITION, by contrast, is a refusal
+ * that holds until the caller changes something.
  */
 export interface PoolHandlers extends grpc.UntypedServiceImplementation {
   /**

@@ -17,7 +17,8 @@ import type { SetPolicyResponse as _gmempool_v1_SetPolicyResponse, SetPolicyResp
  * 
  * Status codes every RPC may return, not repeated below: PERMISSION_DENIED (not the admin
  * identity), and those listed in the Pool service comment (UNAVAILABLE, RESOURCE_EXHAUSTED
- * for an oversized message, DEADLINE_EXCEEDED, CANCELLED, INTERNAL).
+ * for an oversized message, DEADLINE_EXCEEDED, CANCELLED, INTERNAL, and ABORTED for a
+ * ForceRelease that collides with a call in flight on the same lease).
  */
 export interface AdminClient extends grpc.Client {
   /**
@@ -106,7 +107,8 @@ export interface AdminClient extends grpc.Client {
  * 
  * Status codes every RPC may return, not repeated below: PERMISSION_DENIED (not the admin
  * identity), and those listed in the Pool service comment (UNAVAILABLE, RESOURCE_EXHAUSTED
- * for an oversized message, DEADLINE_EXCEEDED, CANCELLED, INTERNAL).
+ * for an oversized message, DEADLINE_EXCEEDED, CANCELLED, INTERNAL, and ABORTED for a
+ * ForceRelease that collides with a call in flight on the same lease).
  */
 export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   /**
