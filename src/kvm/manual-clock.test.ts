@@ -40,6 +40,9 @@ describe("ManualClock", () => {
     assert.ok(Math.abs(REAL_CLOCK.now() - Date.now()) < 1000);
     const cleared = REAL_CLOCK.setTimeout(() => assert.fail("a cleared timer fired"), 1);
     REAL_CLOCK.clearTimeout(cleared);
+    // The real clock's timers are unref'd: a ref'd timer keeps the test process alive meanwhile.
+    const alive = setTimeout(() => undefined, 10_000);
     await new Promise<void>((resolve) => REAL_CLOCK.setTimeout(resolve, 1));
+    clearTimeout(alive);
   });
 });
