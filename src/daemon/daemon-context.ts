@@ -10,6 +10,7 @@
  * - `events`: Watch; `idempotency`: request ids; `files`: arena files (arena-files.ts).
  */
 import type { Logger } from "pino";
+import type { Clock } from "../kvm/clock.ts";
 import type { Fd } from "../kvm/fd.ts";
 import type { KernelPort, KvmCapabilities } from "../kvm/kernel-port.ts";
 import { PAGE_BYTES, Pool, UNIT_BYTES, type Plan } from "../pool/index.ts";
@@ -54,6 +55,8 @@ export interface PoolManagerOptions {
    * like a reattach) and closes the rest.
    */
   readonly inheritedFds?: ReadonlyMap<string, Fd>;
+  /** Ages the idempotency entries (default: the real clock; tests pass a ManualClock). */
+  readonly clock?: Clock;
 }
 
 export class DaemonContext {
@@ -115,7 +118,7 @@ export class DaemonContext {
       conversionRetries: config.limits.conversionRetries,
       ...(this.deferredPunch === undefined ? {} : { deferredPunch: this.deferredPunch }),
     });
-    this.idempotency = new IdempotencyStore({ maxEntries: config.limits.requestIdEntries, retentionMs: config.limits.requestIdRetentionMs });
+    this.idempotency = new IdempotencyStore({ maxEntries: config.limits.requestIdEntries, retentionMs: config.limits.requestIdRetentionMs, clock: options.clock });
     this.events = new EventHub({ bufferEvents: config.limits.watchBufferEvents, maxStreams: config.limits.watchStreams, statusIntervalMs: 1000, status: () => this.status() });
     this.peers = new PeerTracker(kernel, logger, (owner) => this.onOwnerExited(owner));
     this.files = new ArenaFiles({ kernel, timer: this.timer, logger, registry: this.registry, fdStore: this.fdStore });

@@ -9,6 +9,7 @@
  * and the reserve file), i.e. no unit lost and none counted twice, in the books AND in memory.
  */
 import { pino } from "pino";
+import type { Clock } from "../kvm/clock.ts";
 import { PVM_6_18, type FakeCapabilities } from "../kvm/fake-capabilities.ts";
 import { FakeHost } from "../kvm/fake-host.ts";
 import type { FakeKernel } from "../kvm/fake-kernel.ts";
@@ -38,6 +39,8 @@ export interface FakeDaemonOptions {
   readonly fdStore?: ArenaFdStore;
   /** Fds the new daemon process inherits (LISTEN_FDS), made in its fake process. */
   readonly inheritFds?: (kernel: FakeKernel) => ReadonlyMap<string, Fd>;
+  /** The daemon's clock (a ManualClock to age request ids without sleeping); default: real. */
+  readonly clock?: Clock;
 }
 
 export class FakeDaemon {
@@ -77,6 +80,7 @@ export class FakeDaemon {
       daemonVersion: "test",
       ...(options.fdStore === undefined ? {} : { fdStore: options.fdStore }),
       ...(options.inheritFds === undefined ? {} : { inheritedFds: options.inheritFds(kernel) }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     const daemon = new FakeDaemon(host, kernel, manager, journalDir, options);
     if (options.noStart !== true) await manager.start();
@@ -102,6 +106,33 @@ export class FakeDaemon {
   /** Waits for background reserve punches (config `pool.reserve_punch = "background"`). */
   async settle(): Promise<void> {
     await this.manager.reserveIdle();
+  }
+
+  /**
+   * Everything a client or the host can observe of this daemon, as the admin sees it: the pool
+   * status, every arena and lease, the policy, the fragmentation map (without its time and the
+   * host's buddyinfo, which change by themselves), and in the kernel the daemon's open fds and
+   * the populated ranges of every arena file and of the reserve. A refused call must leave it
+   * deep-equal (pool.proto: every mutating RPC completes or changes nothing).
+   */
+  observableState(): unknown {
+    const admin = this.manager.identify(this.kernel.credentials);
+    const all = { allOwners: true };
+    const { time: _time, kernelBuddyZones: _zones, ...map } = this.manager.getFragmentationMap(admin, { arenaId: "", ...all });
+    const arenas = this.manager.listArenas(admin, all);
+    const reserveFd = this.manager.reserveFd;
+    return {
+      status: this.manager.getPoolStatus(admin),
+      arenas,
+      leases: this.manager.listLeases(admin, { arenaId: "", ...all }),
+      policy: this.manager.getPolicy(admin),
+      map,
+      kernel: {
+        openFds: this.kernel.openFds(),
+        arenaFiles: arenas.map((a) => [a.arenaId, (this.manager.arenaFds(a.arenaId) ?? []).map((fd) => this.kernel.populatedRanges(fd))]),
+        reserve: reserveFd === undefined ? [] : this.kernel.populatedRanges(reserveFd),
+      },
+    };
   }
 
   /** Invariants plus: kernel populated bytes per file == the pool's record (when quiescent). */

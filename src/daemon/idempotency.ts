@@ -10,6 +10,7 @@
  * invalid-argument. A retry that arrives while the first call is still running waits for it.
  */
 import { LRUCache } from "lru-cache";
+import { REAL_CLOCK, type Clock } from "../kvm/clock.ts";
 import { type Caller } from "./pool-service.ts";
 import { GmempoolError } from "../pool/errors.ts";
 import { encodeTagged } from "./tagged-json.ts";
@@ -30,18 +31,19 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface IdempotencyOptions {
   readonly maxEntries: number;
   readonly retentionMs: number;
-  readonly now?: () => number;
+  /** Ages the entries (default: the real clock; tests pass a ManualClock). */
+  readonly clock?: Clock | undefined;
 }
 
 export class IdempotencyStore {
   readonly retentionMs: number;
   readonly #cache: LRUCache<string, IdempotencyEntry>;
   readonly #inFlight = new Map<string, Promise<unknown>>();
-  readonly #now: () => number;
+  readonly #clock: Clock;
 
   constructor(options: IdempotencyOptions) {
     this.retentionMs = options.retentionMs;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? REAL_CLOCK;
     this.#cache = new LRUCache<string, IdempotencyEntry>({ max: options.maxEntries });
   }
 
@@ -64,7 +66,7 @@ export class IdempotencyStore {
   lookup(key: string, fingerprint: string, rpc: string, requestId: string): IdempotencyEntry | undefined {
     const entry = this.#cache.get(key);
     if (entry === undefined) return undefined;
-    if (this.#now() - entry.at > this.retentionMs) {
+    if (this.#clock.now() - entry.at > this.retentionMs) {
       this.#cache.delete(key);
       return undefined;
     }
@@ -79,18 +81,18 @@ export class IdempotencyStore {
   }
 
   makeEntry(key: string, fingerprint: string, result: unknown): IdempotencyEntry {
-    return { key, fingerprint, result: encodeTagged(result), at: this.#now() };
+    return { key, fingerprint, result: encodeTagged(result), at: this.#clock.now() };
   }
 
   /** Live entries (for the journal snapshot). */
   entries(): IdempotencyEntry[] {
-    const now = this.#now();
+    const now = this.#clock.now();
     return [...this.#cache.values()].filter((e) => now - e.at <= this.retentionMs);
   }
 
   /** Loads journaled entries, dropping the expired ones. */
   load(entries: readonly IdempotencyEntry[]): void {
-    const now = this.#now();
+    const now = this.#clock.now();
     for (const entry of entries) if (now - entry.at <= this.retentionMs) this.#cache.set(entry.key, entry);
   }
 

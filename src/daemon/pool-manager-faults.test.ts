@@ -4,15 +4,22 @@
  * with the fake kernel's `failNext` armed right before that call. After every run: the error is
  * classified and names the unit range and errno, the pool's invariants hold, and the kernel's
  * populated bytes per file equal the pool's record (FakeDaemon.assertConservation).
+ *
+ * The matrix runs with FakeDaemon's inline reserve punches and with the production default
+ * (DEFAULT_CONFIG: reserve punches in the background, and the gmem reserve, which `auto` picks
+ * as root with /dev/kvm). In the background a failed reserve punch does not fail the call: it
+ * is retried, and conservation is checked once the punches settled.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { inspect } from "node:util";
 import { MAINLINE_PRIVATE_MEMORY } from "../kvm/fake-capabilities.ts";
 import type { FakeKernel, FakeOp } from "../kvm/fake-kernel.ts";
 import type { Fd } from "../kvm/fd.ts";
-import { KVM_X86_SW_PROTECTED_VM } from "../kvm/kernel-constants.ts";
+import { FALLOCATE_PUNCH, KVM_X86_SW_PROTECTED_VM } from "../kvm/kernel-constants.ts";
 import type { KernelErrno } from "../kvm/kernel-error.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
+import { DEFAULT_CONFIG } from "./config.ts";
 import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
 import { type ArenaInfo, type ReserveMode } from "./pool-service.ts";
 import { isGmempoolError } from "../pool/errors.ts";
@@ -25,6 +32,8 @@ interface Injector {
   count: number;
   failAt: number;
   errno: KernelErrno;
+  /** The arguments of the call failNext was armed for. */
+  failed?: readonly unknown[];
 }
 
 function injecting(ops: readonly FakeOp[], injector: Injector): (kernel: FakeKernel) => KernelPort {
@@ -36,7 +45,10 @@ function injecting(ops: readonly FakeOp[], injector: Injector): (kernel: FakeKer
         const method = (value as (...args: unknown[]) => unknown).bind(target);
         if (!ops.includes(prop as FakeOp)) return method;
         return (...args: unknown[]) => {
-          if (injector.armed && injector.count++ === injector.failAt) target.failNext(prop as FakeOp, injector.errno);
+          if (injector.armed && injector.count++ === injector.failAt) {
+            target.failNext(prop as FakeOp, injector.errno);
+            injector.failed = args;
+          }
           return method(...args);
         };
       },
@@ -191,48 +203,81 @@ const scenarios: Scenario[] = [
   },
 ];
 
+/** Where the reserve's copy of a handed-out unit is punched: FakeDaemon's test default, and production's. */
+const PUNCH_MODES = [
+  { name: "inline reserve punches", reservePunch: "inline" },
+  { name: `the production default (reserve_punch "${DEFAULT_CONFIG.pool.reservePunch}")`, reservePunch: DEFAULT_CONFIG.pool.reservePunch },
+] as const;
+
 describe("failure injection at every kernel step keeps conservation exact", () => {
   for (const scenario of scenarios) {
-    test(scenario.name, async () => {
-      // Dry run: count the calls the operation makes.
-      const dry: Injector = { armed: false, count: 0, failAt: -1, errno: scenario.errno };
-      const options = { capacityUnits: 16, reserveMode: scenario.reserveMode ?? "gmem", ...(scenario.capabilities === undefined ? {} : { capabilities: scenario.capabilities }) } as const;
-      {
-        const d = await FakeDaemon.start({ ...options, wrapKernel: injecting(scenario.ops, dry) });
-        const vmm = d.vmm();
-        const ids = await scenario.setup(d, vmm);
-        dry.armed = true;
-        await scenario.run(d, vmm, ids);
-        dry.armed = false;
-        d.assertConservation();
-        await d.close();
-      }
-      assert.ok(dry.count > 0, "the operation makes kernel calls");
-      if (process.env["GMEMPOOL_TEST_VERBOSE"] === "1") console.log(`${scenario.name}: ${dry.count} calls`);
-      for (let failAt = 0; failAt < dry.count; failAt++) {
-        const injector: Injector = { armed: false, count: 0, failAt, errno: scenario.errno };
-        const d = await FakeDaemon.start({ ...options, wrapKernel: injecting(scenario.ops, injector) });
-        const vmm = d.vmm();
-        const ids = await scenario.setup(d, vmm);
-        const fdsBefore = d.kernel.openFds().length;
-        injector.armed = true;
-        const error = await scenario.run(d, vmm, ids).then(() => undefined, (e: unknown) => e);
-        injector.armed = false;
-        assert.ok(isGmempoolError(error), `call ${failAt} of ${dry.count}: expected a GmempoolError, got ${String(error)}`);
-        assert.ok(scenario.kinds.includes(error.kind), `call ${failAt}: kind ${error.kind}: ${error.message}`);
-        assert.match(error.message, scenario.errorPattern, `call ${failAt}`);
-        d.assertConservation();
-        assert.equal(d.manager.driftCount, 0, "every partial step was undone");
-        scenario.afterFailure?.(d, vmm, ids, error);
-        if (scenario.name.startsWith("Register") || scenario.name.startsWith("CreateMemfd")) assert.equal(d.kernel.openFds().length, fdsBefore, "no fd leaked");
-        // The pool stays usable: everything can be released, and the units all come back.
-        for (const arena of [...d.manager.pool.arenas()]) {
-          await d.manager.deleteArena(vmm.caller(), { requestId: "", arenaId: arena.id, releaseLeases: true });
-          d.assertConservation();
-        }
-        assert.equal(d.manager.pool.reserve.freeUnits, 16);
-        await d.close();
-      }
-    });
+    for (const mode of PUNCH_MODES) {
+      test(`${scenario.name}; ${mode.name}`, async () => {
+        await runMatrix(scenario, mode.reservePunch);
+      });
+    }
   }
 });
+
+async function runMatrix(scenario: Scenario, reservePunch: "inline" | "background"): Promise<void> {
+  // Dry run: count the calls the operation makes.
+  const dry: Injector = { armed: false, count: 0, failAt: -1, errno: scenario.errno };
+  const options = {
+    capacityUnits: 16,
+    reserveMode: scenario.reserveMode ?? "gmem",
+    configure: (c: typeof DEFAULT_CONFIG) => ({ ...c, pool: { ...c.pool, reservePunch } }),
+    ...(scenario.capabilities === undefined ? {} : { capabilities: scenario.capabilities }),
+  } as const;
+  {
+    const d = await FakeDaemon.start({ ...options, wrapKernel: injecting(scenario.ops, dry) });
+    const vmm = d.vmm();
+    const ids = await scenario.setup(d, vmm);
+    await d.settle();
+    dry.armed = true;
+    await scenario.run(d, vmm, ids);
+    await d.settle();
+    dry.armed = false;
+    d.assertConservation();
+    await d.close();
+  }
+  assert.ok(dry.count > 0, "the operation makes kernel calls");
+  if (process.env["GMEMPOOL_TEST_VERBOSE"] === "1") console.log(`${scenario.name} (${reservePunch}): ${dry.count} calls`);
+  let backgroundFailures = 0;
+  for (let failAt = 0; failAt < dry.count; failAt++) {
+    const injector: Injector = { armed: false, count: 0, failAt, errno: scenario.errno };
+    const d = await FakeDaemon.start({ ...options, wrapKernel: injecting(scenario.ops, injector) });
+    const vmm = d.vmm();
+    const ids = await scenario.setup(d, vmm);
+    await d.settle();
+    const fdsBefore = d.kernel.openFds().length;
+    injector.armed = true;
+    const error = await scenario.run(d, vmm, ids).then(() => undefined, (e: unknown) => e);
+    await d.settle();
+    injector.armed = false;
+    assert.ok(injector.failed !== undefined, `call ${failAt} of ${dry.count} was made (the runs make the same calls)`);
+    d.assertConservation();
+    assert.equal(d.manager.reserveHeldTwiceUnits, 0, "every background punch converged");
+    assert.equal(d.manager.driftCount, 0, "every partial step was undone");
+    if (error === undefined) {
+      // Only a background reserve punch may fail without failing the call.
+      const [fd, fallocateMode] = injector.failed;
+      assert.ok(reservePunch === "background" && fd === d.manager.reserveFd && fallocateMode === FALLOCATE_PUNCH, `call ${failAt} of ${dry.count} failed and the operation succeeded`);
+      backgroundFailures++;
+    } else {
+      assert.ok(isGmempoolError(error), `call ${failAt} of ${dry.count}: expected a GmempoolError, got ${inspect(error)}`);
+      assert.ok(scenario.kinds.includes(error.kind), `call ${failAt}: kind ${error.kind}: ${error.message}`);
+      assert.match(error.message, scenario.errorPattern, `call ${failAt}`);
+      scenario.afterFailure?.(d, vmm, ids, error);
+      if (scenario.name.startsWith("Register") || scenario.name.startsWith("CreateMemfd")) assert.equal(d.kernel.openFds().length, fdsBefore, "no fd leaked");
+    }
+    // The pool stays usable: everything can be released, and the units all come back.
+    for (const arena of [...d.manager.pool.arenas()]) {
+      await d.manager.deleteArena(vmm.caller(), { requestId: "", arenaId: arena.id, releaseLeases: true });
+      await d.settle();
+      d.assertConservation();
+    }
+    assert.equal(d.manager.pool.reserve.freeUnits, 16);
+    await d.close();
+  }
+  if (process.env["GMEMPOOL_TEST_VERBOSE"] === "1") console.log(`${scenario.name} (${reservePunch}): ${backgroundFailures} failed background punches retried`);
+}

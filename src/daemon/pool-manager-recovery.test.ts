@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import { FakeHost } from "../kvm/fake-host.ts";
 import type { FakeKernel } from "../kvm/fake-kernel.ts";
 import type { Fd } from "../kvm/fd.ts";
+import { ManualClock } from "../kvm/manual-clock.ts";
 import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
 import { type ArenaFdStore, type PoolEvent } from "./pool-service.ts";
 import { isGmempoolError } from "../pool/errors.ts";
@@ -121,6 +122,35 @@ describe("restart without loss", () => {
     await assert.rejects(d2.manager.allocate(vmm.caller(d2), { requestId: "alloc-1", arenaId, unitCount: 4, label: "boot" }), (e: unknown) => isGmempoolError(e, "invalid-argument") && /already used for a different Allocate/.test(e.message));
     d2.assertConservation();
     await d2.close();
+  });
+
+  test("a request id is remembered for the retention (also across a restart), then acts again", async () => {
+    const clock = new ManualClock();
+    const retentionMs = 10 * 60 * 1000;
+    const d = await FakeDaemon.start({ capacityUnits: 16, clock, configure: (c) => ({ ...c, limits: { ...c.limits, requestIdRetentionMs: retentionMs } }) });
+    const vmm = d.vmm();
+    const { arenaId, gmem } = await gmemArena(d, vmm, 16);
+    const request = { requestId: "boot", arenaId, unitCount: 2, label: "" };
+    const first = await d.manager.allocate(vmm.caller(), request);
+    clock.advance(retentionMs);
+    assert.equal((await d.manager.allocate(vmm.caller(), request)).replayed, true, "still within the retention");
+    const d2 = await d.crashAndRestart();
+    await reattach(d2, vmm, arenaId, gmem);
+    assert.equal((await d2.manager.allocate(vmm.caller(d2), request)).replayed, true, "restored from the journal");
+    clock.advance(1);
+    const again = await d2.manager.allocate(vmm.caller(d2), request);
+    assert.equal(again.replayed, false, "past the retention the request acts again");
+    assert.notEqual(again.lease.leaseId, first.lease.leaseId);
+    // A restart after the retention does not bring the expired entry back either.
+    const d3 = await d2.crashAndRestart();
+    await reattach(d3, vmm, arenaId, gmem);
+    clock.advance(retentionMs + 1);
+    const d4 = await d3.crashAndRestart();
+    await reattach(d4, vmm, arenaId, gmem);
+    assert.equal((await d4.manager.allocate(vmm.caller(d4), request)).replayed, false);
+    assert.equal(d4.manager.listLeases(vmm.caller(d4), { arenaId: "", allOwners: false }).length, 3);
+    d4.assertConservation();
+    await d4.close();
   });
 
   test("concurrent retries with one request id act once", async () => {
@@ -271,14 +301,35 @@ describe("owner exit", () => {
     const d = await FakeDaemon.start({ capacityUnits: 32 });
     const vmm = d.vmm();
     const { arenaId } = await gmemArena(d, vmm, 32);
-    const resume = d.kernel.pauseSlowCalls();
-    const allocation = d.manager.allocate(vmm.caller(), { requestId: "", arenaId, unitCount: 20, label: "" }).catch((e: unknown) => e);
-    await new Promise((resolve) => setImmediate(resolve));
+    const admin = d.manager.identify({ uid: 0, gid: 0, pid: d.vmm().pid });
+    const stream = d.manager.watch(admin, { arenaId: "", kinds: ["arena-state-changed", "lease-allocated", "lease-released", "arena-deleted", "owner-exited"], allOwners: true });
+    const events = stream[Symbol.asyncIterator]();
+    const next = async (): Promise<PoolEvent["body"]> => {
+      const r = await events.next();
+      assert.ok(r.done !== true, "the stream ended");
+      return r.value.body;
+    };
+    assert.equal((await next()).kind, "pool-status");
+    const hold = d.kernel.holdSlowCalls();
+    let settled = false;
+    const allocation = d.manager.allocate(vmm.caller(), { requestId: "", arenaId, unitCount: 20, label: "" }).finally(() => (settled = true));
+    await hold.held;
     vmm.exit();
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    resume();
-    await allocation;
-    await until(() => d.manager.pool.reserve.freeUnits === 32 && [...d.manager.pool.arenas()].length === 0, 1000);
+    // The daemon has seen the exit (the arena is DELETING) while the allocation's kernel call is held.
+    const deleting = await next();
+    assert.ok(deleting.kind === "arena-state-changed" && deleting.arena.arenaId === arenaId && deleting.arena.state === "deleting", deleting.kind);
+    assert.ok(hold.waiting > 0, "the allocation's kernel call is still held");
+    assert.equal(settled, false);
+    hold.release();
+    // The allocation in flight completes; the cleanup waited for it and takes its lease back.
+    assert.equal((await allocation).lease.unitCount, 20);
+    const rest: PoolEvent["body"][] = [];
+    while (rest.at(-1)?.kind !== "owner-exited") rest.push(await next());
+    assert.deepEqual(rest.map((e) => e.kind), ["lease-allocated", "lease-released", "arena-deleted", "owner-exited"]);
+    assert.ok(rest[3]?.kind === "owner-exited" && rest[3].releasedUnitCount === 20);
+    await events.return?.();
+    assert.equal(d.manager.pool.reserve.freeUnits, 32);
+    assert.deepEqual([...d.manager.pool.arenas()], []);
     d.assertConservation();
     await d.close();
   });

@@ -6,8 +6,11 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { IN_PLACE_CONVERSION_V8, MAINLINE_PRIVATE_MEMORY } from "./fake-capabilities.ts";
 import { FakeHost } from "./fake-host.ts";
+import type { FakeKernel } from "./fake-kernel.ts";
+import type { Fd } from "./fd.ts";
 import { errno } from "./kernel-contract.ts";
 import { KernelError } from "./kernel-error.ts";
+import type { Mapping } from "./kernel-port.ts";
 import {
   FALLOCATE_POPULATE,
   FALLOCATE_PUNCH,
@@ -29,6 +32,23 @@ function privateVm(flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)
   return { kernel, vm, gmem, map };
 }
 
+/**
+ * What a process can observe of a mapped guest_memfd: its populated ranges, and for each of its
+ * pages whether the host can read it (shared) or faults (private) and the first byte it reads.
+ */
+function fileState(kernel: FakeKernel, gmem: Fd, map: Mapping): unknown {
+  const pages: (number | "EFAULT")[] = [];
+  for (let offset = 0n; offset < map.length; offset += PAGE) {
+    try {
+      pages.push(kernel.readMapped(map, offset, 1)[0]!);
+    } catch (error) {
+      if (!(error instanceof KernelError) || error.errno !== "EFAULT") throw error;
+      pages.push("EFAULT");
+    }
+  }
+  return { populated: kernel.populatedRanges(gmem), pages, fds: kernel.openFds(), mappings: kernel.mappings() };
+}
+
 describe("in-place conversion (KVM_SET_MEMORY_ATTRIBUTES2, v8)", () => {
   test("converting to private takes the pages from the host: access is EFAULT (SIGBUS) until converted back", () => {
     const { kernel, gmem, map } = privateVm();
@@ -43,8 +63,10 @@ describe("in-place conversion (KVM_SET_MEMORY_ATTRIBUTES2, v8)", () => {
 
   test("a pinned page makes the conversion EAGAIN with error_offset = the first pinned offset, and changes nothing", () => {
     const { kernel, gmem, map } = privateVm();
+    kernel.writeMapped(map, 0n, new Uint8Array([7]));
     kernel.pin(gmem, 5n * PAGE + 12n);
     kernel.pin(gmem, 9n * PAGE);
+    const before = fileState(kernel, gmem, map);
     assert.throws(
       () => kernel.setMemoryAttributes2(gmem, { offset: 0n, size: 16n * PAGE, attributes: PRIVATE }),
       (error: unknown) => {
@@ -54,7 +76,7 @@ describe("in-place conversion (KVM_SET_MEMORY_ATTRIBUTES2, v8)", () => {
         return true;
       },
     );
-    assert.deepEqual(kernel.readMapped(map, 0n, 1), new Uint8Array([0]), "attributes unchanged");
+    assert.deepEqual(fileState(kernel, gmem, map), before, "attributes, contents and population unchanged");
     kernel.unpin(gmem, 5n * PAGE);
     assert.throws(() => kernel.setMemoryAttributes2(gmem, { offset: 0n, size: 16n * PAGE, attributes: PRIVATE }), (e: unknown) => e instanceof KernelError && e.errorOffset === 9n * PAGE);
     kernel.unpin(gmem, 9n * PAGE);

@@ -98,13 +98,41 @@ describe("FakeKernel slow calls", () => {
     const release = kernel.pauseSlowCalls();
     let done = false;
     const call = kernel.fallocate(gmem, FALLOCATE_POPULATE, 0n, 2n * MiB).then(() => (done = true));
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Several turns of the event loop: an unheld fallocate completes on the first.
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(done, false);
     assert.equal(kernel.populatedBytes(gmem), 0n);
     release();
     await call;
     assert.equal(kernel.populatedBytes(gmem), 2n * MiB);
     await kernel.fallocate(gmem, FALLOCATE_PUNCH, 0n, 4n * MiB);
+  });
+
+  test("holdSlowCalls holds only the matching calls, says when the first is held, and lets them through on release", async () => {
+    const kernel = createFakeKernel();
+    const vm = kernel.createVm(0);
+    const held = kernel.createGuestMemfd(vm, 4n * MiB, SHARED);
+    const free = kernel.createGuestMemfd(vm, 4n * MiB, SHARED);
+    const hold = kernel.holdSlowCalls((c) => c.op === "fallocate" && c.fd === held && c.mode === FALLOCATE_POPULATE);
+    assert.equal(hold.waiting, 0);
+    let done = false;
+    const call = kernel.fallocate(held, FALLOCATE_POPULATE, 0n, 2n * MiB).then(() => (done = true));
+    assert.deepEqual(await hold.held, { op: "fallocate", fd: held, mode: FALLOCATE_POPULATE, offset: 0n, length: 2n * MiB });
+    assert.equal(hold.waiting, 1);
+    // Other files and other modes are not held.
+    await kernel.fallocate(free, FALLOCATE_POPULATE, 0n, 2n * MiB);
+    await kernel.fallocate(held, FALLOCATE_PUNCH, 2n * MiB, 2n * MiB);
+    assert.equal(kernel.populatedBytes(free), 2n * MiB);
+    assert.equal(done, false);
+    assert.equal(kernel.populatedBytes(held), 0n, "a held call has no effect yet");
+    hold.release();
+    await call;
+    assert.equal(hold.waiting, 0);
+    assert.equal(hold.calls.length, 1);
+    assert.equal(kernel.populatedBytes(held), 2n * MiB);
+    // After release, matching calls run.
+    await kernel.fallocate(held, FALLOCATE_POPULATE, 2n * MiB, 2n * MiB);
+    assert.equal(kernel.populatedBytes(held), 4n * MiB);
   });
 
   test("a file closed while its fallocate runs stays referenced until the call ends", async () => {

@@ -6,7 +6,8 @@
  *
  * Test hooks: `failNext(op, errno)` (fault injection), `pin`/`unpin` (an extra folio
  * reference, for EAGAIN from KVM_SET_MEMORY_ATTRIBUTES2), `pauseSlowCalls()` (hold fallocate
- * and madvise until released, to test interleavings), `populatedBytes(fd)`, `mappings()`,
+ * and madvise until released, to test interleavings) and `holdSlowCalls(match)` (hold only the
+ * matching ones, and tell the test when one is held), `populatedBytes(fd)`, `mappings()`,
  * `openFds()` and the host's `liveFiles()` (leak checks), `exit()`.
  *
  * Invariants (assertFdTable): every fd-table entry and mapping holds a reference on a live file.
@@ -44,6 +45,36 @@ export type FakeOp =
   | "send"
   | "receive"
   | "accept";
+
+/** A call that yields to the event loop (and can be held): what `holdSlowCalls` matches on. */
+export type SlowCall =
+  | { readonly op: "fallocate"; readonly fd: Fd; readonly mode: number; readonly offset: bigint; readonly length: bigint }
+  | { readonly op: "madvisePopulateWrite"; readonly mapping: Mapping; readonly offset: bigint; readonly length: bigint }
+  | { readonly op: "setNrHugepages"; readonly pages: number };
+
+/**
+ * Slow calls held by `holdSlowCalls` until `release()`. A test awaits `held` to know that the
+ * kernel call it wants to race with has started (and is stuck at the gate, its effect not yet
+ * applied), and reads `waiting` to assert that it still is.
+ */
+export interface SlowCallHold {
+  /** Resolves with the first call held. */
+  readonly held: Promise<SlowCall>;
+  /** Every call held so far, in arrival order. */
+  readonly calls: readonly SlowCall[];
+  /** Calls held right now (started, not yet let through). */
+  readonly waiting: number;
+  /** Lets the held calls (and later matching ones) through; the hold ends. */
+  release(): void;
+}
+
+interface Hold {
+  readonly match: (call: SlowCall) => boolean;
+  readonly gate: Promise<void>;
+  readonly calls: SlowCall[];
+  readonly onHeld: (call: SlowCall) => void;
+  waiting: number;
+}
 
 interface FdEntry {
   readonly file: FakeFileObject;
@@ -99,7 +130,7 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
   readonly #failures = new Map<FakeOp, KernelErrno[]>();
   readonly #sockets = new Set<{ close(): void }>();
   readonly #watches = new Set<ProcessExitWatch>();
-  #gate: Promise<void> | null = null;
+  readonly #holds = new Set<Hold>();
   #exited = false;
 
   constructor(host: FakeHost, credentials: PeerCredentials) {
@@ -156,11 +187,31 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
    * the returned function is called.
    */
   pauseSlowCalls(): () => void {
-    let release = (): void => undefined;
-    this.#gate = new Promise((resolve) => (release = resolve));
-    return () => {
-      this.#gate = null;
-      release();
+    const hold = this.holdSlowCalls();
+    return () => hold.release();
+  }
+
+  /**
+   * Holds the slow calls (fallocate, MADV_POPULATE_WRITE, nr_hugepages) that `match` accepts,
+   * from now until `release()`; the others run. A held call has done its checks (fd lookup,
+   * injected failures) but not its effect, as a syscall blocked in the kernel.
+   */
+  holdSlowCalls(match: (call: SlowCall) => boolean = () => true): SlowCallHold {
+    let open = (): void => undefined;
+    let onHeld = (_call: SlowCall): void => undefined;
+    const held = new Promise<SlowCall>((resolve) => (onHeld = resolve));
+    const hold: Hold = { match, gate: new Promise((resolve) => (open = resolve)), calls: [], onHeld, waiting: 0 };
+    this.#holds.add(hold);
+    return {
+      held,
+      calls: hold.calls,
+      get waiting() {
+        return hold.waiting;
+      },
+      release: () => {
+        this.#holds.delete(hold);
+        open();
+      },
     };
   }
 
@@ -234,10 +285,21 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
     return file;
   }
 
-  /** Where slow calls yield: a later turn of the event loop, and the pause gate if closed. */
-  async #slowCall(): Promise<void> {
+  /** Where slow calls yield: a later turn of the event loop, then every hold that matches. */
+  async #slowCall(call: SlowCall): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
-    while (this.#gate !== null) await this.#gate;
+    for (let hold = this.#holding(call); hold !== undefined; hold = this.#holding(call)) {
+      hold.calls.push(call);
+      hold.waiting++;
+      hold.onHeld(call);
+      await hold.gate;
+      hold.waiting--;
+    }
+  }
+
+  #holding(call: SlowCall): Hold | undefined {
+    for (const hold of this.#holds) if (hold.match(call)) return hold;
+    return undefined;
   }
 
   // ---- KVM ---------------------------------------------------------------------------------
@@ -311,7 +373,7 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
     // fdget at the start of the syscall: the file stays referenced while the call runs.
     const file = this.fileForFd(fd, "fallocate").get();
     try {
-      await this.#slowCall();
+      await this.#slowCall({ op: "fallocate", fd, mode, offset, length });
       if (file instanceof FakeGuestMemfd || file instanceof FakeMemfd) file.fallocate(mode, offset, length);
       // vfs_fallocate: `if (!S_ISREG(inode->i_mode) && !S_ISBLK(inode->i_mode)) return -ENODEV;` (a VM fd).
       else fail(`fallocate(${fallocateModeName(mode)})`, "ENODEV", `fd ${fd} is a ${file.kind}`);
@@ -425,7 +487,7 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
     if (offset % PAGE_BYTES !== 0n) fail(syscall, "EINVAL", `offset ${hex(offset)}`);
     m.file.get();
     try {
-      await this.#slowCall();
+      await this.#slowCall({ op: "madvisePopulateWrite", mapping, offset, length });
       if (length === 0n) return;
       // madvise_populate: write faults on a read-only mapping fail (-EFAULT); so do SIGBUS faults.
       if (!m.writable) fail(syscall, "EFAULT", "the mapping is read-only");
@@ -445,7 +507,7 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
   async setNrHugepages(pages: number): Promise<number> {
     if (!Number.isInteger(pages) || pages < 0) throw new RangeError(`nr_hugepages must be a non-negative integer, got ${pages}`);
     this.injected("setNrHugepages");
-    await this.#slowCall();
+    await this.#slowCall({ op: "setNrHugepages", pages });
     return this.host.hugetlb.setNr(pages);
   }
 

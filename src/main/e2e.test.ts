@@ -8,8 +8,9 @@ import { after, describe, test } from "node:test";
 import { LinuxKernel } from "../kvm/linux-kernel.ts";
 import { DaemonProcess } from "./testing/daemon-process.ts";
 import { createArena } from "./testing/e2e-arena.ts";
+import { churnThenKill, assertNothingAcknowledgedLost } from "./testing/e2e-churn.ts";
 import { assertConservation, startClientProcess, waitFor } from "./testing/e2e-support.ts";
-import { FdChannelClient, TestClient, isCallFailure } from "./testing/test-client.ts";
+import { FdChannelClient, TestClient } from "./testing/test-client.ts";
 
 const uid = process.getuid?.() ?? 0;
 const config = (extra = ""): string => `[pool]\ncapacity = "256MiB"\nreserve = "none"\n[admin]\nuids = [${uid}]\n[journal]\nfsync = false\n${extra}`;
@@ -72,36 +73,14 @@ describe("e2e: gmempool serve with reserve none and memfd arenas", () => {
     }
   });
 
-  test("kill -9 during a churn, restart: no lease and no unit lost", async () => {
+  test("kill -9 during a churn, restart: no acknowledged lease lost, no acknowledged release undone, no unit lost", async () => {
     let daemon = await DaemonProcess.start({ config: config() });
     started.push(daemon);
     const kernel = new LinuxKernel();
     let admin = new TestClient({ apiSocket: daemon.paths.apiSocket, deadlineMs: 5000 });
     const channel = await FdChannelClient.connect(kernel, daemon.paths.fdSocket);
     const { arenaId, fds } = await createArena(kernel, admin, channel, "memfd", 64, "churn");
-    const held = new Set<string>(); // allocated, and no release started
-    let stop = false;
-    const worker = async (): Promise<void> => {
-      while (!stop) {
-        try {
-          const lease = (await admin.call("Allocate", { arenaId, unitCount: 1 })).lease!;
-          held.add(lease.leaseId);
-          if (held.size > 8) {
-            const victim = held.values().next().value!;
-            held.delete(victim);
-            await admin.call("Release", { leaseId: victim });
-          }
-        } catch (error) {
-          if (!isCallFailure(error)) throw error;
-          return; // the daemon went away
-        }
-      }
-    };
-    const workers = [worker(), worker(), worker(), worker()];
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    await daemon.kill();
-    stop = true;
-    await Promise.all(workers);
+    const outcome = await churnThenKill(admin, { arenaId, keep: 8, workers: 4, killAfterAllocations: 40 }, () => daemon.kill());
     admin.close();
     channel.close();
 
@@ -109,8 +88,7 @@ describe("e2e: gmempool serve with reserve none and memfd arenas", () => {
     started.push(daemon);
     admin = new TestClient({ apiSocket: daemon.paths.apiSocket });
     try {
-      const leases = new Set((await admin.call("ListLeases", { allOwners: true })).leases.map((l) => l.leaseId));
-      for (const id of held) assert.ok(leases.has(id), `lease ${id} was lost`);
+      assertNothingAcknowledgedLost(outcome, new Set((await admin.call("ListLeases", { allOwners: true })).leases.map((l) => l.leaseId)));
       await assertConservation(admin);
       // Without the systemd fd store the arena comes back DETACHED; the owner re-sends its memfd.
       const arena = (await admin.call("GetArena", { arenaId })).arena!;

@@ -27,7 +27,7 @@ export interface GmempoolProcessOptions {
   readonly paths: RuntimePaths;
   readonly peerCredentials: SocketPeerCredentials;
   /** Transport tuning (token TTL, message limits, grace period). */
-  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "maxPendingFdTokens" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "socketMode">>;
+  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "socketMode">>;
   /** Serve metrics on paths.metricsSocket (default true). */
   readonly metrics?: boolean;
 }

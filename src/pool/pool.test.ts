@@ -5,7 +5,7 @@ import type { Plan, PopulateStep } from "./plan.ts";
 import { alignedFit } from "./placement.ts";
 import { Pool } from "./pool.ts";
 import { ExtentSet } from "./extent-set.ts";
-import { exportSnapshot } from "./snapshot.ts";
+import { poolFingerprint } from "./testing/pool-fingerprint.ts";
 import { PAGE_BYTES, UNIT_BYTES } from "./units.ts";
 
 const MiB = 1024 * 1024;
@@ -288,23 +288,11 @@ describe("Pool: policy", () => {
  * and split records), lease states and busy units, running totals, the reserve's slots, the
  * arenas' free units and the plans in flight.
  */
-function fingerprint(pool: Pool) {
-  pool.assertInvariants();
-  return {
-    snapshot: exportSnapshot(pool),
-    leases: [...pool.leases()].map((l) => [l.id, l.state, l.busy.size]),
-    totals: [pool.deferredBytes, pool.staleBytes, pool.splitUnits],
-    reserve: [pool.reserve.freeUnits, pool.reserve.claimedUnits, pool.reserve.leasedUnits, pool.reserve.heldRuns()],
-    free: [...pool.arenas()].map((a) => [a.id, a.free.size, a.free.largestRun()]),
-    pending: pool.pendingPlanCount,
-  };
-}
-
 /** Cancels `plan` and checks that the pool is exactly as `before`. */
-function cancelChecked(pool: Pool, plan: Plan, before: ReturnType<typeof fingerprint>): void {
+function cancelChecked(pool: Pool, plan: Plan, before: ReturnType<typeof poolFingerprint>): void {
   pool.assertInvariants();
   pool.cancel(plan.id);
-  assert.deepEqual(fingerprint(pool), before);
+  assert.deepEqual(poolFingerprint(pool), before);
   assert.throws(() => pool.commit(plan.id), NotFoundError);
 }
 
@@ -323,7 +311,7 @@ describe("Pool: cancel (a plan none of whose steps reached the kernel, as if nev
 
   test("a discard: pages it marked discarded are live again, its punch slots go back, its units are not busy", () => {
     const { pool, leaseId } = withDeferred();
-    const before = fingerprint(pool);
+    const before = poolFingerprint(pool);
     // Completes unit 1 (punched), punches unit 2 whole, defers half of unit 3.
     const request = { leaseId, offsetBytes: UNIT_BYTES + 256 * PAGE_BYTES, lengthBytes: UNIT_BYTES + 256 * PAGE_BYTES + 256 * PAGE_BYTES };
     const plan = pool.discard("vmm", request);
@@ -341,7 +329,7 @@ describe("Pool: cancel (a plan none of whose steps reached the kernel, as if nev
   test("a populate: discarded pages are discarded again, its populate slots go back", () => {
     const { pool, leaseId } = withDeferred();
     commitChecked(pool, pool.discard("vmm", { leaseId, offsetBytes: 2 * UNIT_BYTES, lengthBytes: UNIT_BYTES }));
-    const before = fingerprint(pool);
+    const before = poolFingerprint(pool);
     const plan = pool.populate("vmm", { leaseId, offsetBytes: 0, lengthBytes: 4 * UNIT_BYTES });
     assert.deepEqual(plan.steps.map((s) => s.op), ["populate"]);
     assert.equal(pool.deferredBytes, 0);
@@ -351,16 +339,16 @@ describe("Pool: cancel (a plan none of whose steps reached the kernel, as if nev
 
   test("a notify conversion of a pair: attributes and stale pages as before, no slot claimed", () => {
     const { pool, leaseId } = withDeferred(["guest_memfd", "memfd"]);
-    const before = fingerprint(pool);
+    const before = poolFingerprint(pool);
     const plan = pool.convert("vmm", { leaseId, offsetBytes: 0, lengthBytes: UNIT_BYTES + 8 * PAGE_BYTES, toPrivate: true, mode: "notify" });
     assert.ok(plan.steps.some((s) => s.op === "populate") && plan.steps.some((s) => s.op === "punch"));
-    assert.notDeepEqual(fingerprint(pool).totals, before.totals);
+    assert.notDeepEqual(poolFingerprint(pool).totals, before.totals);
     cancelChecked(pool, plan, before);
   });
 
   test("an in-place conversion changes nothing when planned, so cancelling it only frees its units", () => {
     const { pool, leaseId } = withDeferred();
-    const before = fingerprint(pool);
+    const before = poolFingerprint(pool);
     const plan = pool.convert("vmm", { leaseId, offsetBytes: 0, lengthBytes: 4 * PAGE_BYTES, toPrivate: true, mode: "in-place" });
     assert.throws(() => pool.discard("vmm", { leaseId, offsetBytes: 0, lengthBytes: UNIT_BYTES }), ConflictError);
     cancelChecked(pool, plan, before);
@@ -368,7 +356,7 @@ describe("Pool: cancel (a plan none of whose steps reached the kernel, as if nev
 
   test("an allocation: the lease is gone, its units are free in the arena and in the reserve", () => {
     const { pool, arena } = withDeferred();
-    const before = fingerprint(pool);
+    const before = poolFingerprint(pool);
     const plan = pool.allocate("vmm", { arenaId: arena.id, unitCount: 2, initiallyPrivate: true }, "boot");
     cancelChecked(pool, plan, before);
     assert.throws(() => pool.lease("boot"), NotFoundError);
@@ -377,13 +365,13 @@ describe("Pool: cancel (a plan none of whose steps reached the kernel, as if nev
 
   test("a release: the lease is back in its previous state (active or failed) with its units", () => {
     const { pool, leaseId } = withDeferred();
-    const before = fingerprint(pool);
+    const before = poolFingerprint(pool);
     cancelChecked(pool, pool.release("vmm", leaseId), before);
     assert.equal(pool.lease(leaseId).state, "active");
 
     const failing = pool.release("vmm", leaseId);
     commitChecked(pool, failing, [0]);
-    const failed = fingerprint(pool);
+    const failed = poolFingerprint(pool);
     assert.equal(pool.lease(leaseId).state, "failed");
     cancelChecked(pool, pool.forceRelease(leaseId), failed);
     assert.equal(pool.lease(leaseId).state, "failed");
@@ -398,7 +386,7 @@ describe("Pool: cancel (a plan none of whose steps reached the kernel, as if nev
     const second = pool.allocate("vmm", { arenaId: arena.id, unitCount: 2 });
     commitChecked(pool, first);
     commitChecked(pool, second);
-    const before = fingerprint(pool);
+    const before = poolFingerprint(pool);
     const plan = pool.discard("vmm", { leaseId: first.leaseId, offsetBytes: 0, lengthBytes: 2 * UNIT_BYTES });
     assert.throws(() => pool.discard("vmm", { leaseId: second.leaseId, offsetBytes: 2 * UNIT_BYTES, lengthBytes: PAGE_BYTES }), FailedPreconditionError);
     cancelChecked(pool, plan, before);

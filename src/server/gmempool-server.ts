@@ -15,6 +15,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { PoolService } from "../daemon/pool-service.ts";
+import type { Clock } from "../kvm/clock.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { FdChannelServer } from "./fd-channel/fd-channel-server.ts";
 import { FD_CHANNEL_VERSION } from "./fd-channel/fd-message.ts";
@@ -55,6 +56,8 @@ export interface GmempoolServerOptions {
   readonly maxRequestMessageBytes?: number;
   readonly maxResponseMessageBytes?: number;
   readonly fdTokenTtlMs?: number;
+  /** Times the fd tokens' TTL (default: the real clock; tests pass a ManualClock). */
+  readonly clock?: Clock;
   readonly maxPendingFdTokens?: number;
   readonly shutdownGraceMs?: number;
   /** Node process metrics (event loop lag, heap) in the registry; default true. */
@@ -94,6 +97,7 @@ export class GmempoolServer {
     const maxRequest = options.maxRequestMessageBytes ?? DEFAULT_MAX_REQUEST_MESSAGE_BYTES;
     this.tokens = new FdTokenTable({
       ttlMs: options.fdTokenTtlMs ?? DEFAULT_FD_TOKEN_TTL_MS,
+      clock: options.clock,
       maxPendingPerConnection: options.maxPendingFdTokens ?? DEFAULT_MAX_PENDING_FD_TOKENS,
       closeFd: (fd) => {
         options.kernel.close(fd);

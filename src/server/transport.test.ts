@@ -1,7 +1,8 @@
 // Transport tests: a real grpc-js server on a temporary unix socket (and the fd channel), in
 // front of the real PoolManager on the fake kernel. Every error kind is asserted by code AND
-// message, and after each failure the pool is checked to be exactly as before (counts, every
-// arena and lease, and the fake kernel's populated bytes against the pool's books).
+// message, and after each failure the pool is checked to be exactly as before (the pool status,
+// every arena and lease, the fragmentation map, the fake kernel's populated ranges and fds,
+// and the server's pending tokens).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { once } from "node:events";
@@ -9,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceError } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { UNIT_BYTES } from "../kvm/kernel-constants.ts";
+import { ManualClock } from "../kvm/manual-clock.ts";
 import { FdChannelClient, TestClient } from "../main/testing/test-client.ts";
 import { FD_MESSAGE_KIND, encodeFdMessage } from "./fd-channel/fd-message.ts";
 import type { WatchResponse__Output } from "./generated/gmempool/v1/WatchResponse.ts";
@@ -25,17 +27,21 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
   let arenaId: string;
   let leaseId: string;
 
-  /** Everything observable about the pool, as the admin sees it. */
+  /**
+   * Everything observable about the pool: as the admin sees it over gRPC (status, arenas,
+   * leases), the daemon's full state with the kernel's populated ranges (FakeDaemon), and the
+   * server's pending fd tokens with the fds they hold.
+   */
   async function snapshot(): Promise<unknown> {
     const status = (await admin.call("GetPoolStatus", {})).status!;
     const arenas = (await admin.call("ListArenas", { allOwners: true })).arenas;
     const leases = (await admin.call("ListLeases", { allOwners: true })).leases;
     h.daemon.assertConservation();
-    return { free: status.freeUnitCount, claimed: status.claimedUnitCount, leased: status.leasedUnitCount, arenas, leases, tokens: h.process.server.tokens.size };
+    return { status, arenas, leases, daemon: h.daemon.observableState(), tokens: h.process.server.tokens.size, tokenFds: h.process.server.tokens.heldFds() };
   }
 
-  /** Runs `failing` and asserts its code and message, and that nothing changed. */
-  async function failsWith(code: status, message: string | RegExp, failing: () => Promise<unknown>): Promise<void> {
+  /** Runs `failing` and asserts its code and message, and that nothing changed; returns the error. */
+  async function failsWith(code: status, message: string | RegExp, failing: () => Promise<unknown>): Promise<ServiceError> {
     const before = await snapshot();
     let error: ServiceError | undefined;
     try {
@@ -48,6 +54,7 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
     if (typeof message === "string") assert.equal(error.details, message);
     else assert.match(error.details, message);
     assert.deepEqual(await snapshot(), before, "state changed");
+    return error;
   }
 
   async function createMemfdArena(peer: TransportPeer, unitCount: number, name = "vm"): Promise<{ arenaId: string; fd: number }> {
@@ -189,15 +196,16 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
       a.vmm.kernel.close(memfd);
     });
 
-    test("a guest_memfd that is already an arena: FAILED_PRECONDITION naming the arena (the token stays pending)", async () => {
+    test("a guest_memfd that is already an arena: FAILED_PRECONDITION naming the file, not the arena (it may be another owner's, invariant 5); the token stays pending", async () => {
       const gmem = a.vmm.createGuestMemfd(2);
       const first = await a.fd.sendFdToken(gmem, "GUEST_MEMFD");
       const registered = (await a.client.call("RegisterGuestMemfdArena", { gmemFdToken: first, sizeBytes: units(2), initialVisibility: "PAGE_VISIBILITY_SHARED", name: "g" })).arena!;
       const { device, inode } = a.vmm.kernel.identifyFd(gmem);
       const again = await a.fd.sendFdToken(gmem, "GUEST_MEMFD");
-      await failsWith(status.FAILED_PRECONDITION, `this guest_memfd (device ${device}, inode ${inode}) is already an arena (one file backs at most one arena)`, () =>
+      const refused = await failsWith(status.FAILED_PRECONDITION, `this guest_memfd (device ${device}, inode ${inode}) is already an arena (one file backs at most one arena)`, () =>
         a.client.call("RegisterGuestMemfdArena", { gmemFdToken: again, sizeBytes: units(2), initialVisibility: "PAGE_VISIBILITY_SHARED", name: "again" }),
       );
+      assert.ok(!refused.details.includes(registered.arenaId), `the message names the arena "${registered.arenaId}": ${refused.details}`);
       assert.equal((await a.fd.cancel(again)).status, 0);
       await a.client.call("DeleteArena", { arenaId: registered.arenaId });
       a.vmm.kernel.close(gmem);
@@ -258,14 +266,17 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
     });
 
     test("unclaimed fds are closed when their token expires", async () => {
-      const short = await TransportHarness.start({ capacityUnits: 4, fdTokenTtlMs: 50 });
+      const clock = new ManualClock();
+      const short = await TransportHarness.start({ capacityUnits: 4, fdTokenTtlMs: 50, clock });
       try {
         const p = await short.peer();
         const memfd = p.vmm.kernel.memfdCreate("expiring", "shmem");
         const openBefore = short.daemon.kernel.openFds().length;
         const token = await p.fd.sendFdToken(memfd, "MEMFD_SHMEM");
         assert.equal(short.daemon.kernel.openFds().length, openBefore + 1);
-        await sleep(120);
+        clock.advance(49);
+        assert.equal(short.daemon.kernel.openFds().length, openBefore + 1, "the token is still pending just before its TTL");
+        clock.advance(1);
         assert.equal(short.daemon.kernel.openFds().length, openBefore, "the daemon closed the received fd");
         const failure = await p.client.failure("ReattachArena", { arenaId: "x", memfdFdToken: token });
         assert.equal(failure.code, status.NOT_FOUND);

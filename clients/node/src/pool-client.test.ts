@@ -445,12 +445,15 @@ describe("PoolClient across a daemon restart (kill -9)", () => {
       const m = await manual.createMemfdArena({ sizeBytes: unitsToBytes(4), name: "manual" });
       memfds.push(m.memfd);
       const lease = await auto.allocate(a.arena.arenaId, { unitCount: 2, label: "survives" });
+      const acknowledged = [lease.leaseId]; // every Allocate that returned before the kill
       const pattern = Buffer.from("kept across the restart");
       writeSync(a.memfd, pattern, 0, pattern.length, Number(lease.offsetBytes) + UNIT_BYTES_NUMBER);
 
       await daemon.kill();
       daemon = await SpawnedDaemon.start({ dir });
       observer = await PoolClient.connect({ runtimeDir: dir });
+      // The restarted daemon has exactly the leases it acknowledged: none lost, none made up.
+      assert.deepEqual((await observer.listLeases({ allOwners: true })).map((l) => l.leaseId).sort(), acknowledged);
       const events = observer.watch({ kinds: ["arena-state-changed"], allOwners: true });
       try {
         assert.equal((await within(nextEvent(events), 5000, "the snapshot")).kind, "pool-status");

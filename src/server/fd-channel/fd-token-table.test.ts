@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { GmempoolError } from "../../pool/errors.ts";
 import { asFd, type Fd } from "../../kvm/fd.ts";
+import { ManualClock } from "../../kvm/manual-clock.ts";
 import { FdTokenTable } from "./fd-token-table.ts";
 
 const GMEM = { fdType: "guest_memfd", sizeBytes: 4n << 20n } as const;
 const A = { connectionId: 1, uid: 1000, pid: 4001 };
 const SEND = { field: "gmem_fd_token", direction: "send" } as const;
 
-function table(ttlMs = 10_000, max = 2): { tokens: FdTokenTable; closed: Fd[] } {
+function table(ttlMs = 10_000, max = 2): { tokens: FdTokenTable; closed: Fd[]; clock: ManualClock } {
   const closed: Fd[] = [];
-  return { tokens: new FdTokenTable({ ttlMs, maxPendingPerConnection: max, closeFd: (fd) => closed.push(fd) }), closed };
+  const clock = new ManualClock();
+  return { tokens: new FdTokenTable({ ttlMs, maxPendingPerConnection: max, closeFd: (fd) => closed.push(fd), clock }), closed, clock };
 }
 
 function rejects(kind: string, message: RegExp): (e: unknown) => boolean {
@@ -20,12 +21,13 @@ function rejects(kind: string, message: RegExp): (e: unknown) => boolean {
 
 describe("fd channel tokens", () => {
   test("a token is consumed by a call that succeeds, and its fd closed", () => {
-    const { tokens, closed } = table();
+    const { tokens, closed, clock } = table();
     const token = tokens.issueSend(A, asFd(50), GMEM);
     const claim = tokens.claim(token, A, SEND);
     assert.equal(claim.fd, 50);
     claim.settle(true);
     assert.deepEqual(closed, [50]);
+    assert.equal(clock.pendingTimers, 0, "its TTL timer is cleared");
     assert.throws(() => tokens.claim(token, A, SEND), rejects("not-found", /unknown, expired, already used/));
     tokens.assertInvariants();
   });
@@ -72,20 +74,24 @@ describe("fd channel tokens", () => {
     claim.settle(false);
   });
 
-  test("tokens expire after the TTL and their fds are closed", async () => {
-    const { tokens, closed } = table(30);
+  test("tokens expire after the TTL and their fds are closed", () => {
+    const { tokens, closed, clock } = table(30);
     const token = tokens.issueSend(A, asFd(50), GMEM);
-    await sleep(60);
+    clock.advance(29);
+    assert.deepEqual(closed, []);
+    assert.equal(tokens.size, 1);
+    clock.advance(1);
     assert.deepEqual(closed, [50]);
     assert.throws(() => tokens.claim(token, A, SEND), rejects("not-found", /expired/));
     assert.equal(tokens.size, 0);
   });
 
-  test("expiry during a call waits for the call: the fd stays open until it settles", async () => {
-    const { tokens, closed } = table(30);
+  test("expiry during a call waits for the call: the fd stays open until it settles", () => {
+    const { tokens, closed, clock } = table(30);
     const token = tokens.issueSend(A, asFd(50), GMEM);
     const claim = tokens.claim(token, A, SEND);
-    await sleep(60);
+    clock.advance(30);
+    assert.equal(clock.pendingTimers, 0, "the TTL fired");
     assert.deepEqual(closed, []);
     tokens.assertInvariants();
     claim.settle(false);

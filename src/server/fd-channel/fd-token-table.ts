@@ -27,6 +27,7 @@
 import { randomBytes } from "node:crypto";
 import { type FdDelivery, type FdInspection, type FdType } from "../../daemon/pool-service.ts";
 import { GmempoolError } from "../../pool/errors.ts";
+import { REAL_CLOCK, type Clock, type ClockTimer } from "../../kvm/clock.ts";
 import type { Fd } from "../../kvm/fd.ts";
 import { FD_TOKEN_BYTES } from "./fd-message.ts";
 
@@ -46,6 +47,8 @@ export interface FdTokenTableOptions {
   readonly maxPendingPerConnection: number;
   /** Closes an fd the table owns (the kernel port's close). */
   readonly closeFd: (fd: Fd) => void;
+  /** Times the TTL (default: the real clock; tests pass a ManualClock). */
+  readonly clock?: Clock | undefined;
 }
 
 /** Default fd_token_ttl (fd_channel.proto: "default 10 s"). */
@@ -62,7 +65,7 @@ interface PendingToken {
   readonly inspection: FdInspection | undefined;
   /** receive: sends the fd on the token's connection, echoing the RECEIVE_FD sequence. */
   readonly deliver: FdDelivery | undefined;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: ClockTimer;
   inUse: boolean;
   /** Expired or revoked while in use: ends when the call settles. */
   dead: boolean;
@@ -95,6 +98,7 @@ export class FdTokenTable {
   readonly ttlMs: number;
   readonly maxPendingPerConnection: number;
   readonly #closeFd: (fd: Fd) => void;
+  readonly #clock: Clock;
   readonly #tokens = new Map<string, PendingToken>();
   readonly #byConnection = new Map<number, Set<PendingToken>>();
 
@@ -104,6 +108,7 @@ export class FdTokenTable {
     this.ttlMs = options.ttlMs;
     this.maxPendingPerConnection = options.maxPendingPerConnection;
     this.#closeFd = options.closeFd;
+    this.#clock = options.clock ?? REAL_CLOCK;
   }
 
   /** Pending tokens (in use or not), for tests and metrics. */
@@ -137,10 +142,9 @@ export class FdTokenTable {
     }
     const bytes = randomBytes(FD_TOKEN_BYTES);
     const key = bytes.toString("hex");
-    const timer = setTimeout(() => {
+    const timer = this.#clock.setTimeout(() => {
       this.#end(key);
     }, this.ttlMs);
-    timer.unref();
     const token: PendingToken = { key, direction, owner, fd, inspection, deliver, timer, inUse: false, dead: false };
     this.#tokens.set(key, token);
     const set = held ?? new Set<PendingToken>();
@@ -207,7 +211,7 @@ export class FdTokenTable {
   #end(key: string): void {
     const token = this.#tokens.get(key);
     if (token === undefined) return;
-    clearTimeout(token.timer);
+    this.#clock.clearTimeout(token.timer);
     if (token.inUse) {
       token.dead = true;
       return;

@@ -36,6 +36,7 @@ export class TransportHarness {
     this.paths = paths;
   }
 
+  /** `options.clock` times both the daemon (request ids) and the server (fd token TTL). */
   static async start(options: FakeDaemonOptions & { readonly fdTokenTtlMs?: number; readonly maxPendingFdTokens?: number } = {}): Promise<TransportHarness> {
     const daemon = await FakeDaemon.start({ capacityUnits: 64, ...options, noStart: true });
     const paths = runtimePaths(mkdtempSync(join(tmpdir(), "gmempool-transport-")));
@@ -46,7 +47,7 @@ export class TransportHarness {
       logger: pino({ level: globalThis.process.env["GMEMPOOL_TEST_LOG"] ?? "silent" }),
       paths,
       peerCredentials: () => daemon.kernel.credentials,
-      server: { processMetrics: false, shutdownGraceMs: 1000, ...(options.fdTokenTtlMs === undefined ? {} : { fdTokenTtlMs: options.fdTokenTtlMs }), ...(options.maxPendingFdTokens === undefined ? {} : { maxPendingFdTokens: options.maxPendingFdTokens }) },
+      server: { processMetrics: false, shutdownGraceMs: 1000, ...(options.clock === undefined ? {} : { clock: options.clock }), ...(options.fdTokenTtlMs === undefined ? {} : { fdTokenTtlMs: options.fdTokenTtlMs }), ...(options.maxPendingFdTokens === undefined ? {} : { maxPendingFdTokens: options.maxPendingFdTokens }) },
     });
     return new TransportHarness(daemon, process, paths);
   }
