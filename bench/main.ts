@@ -9,6 +9,7 @@ const BENCHES: Record<string, string> = {
   "pool-core": "./pool-core.ts",
   fragmentation: "./fragmentation/fragmentation.ts",
   rpc: "./rpc.ts",
+  "allocate-breakdown": "./allocate-breakdown.ts",
   "kernel-throughput": "./kernel-throughput.ts",
 };
 

@@ -51,54 +51,172 @@ server.addService(definition, { Echo: (call, callback) => callback(null, call.re
 server.bindAsync("unix://" + process.argv[1], grpc.ServerCredentials.createInsecure(), (error) => { if (error) throw error; process.stdout.write("ready\\n"); });
 `;
 
-/**
- * A bare grpc-js unary round trip over a unix socket: p50 / p99 of `calls`, with the server in
- * this process and in another one (as the daemon is: on this 2-vCPU machine the cross-process
- * floor is the higher one, scheduling included).
- */
-async function grpcFloor(calls: number): Promise<{ inProcess: { p50: number; p99: number }; crossProcess: { p50: number; p99: number } }> {
-  const dir = mkdtempSync(join(tmpdir(), "gmempool-floor-"));
-  const identity = (b: Buffer): Buffer => b;
-  const definition = { Echo: { path: "/floor.Floor/Echo", requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } };
-  const Client = grpc.makeGenericClientConstructor(definition, "Floor");
-  const measure = async (address: string): Promise<{ p50: number; p99: number }> => {
-    const client = new Client(address, grpc.credentials.createInsecure()) as unknown as { Echo(r: Buffer, cb: (e: Error | null) => void): void; close(): void };
-    const once = (): Promise<void> => new Promise((resolve, reject) => client.Echo(Buffer.alloc(0), (e) => (e === null ? resolve() : reject(e))));
-    for (let i = 0; i < 100; i++) await once();
-    const samples: number[] = [];
-    for (let i = 0; i < calls; i++) {
+/** A bare grpc-js unary client of an echo server: `call()` makes one round trip, resolving with its latency (ms). */
+export interface FloorClient {
+  call(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const FLOOR_DEFINITION = {
+  Echo: { path: "/floor.Floor/Echo", requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b },
+};
+
+function floorClient(address: string, onClose: () => Promise<void>): FloorClient {
+  const Client = grpc.makeGenericClientConstructor(FLOOR_DEFINITION, "Floor");
+  const client = new Client(address, grpc.credentials.createInsecure()) as unknown as { Echo(r: Buffer, cb: (e: Error | null) => void): void; close(): void };
+  return {
+    call: () => {
       const t = process.hrtime.bigint();
-      await once();
-      samples.push(ms(t));
-    }
-    client.close();
-    return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+      return new Promise((resolve, reject) => client.Echo(Buffer.alloc(0), (e) => (e === null ? resolve(ms(t)) : reject(e))));
+    },
+    close: async () => {
+      client.close();
+      await onClose();
+    },
   };
-  const server = new grpc.Server();
-  server.addService(definition, { Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request) });
-  const address = `unix://${join(dir, "floor.sock")}`;
-  await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (e) => (e === null ? resolve() : reject(e))));
-  const inProcess = await measure(address);
-  server.forceShutdown();
+}
+
+/**
+ * The floor's server in another process, as the daemon is (on this 2-vCPU machine the
+ * cross-process floor is the higher one, scheduling included), and a client of it.
+ */
+export async function crossProcessFloor(): Promise<FloorClient> {
+  const dir = mkdtempSync(join(tmpdir(), "gmempool-floor-"));
   const child = spawn(process.execPath, ["-e", FLOOR_SERVER, join(dir, "child.sock")], { stdio: ["ignore", "pipe", "inherit"] });
-  try {
-    await once(child.stdout, "data");
-    const crossProcess = await measure(`unix://${join(dir, "child.sock")}`);
-    return { inProcess, crossProcess };
-  } finally {
+  const stop = async (): Promise<void> => {
     child.kill();
     await once(child, "exit");
     rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await once(child.stdout, "data");
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return floorClient(`unix://${join(dir, "child.sock")}`, stop);
+}
+
+/** p50 / p99 of `calls` round trips after 100 of warm-up. */
+async function floorLatency(client: FloorClient, calls: number): Promise<{ p50: number; p99: number }> {
+  for (let i = 0; i < 100; i++) await client.call();
+  const samples: number[] = [];
+  for (let i = 0; i < calls; i++) samples.push(await client.call());
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+/**
+ * A bare grpc-js unary round trip over a unix socket: p50 / p99 of `calls`, with the server in
+ * this process and in another one (crossProcessFloor).
+ */
+export async function grpcFloor(calls: number): Promise<{ inProcess: { p50: number; p99: number }; crossProcess: { p50: number; p99: number } }> {
+  const dir = mkdtempSync(join(tmpdir(), "gmempool-floor-"));
+  const server = new grpc.Server();
+  server.addService(FLOOR_DEFINITION, { Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request) });
+  const address = `unix://${join(dir, "floor.sock")}`;
+  await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (e) => (e === null ? resolve() : reject(e))));
+  const local = floorClient(address, () => Promise.resolve());
+  const inProcess = await floorLatency(local, calls);
+  await local.close();
+  server.forceShutdown();
+  rmSync(dir, { recursive: true, force: true });
+  const other = await crossProcessFloor();
+  try {
+    return { inProcess, crossProcess: await floorLatency(other, calls) };
+  } finally {
+    await other.close();
   }
 }
 
-interface Peer {
+export interface Peer {
   readonly client: TestClient;
   readonly arenaId: string;
 }
 
+/** The daemon of a benchmark, its clients (one arena each) and what they hold. */
+export interface BenchDaemon {
+  readonly daemon: DaemonProcess;
+  readonly kernel: LinuxKernel;
+  readonly kind: E2eArenaKind;
+  readonly reserve: "gmem" | "none";
+  /** Where the runtime directory (and the journal) is, for the table. */
+  readonly journalOn: string;
+  readonly peers: readonly Peer[];
+  readonly clients: readonly TestClient[];
+  readonly channels: readonly FdChannelClient[];
+  /** Fds this process holds (closed by `close`); a benchmark adds its own. */
+  readonly held: Fd[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the real daemon as the rpc benchmarks run it — with root and /dev/kvm: reserve gmem
+ * and guest_memfd arenas, else reserve none and shmem memfd arenas; the journal on tmpfs with
+ * fsync on — and connects `clients` clients, each with its own arena of `arenaUnits`.
+ */
+export async function startBenchDaemon(options: { readonly capacityUnits: number; readonly clients: number; readonly arenaUnits: number; readonly maxStepUnits?: number; readonly env?: Readonly<Record<string, string>>; readonly nodeArgs?: readonly string[] }): Promise<BenchDaemon> {
+  const kind: E2eArenaKind = kvmUnavailableReason({ root: true }) === undefined ? "gmem" : "memfd";
+  const reserve = kind === "gmem" ? "gmem" : "none";
+  process.stderr.write(`bench: ${kind} arenas, reserve ${reserve}, ${options.capacityUnits} units\n`);
+  // The runtime directory (and so the journal) on tmpfs, as /run is on a systemd host: the
+  // journal still fsyncs every group commit, which costs ~2 ms per commit on this machine's
+  // ext4 (/tmp and even /run here) and almost nothing on tmpfs.
+  const dir = existsSync("/dev/shm") ? mkdtempSync("/dev/shm/gmempool-bench-") : undefined;
+  const maxStep = options.maxStepUnits === undefined ? "" : `max_step_units = ${options.maxStepUnits}\n`;
+  const daemon = await DaemonProcess.start({
+    logLevel: "info",
+    ...(dir === undefined ? {} : { dir }),
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
+    config: `[pool]\ncapacity = ${options.capacityUnits * Number(UNIT_BYTES)}\nreserve = "${reserve}"\n${maxStep}[admin]\nuids = [${process.getuid?.() ?? 0}]\n[journal]\nfsync = true\n`,
+  });
+  const kernel = new LinuxKernel();
+  const held: Fd[] = [];
+  const clients: TestClient[] = [];
+  const channels: FdChannelClient[] = [];
+  const peers: Peer[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of clients) c.close();
+    for (const c of channels) c.close();
+    await daemon.stop();
+    daemon.removeDir();
+    for (const fd of held.reverse()) kernel.close(fd);
+    kernel.release();
+  };
+  try {
+    for (let i = 0; i < options.clients; i++) {
+      const client = new TestClient({ apiSocket: daemon.paths.apiSocket });
+      const channel = await FdChannelClient.connect(kernel, daemon.paths.fdSocket);
+      clients.push(client);
+      channels.push(channel);
+      const arena = await createArena(kernel, client, channel, kind, options.arenaUnits, `bench-${i}`);
+      held.push(...arena.fds);
+      peers.push({ client, arenaId: arena.arenaId });
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { daemon, kernel, kind, reserve, journalOn: dir === undefined ? "the temp dir" : "tmpfs (/dev/shm)", peers, clients, channels, held, close };
+}
+
+/**
+ * What one unit costs the kernel alone, for reading the 1-unit Allocate latency: `iterations`
+ * populates of 2 MiB at offset 0 of `file` (borrowed), each punched again (latencies, ms).
+ */
+export async function rawUnitPopulate(kernel: LinuxKernel, file: Fd, iterations: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const t = process.hrtime.bigint();
+    await kernel.fallocate(file, FALLOCATE_POPULATE, 0n, UNIT_BYTES);
+    samples.push(ms(t));
+    await kernel.fallocate(file, FALLOCATE_PUNCH, 0n, UNIT_BYTES);
+  }
+  return samples;
+}
+
 /** `iterations` Allocate(1) + Release per peer, all peers at once: Allocate latencies, ops/s. */
-async function churn(peers: readonly Peer[], iterations: number): Promise<{ latencies: number[]; opsPerSecond: number }> {
+export async function churn(peers: readonly Peer[], iterations: number): Promise<{ latencies: number[]; opsPerSecond: number }> {
   const latencies: number[] = [];
   const start = process.hrtime.bigint();
   await Promise.all(
@@ -122,32 +240,12 @@ export const bench: Bench = {
     const runs = argument(args, "--runs", 5);
     // The daemon's pool.max_step_units (its default, 16, unless given): the size of its kernel steps.
     const maxStepUnits = args.includes("--max-step-units") ? argument(args, "--max-step-units", 16) : undefined;
-    const kind: E2eArenaKind = kvmUnavailableReason({ root: true }) === undefined ? "gmem" : "memfd";
-    const reserve = kind === "gmem" ? "gmem" : "none";
     const capacityUnits = GIB_UNITS + CLIENTS * ARENA_UNITS_PER_CLIENT + 32;
-    process.stderr.write(`rpc: ${kind} arenas, reserve ${reserve}, ${capacityUnits} units\n`);
 
     const floor = await grpcFloor(1000);
-    // The runtime directory (and so the journal) on tmpfs, as /run is on a systemd host: the
-    // journal still fsyncs every group commit, which costs ~2 ms per commit on this machine's
-    // ext4 (/tmp and even /run here) and almost nothing on tmpfs.
-    const dir = existsSync("/dev/shm") ? mkdtempSync("/dev/shm/gmempool-bench-") : undefined;
-    const daemon = await DaemonProcess.start({ logLevel: "info", ...(dir === undefined ? {} : { dir }), config: `[pool]\ncapacity = ${capacityUnits * Number(UNIT_BYTES)}\nreserve = "${reserve}"\n${maxStepUnits === undefined ? "" : `max_step_units = ${maxStepUnits}\n`}[admin]\nuids = [${process.getuid?.() ?? 0}]\n[journal]\nfsync = true\n` });
-    const kernel = new LinuxKernel();
-    const held: Fd[] = [];
-    const clients: TestClient[] = [];
-    const channels: FdChannelClient[] = [];
+    const bench = await startBenchDaemon({ capacityUnits, clients: CLIENTS, arenaUnits: ARENA_UNITS_PER_CLIENT, ...(maxStepUnits === undefined ? {} : { maxStepUnits }) });
+    const { kernel, kind, reserve, peers, clients, channels, held } = bench;
     try {
-      const peers: Peer[] = [];
-      for (let i = 0; i < CLIENTS; i++) {
-        const client = new TestClient({ apiSocket: daemon.paths.apiSocket });
-        const channel = await FdChannelClient.connect(kernel, daemon.paths.fdSocket);
-        clients.push(client);
-        channels.push(channel);
-        const arena = await createArena(kernel, client, channel, kind, ARENA_UNITS_PER_CLIENT, `bench-${i}`);
-        held.push(...arena.fds);
-        peers.push({ client, arenaId: arena.arenaId });
-      }
       await churn(peers.slice(0, 1), 50); // warm-up
       process.stderr.write("rpc: 1 client\n");
       const one = await churn(peers.slice(0, 1), iterations);
@@ -185,15 +283,7 @@ export const bench: Bench = {
         await kernel.fallocate(rawFile, FALLOCATE_PUNCH, whole.offset, whole.length);
       }
       const raw = median(rawOneCall) <= median(rawChunked) ? rawOneCall : rawChunked;
-      // What one unit costs the kernel alone, for reading the 1-unit Allocate latency.
-      const rawUnit: number[] = [];
-      const unit = { offset: 0n, length: UNIT_BYTES };
-      for (let i = 0; i < iterations; i++) {
-        const t = process.hrtime.bigint();
-        await kernel.fallocate(rawFile, FALLOCATE_POPULATE, unit.offset, unit.length);
-        rawUnit.push(ms(t));
-        await kernel.fallocate(rawFile, FALLOCATE_PUNCH, unit.offset, unit.length);
-      }
+      const rawUnit = await rawUnitPopulate(kernel, rawFile, iterations);
 
       const json = {
         allocate_1unit_p50_ms: Number(fmt(percentile(one.latencies, 50))),
@@ -206,7 +296,7 @@ export const bench: Bench = {
         raw_populate_1unit_p50_ms: Number(fmt(percentile(rawUnit, 50))),
       };
       const table = [
-        `rpc: ${kind} arenas, reserve ${reserve}, journal fsync on ${dir === undefined ? "the temp dir" : "tmpfs (/dev/shm)"}; ${iterations} Allocate+Release per client; 1 GiB median of ${runs}`,
+        `rpc: ${kind} arenas, reserve ${reserve}, journal fsync on ${bench.journalOn}; ${iterations} Allocate+Release per client; 1 GiB median of ${runs}`,
         ...formatTable([
           ["measure", "p50 ms", "p99 ms", "ops/s"],
           ["Allocate 1 unit, 1 client", fmt(percentile(one.latencies, 50)), fmt(percentile(one.latencies, 99)), String(Math.round(one.opsPerSecond))],
@@ -224,12 +314,7 @@ export const bench: Bench = {
       ];
       return { json, table };
     } finally {
-      for (const c of clients) c.close();
-      for (const c of channels) c.close();
-      await daemon.stop();
-      daemon.removeDir();
-      for (const fd of held.reverse()) kernel.close(fd);
-      kernel.release();
+      await bench.close();
     }
   },
 };

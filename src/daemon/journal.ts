@@ -9,9 +9,12 @@
  *                              one record per line: `<crc32 hex> <json>\n`, json = {"seq", "r"}
  *
  * Writing: `append` gives the record the next sequence number at once (the caller appends in
- * the same tick as the in-memory change it describes) and resolves when the record is on disk
- * (write + fdatasync). Records that arrive while a write is in flight wait for the next one and
- * share its fdatasync: group commit, one fsync for many concurrent RPCs.
+ * the same tick as the in-memory change it describes) and resolves when the record is on disk.
+ * With `fsync` the segment is opened O_DSYNC, so that one write is write + fdatasync in one
+ * call: one trip through libuv's threadpool per group commit instead of two (each trip costs
+ * the event loop ~0.05 ms on this 2-CPU machine, bench allocate-breakdown). Records that arrive
+ * while a write is in flight wait for the next one and share it: group commit, one durable
+ * write for many concurrent RPCs.
  *
  * Compaction: `compact(build)` builds the full state, writes it to `snapshot.json.tmp`, fsyncs,
  * renames it over `snapshot.json`, fsyncs the directory, starts a new log segment and deletes
@@ -25,6 +28,7 @@
  * Ownership: the journal owns its open segment's file handle; `close()` flushes and closes it.
  * One daemon per directory (the runtime directory's sockets keep a second one from starting).
  */
+import { constants } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, truncate, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -153,7 +157,7 @@ export class Journal<S, R> {
       }
     }
     const name = segmentName(lastSeq + 1);
-    const handle = await open(join(dir, name), "a", 0o600);
+    const handle = await openSegment(dir, name, options.fsync);
     await fsyncDir(dir, options.fsync);
     // Segments covered by the snapshot (left by a compaction that crashed before deleting
     // them) are skipped above and deleted by the next compaction.
@@ -255,8 +259,8 @@ export class Journal<S, R> {
       const batch = this.#pending.splice(0);
       if (batch.length === 0) return;
       try {
+        // Durable when it returns if `fsync` (O_DSYNC, see openSegment).
         await this.#segment.write(batch.map((p) => p.line).join(""));
-        if (this.#fsync) await this.#segment.datasync();
         // The test hook may have "killed" the process while the write was in the kernel.
         if (this.#hasCrashed()) return;
         for (const p of batch) p.resolve();
@@ -294,7 +298,7 @@ export class Journal<S, R> {
     const oldName = this.#segmentName;
     const name = segmentName(seq + 1);
     if (name !== oldName) {
-      const next = await open(join(this.dir, name), "a", 0o600);
+      const next = await openSegment(this.dir, name, this.#fsync);
       await fsyncDir(this.dir, this.#fsync);
       const old = this.#segment;
       this.#segment = next;
@@ -306,6 +310,15 @@ export class Journal<S, R> {
     }
     this.#sinceSnapshot = 0;
   }
+}
+
+/**
+ * Opens a segment for appending; with `fsync`, O_DSYNC: each write returns once its data is on
+ * disk, as write + fdatasync would (open(2)), in one call.
+ */
+function openSegment(dir: string, name: string, fsync: boolean): Promise<FileHandle> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (fsync ? constants.O_DSYNC : 0);
+  return open(join(dir, name), flags, 0o600);
 }
 
 async function fsyncDir(dir: string, fsync: boolean): Promise<void> {

@@ -20,6 +20,7 @@ import type { GmempoolError } from "../pool/errors.ts";
 import type { EventHub, EventScope } from "./event-hub.ts";
 import type { IdempotencyEntry } from "./idempotency.ts";
 import type { Changes, JournalWriter } from "./journal-writer.ts";
+import { phaseTimer } from "./phase-timer.ts";
 import type { PoolEventBody } from "./pool-service.ts";
 
 /** The idempotency slot of one call: turns its result into the entry journaled with it. */
@@ -79,7 +80,16 @@ export class TransactionRunner {
   }
 
   async #run<C, K, R extends object>(tx: Transaction<C, K, R>, idem: IdemSlot): Promise<R> {
+    // Debug only (phase-timer.ts): undefined unless GMEMPOOL_PHASE_TIMES is set.
+    const timer = phaseTimer;
+    const rpc = timer?.rpc ?? "";
+    let t = timer?.now() ?? 0;
+    const phase = timer === undefined ? undefined : (name: string): void => {
+      timer.record(rpc, name, t);
+      t = timer.now();
+    };
     const claimed = tx.claim();
+    phase?.("claim");
     let committed: Committed<R>;
     let durable: Promise<void>;
     try {
@@ -90,15 +100,20 @@ export class TransactionRunner {
         tx.abort?.(claimed, error);
         throw error;
       }
+      phase?.("kernel");
       committed = tx.commit(claimed, outcome);
       const entry = committed.failure === undefined && committed.result !== undefined ? idem.entry(committed.result) : undefined;
+      phase?.("commit");
       durable = this.#parts.journal.persist(committed.changes, entry);
+      phase?.("journal-append");
     } finally {
       tx.finish?.(claimed);
     }
     await durable;
+    phase?.("journal-durable");
     if (committed.failure !== undefined) throw (await tx.afterFailure?.(committed.failure)) ?? committed.failure;
     if (committed.event !== undefined) this.#parts.events.publish(committed.event, tx.scope);
+    phase?.("publish");
     return committed.result as R;
   }
 

@@ -14,6 +14,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "pino";
+import { phaseTimer, type PhaseTimer } from "../daemon/phase-timer.ts";
 import type { PoolService } from "../daemon/pool-service.ts";
 import type { Clock } from "../kvm/clock.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
@@ -72,7 +73,28 @@ export function loadPackageDefinition(): protoLoader.PackageDefinition {
 function service(definition: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition {
   const d = definition[name];
   if (d === undefined || "format" in d) throw new Error(`${name} is not a service in the loaded protos`);
-  return d;
+  return phaseTimer === undefined ? d : timedCodec(phaseTimer, d);
+}
+
+/** Debug only (phase-timer.ts): each method's request decode and response encode, timed. */
+function timedCodec(timer: PhaseTimer, definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(definition).map(([method, m]) => {
+      const requestDeserialize = (bytes: Buffer): unknown => {
+        const t = timer.now();
+        const request: unknown = m.requestDeserialize(bytes);
+        timer.record(method, "decode", t);
+        return request;
+      };
+      const responseSerialize = (value: unknown): Buffer => {
+        const t = timer.now();
+        const bytes = m.responseSerialize(value);
+        timer.record(method, "encode", t);
+        return bytes;
+      };
+      return [method, { ...m, requestDeserialize, responseSerialize }];
+    }),
+  );
 }
 
 export class GmempoolServer {

@@ -11,6 +11,7 @@
  */
 import { Metadata, status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { phaseTimer } from "../../daemon/phase-timer.ts";
 import type { Caller, PoolService } from "../../daemon/pool-service.ts";
 import { statusForError } from "../error-status.ts";
 import type { FdTokenTable } from "../fd-channel/fd-token-table.ts";
@@ -61,8 +62,11 @@ export function unaryHandler<Req, Res>(
 ): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
   return (call, callback) => {
     const started = process.hrtime.bigint();
+    const timerStart = phaseTimer?.now() ?? 0;
     const finish = (code: number): void => {
       context.metrics?.observeRpc(method, statusName(code), Number(process.hrtime.bigint() - started) / 1e9);
+      // Debug only (phase-timer.ts): handler entry to the answer handed to grpc-js.
+      phaseTimer?.record(method, "server", timerStart);
     };
     if (call.cancelled) {
       finish(status.CANCELLED);
@@ -85,10 +89,14 @@ export function unaryHandler<Req, Res>(
     };
     let answer: UnaryAnswer<Res> | Promise<UnaryAnswer<Res>>;
     try {
+      // The transaction runner reads the RPC's name while `run` is synchronous (phase-timer.ts).
+      if (phaseTimer !== undefined) phaseTimer.rpc = method;
       answer = run(context.callers.callerOf(call), call.request);
     } catch (error) {
       fail(error);
       return;
+    } finally {
+      if (phaseTimer !== undefined) phaseTimer.rpc = "-";
     }
     if (answer instanceof Promise) answer.then(succeed, fail);
     else succeed(answer);
