@@ -26,7 +26,7 @@ import { poolHandlers } from "./grpc/pool-handlers.ts";
 import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } from "./grpc/unix-grpc-listener.ts";
 import { WatchRegistry } from "./grpc/watch-handler.ts";
 import { MetricsEndpoint, ServerMetrics } from "./metrics.ts";
-import { PROTO_FILES, protoLoaderOptions } from "./proto-options.ts";
+import { PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
 
 /**
  * Largest request accepted. The largest legitimate request (a Watch naming every event kind,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as protoLoader from "@grpc/proto-loader";
-import { PROTO_FILES, protoLoaderOptions } from "../proto-options.ts";
+import { PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
 import {
   FD_MESSAGE_HEADER_BYTES,
   FD_MESSAGE_KIND,

@@ -1,10 +1,10 @@
 // How gmempool's .proto files are loaded: one place, used by the code generator
 // (scripts/gen-proto.ts turns these options into proto-loader-gen-types flags) and by every
-// runtime load (@grpc/proto-loader), so that the generated types describe exactly the objects
-// the handlers receive and return.
+// runtime load (@grpc/proto-loader) in the daemon and in the client library, so that the
+// generated types (./generated/) describe exactly the objects both ends decode and encode.
 import type { Options } from "@grpc/proto-loader";
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -47,17 +47,14 @@ export const PROTO_LOADER_OPTIONS = {
 } as const satisfies Options;
 
 /**
- * The directory holding `gmempool/v1/*.proto`: the repository's `proto/`, found by walking up
- * from this module (it sits at src/server/ in the source tree and at dist/src/server/ once
- * built). Throws if there is none, naming where it looked from.
+ * The directory holding `gmempool/v1/*.proto`: this package's own `proto/`, a sibling of the
+ * module's directory both in the repository (packages/contract/src/) and once built and packed
+ * (dist/). Checked, so that an incomplete copy of the package fails naming where it looked.
  */
 export function findProtoRoot(fromUrl: string = import.meta.url): string {
-  const start = dirname(fileURLToPath(fromUrl));
-  for (let dir = start; ; dir = dirname(dir)) {
-    const candidate = join(dir, "proto");
-    if (existsSync(join(candidate, PROTO_FILES[0]))) return candidate;
-    if (dirname(dir) === dir) throw new Error(`No proto/${PROTO_FILES[0]} above ${start}`);
-  }
+  const candidate = fileURLToPath(new URL("../proto", fromUrl));
+  if (!existsSync(join(candidate, PROTO_FILES[0]))) throw new Error(`@gmempool/contract: no ${PROTO_FILES[0]} in ${candidate}; the package is incomplete`);
+  return candidate;
 }
 
 /** PROTO_LOADER_OPTIONS with the include path set: what `protoLoader.load*` is given. */

@@ -1,5 +1,5 @@
-// The API as the server will load it: the .proto files through @grpc/proto-loader with the
-// options of proto-options.ts. Checks that the services have the RPCs the generated types
+// The API as the daemon and the client library load it: the .proto files through
+// @grpc/proto-loader with the options of proto-options.ts. Checks that the services have the RPCs the generated types
 // promise, that the chosen options keep 64-bit byte values exact and give the documented
 // shapes, and that every RPC's comment documents its status codes.
 import * as grpc from "@grpc/grpc-js";
