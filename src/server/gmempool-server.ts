@@ -17,7 +17,6 @@ import type { Logger } from "pino";
 import type { PoolService } from "../daemon/pool-service.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { FdChannelServer } from "./fd-channel/fd-channel-server.ts";
-import { FD_CHANNEL_VERSION } from "./fd-channel/fd-message.ts";
 import { DEFAULT_FD_TOKEN_TTL_MS, DEFAULT_MAX_PENDING_FD_TOKENS, FdTokenTable } from "./fd-channel/fd-token-table.ts";
 import { adminHandlers } from "./grpc/admin-handlers.ts";
 import { ConnectionCallers } from "./grpc/connection-callers.ts";
@@ -26,7 +25,7 @@ import { poolHandlers } from "./grpc/pool-handlers.ts";
 import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } from "./grpc/unix-grpc-listener.ts";
 import { WatchRegistry } from "./grpc/watch-handler.ts";
 import { MetricsEndpoint, ServerMetrics } from "./metrics.ts";
-import { PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
+import { FD_CHANNEL_VERSION, PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
 
 /**
  * Largest request accepted. The largest legitimate request (a Watch naming every event kind,

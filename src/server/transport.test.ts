@@ -8,9 +8,9 @@ import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceError } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
-import { UNIT_BYTES } from "@gmempool/contract";
+import { FD_MESSAGE_KIND, UNIT_BYTES } from "@gmempool/contract";
 import { FdChannelClient, TestClient } from "../main/testing/test-client.ts";
-import { FD_MESSAGE_KIND, encodeFdMessage } from "./fd-channel/fd-message.ts";
+import { encodeFdMessage } from "./fd-channel/fd-message.ts";
 import type { WatchResponse__Output } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
 import { TransportHarness, type TransportPeer } from "./testing/transport-harness.ts";
 

@@ -21,7 +21,8 @@ import type { Fd } from "../../kvm/fd.ts";
 import { isKernelError } from "../../kvm/kernel-error.ts";
 import type { KernelPort, SeqpacketConnection, SeqpacketListener, SeqpacketMessage } from "../../kvm/kernel-port.ts";
 import { statusForError } from "../error-status.ts";
-import { FD_CHANNEL_VERSION, FD_MESSAGE_KIND, FD_TYPE_NUMBER, decodeFdRequest, encodeFdMessage, type FdMessage, type FdMessageFields } from "./fd-message.ts";
+import { FD_CHANNEL_VERSION, FD_MESSAGE_KIND, FD_TYPE_NUMBER } from "@gmempool/contract";
+import { decodeFdRequest, encodeFdMessage, type FdMessage, type FdMessageFields } from "./fd-message.ts";
 import type { FdTokenTable } from "./fd-token-table.ts";
 
 /** FdType number on the wire -> the daemon's spelling. */

@@ -28,7 +28,7 @@ import { randomBytes } from "node:crypto";
 import { type FdDelivery, type FdInspection, type FdType } from "../../daemon/pool-service.ts";
 import { GmempoolError } from "../../pool/errors.ts";
 import type { Fd } from "../../kvm/fd.ts";
-import { FD_TOKEN_BYTES } from "./fd-message.ts";
+import { FD_TOKEN_BYTES } from "@gmempool/contract";
 
 export type FdTokenDirection = "send" | "receive";
 
