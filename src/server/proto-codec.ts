@@ -103,7 +103,7 @@ class EnumCodec<D extends string, P extends string> {
 export const RESERVE_MODE = new EnumCodec<ReserveMode, ProtoReserveMode>("ReserveMode", "RESERVE_MODE_UNSPECIFIED", { gmem: "RESERVE_MODE_GMEM", hugetlb: "RESERVE_MODE_HUGETLB", none: "RESERVE_MODE_NONE" });
 export const ARENA_KIND = new EnumCodec<ArenaKind, ProtoArenaKind>("ArenaKind", "ARENA_KIND_UNSPECIFIED", { guest_memfd: "ARENA_KIND_GUEST_MEMFD", memfd: "ARENA_KIND_MEMFD", pair: "ARENA_KIND_PAIR" });
 export const MEMFD_BACKING = new EnumCodec<MemfdBacking, ProtoMemfdBacking>("MemfdBacking", "MEMFD_BACKING_UNSPECIFIED", { shmem: "MEMFD_BACKING_SHMEM", hugetlb: "MEMFD_BACKING_HUGETLB" });
-export const FD_TYPE = new EnumCodec<FdType, ProtoFdType>("FdType", "FD_TYPE_UNSPECIFIED", { guest_memfd: "FD_TYPE_GUEST_MEMFD", "memfd-shmem": "FD_TYPE_MEMFD_SHMEM", "memfd-hugetlb": "FD_TYPE_MEMFD_HUGETLB" });
+export const FD_TYPE = new EnumCodec<FdType, ProtoFdType>("FdType", "FD_TYPE_UNSPECIFIED", { guest_memfd: "FD_TYPE_GUEST_MEMFD", memfd_shmem: "FD_TYPE_MEMFD_SHMEM", memfd_hugetlb: "FD_TYPE_MEMFD_HUGETLB" });
 export const VISIBILITY = new EnumCodec<Visibility, ProtoPageVisibility>("PageVisibility", "PAGE_VISIBILITY_UNSPECIFIED", { shared: "PAGE_VISIBILITY_SHARED", private: "PAGE_VISIBILITY_PRIVATE" });
 export const DISCARD_POLICY = new EnumCodec<DiscardPolicyName, ProtoDiscardPolicy>("DiscardPolicy", "DISCARD_POLICY_UNSPECIFIED", { reject: "DISCARD_POLICY_REJECT", zero: "DISCARD_POLICY_ZERO", defer: "DISCARD_POLICY_DEFER" });
 export const ARENA_STATE = new EnumCodec<ArenaState, ProtoArenaState>("ArenaState", "ARENA_STATE_UNSPECIFIED", { active: "ARENA_STATE_ACTIVE", detached: "ARENA_STATE_DETACHED", deleting: "ARENA_STATE_DELETING" });

@@ -182,7 +182,7 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
       assert.equal(reply.detail, "the fd is a shmem memfd of 2097152 bytes, not the claimed guest_memfd");
       assert.deepEqual(await snapshot(), before);
       const token = await a.fd.sendFdToken(memfd, "MEMFD_SHMEM");
-      await failsWith(status.INVALID_ARGUMENT, "gmem_fd_token names a memfd-shmem fd; this field needs a guest_memfd", () =>
+      await failsWith(status.INVALID_ARGUMENT, "gmem_fd_token names a memfd_shmem fd; this field needs a guest_memfd", () =>
         a.client.call("RegisterGuestMemfdArena", { gmemFdToken: token, sizeBytes: units(1), initialVisibility: "PAGE_VISIBILITY_SHARED" }),
       );
       assert.equal((await a.fd.cancel(token)).status, 0);

@@ -28,17 +28,17 @@ import type { FdTokenTable } from "./fd-token-table.ts";
 /** FdType number on the wire -> the daemon's spelling. */
 export const FD_TYPE_BY_NUMBER: ReadonlyMap<number, FdType> = new Map<number, FdType>([
   [FD_TYPE_NUMBER.GUEST_MEMFD, "guest_memfd"],
-  [FD_TYPE_NUMBER.MEMFD_SHMEM, "memfd-shmem"],
-  [FD_TYPE_NUMBER.MEMFD_HUGETLB, "memfd-hugetlb"],
+  [FD_TYPE_NUMBER.MEMFD_SHMEM, "memfd_shmem"],
+  [FD_TYPE_NUMBER.MEMFD_HUGETLB, "memfd_hugetlb"],
 ]);
 
 export function fdTypeNumber(type: FdType): number {
   switch (type) {
     case "guest_memfd":
       return FD_TYPE_NUMBER.GUEST_MEMFD;
-    case "memfd-shmem":
+    case "memfd_shmem":
       return FD_TYPE_NUMBER.MEMFD_SHMEM;
-    case "memfd-hugetlb":
+    case "memfd_hugetlb":
       return FD_TYPE_NUMBER.MEMFD_HUGETLB;
   }
 }
