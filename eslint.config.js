@@ -5,20 +5,25 @@ import tseslint from "typescript-eslint";
 /**
  * Which folders a layer may import from (besides itself and node_modules).
  * Imports flow downward only: server -> daemon -> pool and kvm. src/pool imports nothing
- * outside itself, not even Node built-ins. Clients import nothing from src/.
+ * outside itself, not even Node built-ins. Clients import nothing from src/. The wire contract
+ * (packages/contract, @gmempool/contract) is below both: it imports only node_modules, and the
+ * daemon and the clients import it by its package name.
  */
 const LAYERS = [
-  { layer: "src/pool", forbidden: ["**/kvm/**", "**/daemon/**", "**/server/**", "**/clients/**", "node:*", "fs", "os", "path", "child_process", "koffi", "@grpc/*"] },
+  { layer: "src/pool", forbidden: ["**/kvm/**", "**/daemon/**", "**/server/**", "**/clients/**", "node:*", "fs", "os", "path", "child_process", "koffi", "@grpc/*", "@gmempool/*"] },
   { layer: "src/kvm", forbidden: ["**/pool/**", "**/daemon/**", "**/server/**", "**/clients/**"] },
   { layer: "src/daemon", forbidden: ["**/server/**", "**/clients/**", "@grpc/*"] },
   { layer: "src/server", forbidden: ["**/clients/**"] },
   // Clients reach the repository's src/ only by climbing out of clients/ ("../../src/..."); a
   // glob like "**/src/**" would also match the client library's own clients/node/src.
   { layer: "clients", forbidden: [], forbiddenRegex: "^(\\.\\./)+src/" },
+  // The contract's own sources live in packages/contract/src, so "**/src/**" cannot name the
+  // daemon here either: anything reached by climbing out of the package is forbidden.
+  { layer: "packages/contract", forbidden: ["@gmempool/client", "@gmempool/client/*"], forbiddenRegex: "^(\\.\\./)+(\\.\\.|src|clients|bench|scripts)(/|$)" },
 ];
 
 export default tseslint.config(
-  { ignores: ["dist/**", "coverage/**", "node_modules/**", "src/server/generated/**", "clients/node/src/generated/**"] },
+  { ignores: ["dist/**", "coverage/**", "node_modules/**", "packages/contract/src/generated/**", "**/dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

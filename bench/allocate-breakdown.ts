@@ -24,7 +24,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, UNIT_BYTES } from "../src/kvm/kernel-constants.ts";
+import { UNIT_BYTES } from "@gmempool/contract";
+import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "../src/kvm/kernel-constants.ts";
 import { formatTable, percentile, type Bench, type BenchResult } from "./bench.ts";
 import { crossProcessFloor, startBenchDaemon } from "./rpc.ts";
 

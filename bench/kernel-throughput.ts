@@ -11,7 +11,8 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { DEFAULT_CHUNK_PARALLELISM, fallocateChunked } from "../src/kvm/fallocate-chunked.ts";
 import type { Fd } from "../src/kvm/fd.ts";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, HUGETLB_PAGE_BYTES, UNIT_BYTES } from "../src/kvm/kernel-constants.ts";
+import { UNIT_BYTES } from "@gmempool/contract";
+import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, HUGETLB_PAGE_BYTES } from "../src/kvm/kernel-constants.ts";
 import { errnoName } from "../src/kvm/errno-names.ts";
 import { lastErrno, libc } from "../src/kvm/libc.ts";
 import { LinuxKernel } from "../src/kvm/linux-kernel.ts";

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Fails when the committed generated types (src/server/generated/ for the daemon and
-// clients/node/src/generated/ for the client library, which may not import from src/) are not what
-// `npm run gen:proto` produces from the current .proto files, loader options and
+// Fails when the committed generated types (packages/contract/src/generated/, the one copy the
+// daemon and the client library share) are not what `npm run gen:proto` produces from the current .proto files, loader options and
 // @grpc/proto-loader version (STYLE.md rule 9). Regenerates into a temporary directory and
 // compares file lists and contents byte for byte; the committed tree is never touched.
 //
@@ -12,8 +11,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-// Both copies are generated from the same protos with the same options; each must match.
-const COMMITTED_DIRS = ["src/server/generated", "clients/node/src/generated"].map((d) => join(root, d));
+const COMMITTED_DIR = join(root, "packages/contract/src/generated");
 
 function listFiles(dir) {
   const files = [];
@@ -45,13 +43,10 @@ function check(freshDir) {
     console.error("check-proto: generation failed");
     return 1;
   }
-  const fresh = listFiles(freshDir);
-  let failed = 0;
-  for (const committedDir of COMMITTED_DIRS) failed += compare(freshDir, fresh, committedDir);
-  return failed === 0 ? 0 : 1;
+  return compare(freshDir, listFiles(freshDir), COMMITTED_DIR);
 }
 
-/** Compares one committed copy with the fresh output; returns 1 when it differs. */
+/** Compares the committed copy with the fresh output; returns 1 when it differs. */
 function compare(freshDir, fresh, committedDir) {
   const name = relative(root, committedDir);
   const committed = listFiles(committedDir);

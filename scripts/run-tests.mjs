@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 
-const ROOTS = ["src", "clients", "bench", "test"];
+const ROOTS = ["src", "packages", "clients", "bench", "test"];
 const root = new URL("..", import.meta.url).pathname;
 
 function* walk(dir) {

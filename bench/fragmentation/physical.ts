@@ -6,11 +6,9 @@
  * counts them for pairs too (a pair under 4 KiB punching has them on both sides), so the table can
  * show both figures.
  */
-import type { Pool } from "../../src/pool/index.ts";
+import { PAGE_BYTES, UNIT_BYTES, type Pool } from "../../src/pool/index.ts";
 
 const PAGES = 512;
-const UNIT_BYTES = 2 * 1024 * 1024;
-const PAGE_BYTES = 4096;
 type Predicate = (priv: number, discarded: number, pop0: number, pop1: number) => number;
 const POPULATED: readonly Predicate[] = [(_p, _d, pop0) => pop0, (_p, _d, _pop0, pop1) => pop1];
 

@@ -1,6 +1,6 @@
 /**
  * Where the CLI looks for the daemon, and why there: the client library's runtime-directory
- * rule (clients/node/src/runtime-dir.ts, the same rule `gmempool serve` places itself by)
+ * rule (@gmempool/contract's runtime-dir.ts, the same rule `gmempool serve` places itself by)
  * applied to the CLI's flags and environment, plus which step of the rule decided, so that
  * "no daemon here" can say where "here" came from.
  */

@@ -62,7 +62,7 @@ export class ArenaFiles {
     if (identity.kind === "guest_memfd") return { fdType: "guest_memfd", size: identity.size, link: identity.link, description: `a guest_memfd of ${identity.size} bytes`, file };
     if (identity.kind === "memfd") {
       const hugetlb = BigInt(identity.blockSize) === HUGETLB_PAGE_BYTES;
-      return { fdType: hugetlb ? "memfd-hugetlb" : "memfd-shmem", size: identity.size, link: identity.link, description: `a ${hugetlb ? "hugetlb" : "shmem"} memfd of ${identity.size} bytes`, file };
+      return { fdType: hugetlb ? "memfd_hugetlb" : "memfd_shmem", size: identity.size, link: identity.link, description: `a ${hugetlb ? "hugetlb" : "shmem"} memfd of ${identity.size} bytes`, file };
     }
     throw new GmempoolError("invalid-argument", `the fd is not a guest_memfd or memfd (it is "${identity.link}")`, { resource: "file", value: identity.link });
   }
@@ -163,7 +163,7 @@ export class ArenaFiles {
   /** A memfd of `sizeBytes` the daemon owns, and its identity. */
   createMemfd(spec: ArenaFileMeta, sizeBytes: bigint): { fd: Fd; file: FileIdentity } {
     const { kernel } = this.#parts;
-    const fd = kernel.memfdCreate(spec.memfdName, spec.fdType === "memfd-hugetlb" ? "hugetlb-2m" : "shmem");
+    const fd = kernel.memfdCreate(spec.memfdName, spec.fdType === "memfd_hugetlb" ? "hugetlb-2m" : "shmem");
     try {
       kernel.ftruncate(fd, sizeBytes);
       return { fd, file: this.factsOf(fd).file };

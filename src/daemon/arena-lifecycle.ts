@@ -38,7 +38,7 @@ import { NO_IDEM, type IdemSlot } from "./transaction-runner.ts";
 const UNIT = BigInt(UNIT_BYTES);
 
 function fileKindOf(fdType: FdType): FileKind {
-  return fdType === "guest_memfd" ? "guest_memfd" : fdType === "memfd-hugetlb" ? "memfd-hugetlb" : "memfd";
+  return fdType === "guest_memfd" ? "guest_memfd" : fdType === "memfd_hugetlb" ? "memfd-hugetlb" : "memfd";
 }
 
 function deliveryFailed(error: unknown): GmempoolError {

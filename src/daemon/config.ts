@@ -9,13 +9,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { parse, TomlError } from "smol-toml";
+import { PAGE_BYTES, UNIT_BYTES } from "../pool/index.ts";
 import type { DeferredOverflowPolicy, DiscardPolicyName, PolicyUpdate } from "./pool-service.ts";
 
 export type ReserveModeSetting = "auto" | "gmem" | "hugetlb" | "none";
 export type FitSetting = "first-fit" | "best-fit";
-
-const UNIT_BYTES = 2 * 1024 * 1024;
-const PAGE_BYTES = 4096;
 
 export interface DaemonConfig {
   readonly pool: {

@@ -128,6 +128,19 @@ export interface Rebuilt {
   readonly results: IdempotencyEntry[];
 }
 
+/**
+ * Journals written before the daemon took the proto's enum-derived spelling of FdType
+ * (FD_TYPE_MEMFD_SHMEM -> "memfd_shmem", the client library's spelling too) hold "memfd-shmem"
+ * and "memfd-hugetlb"; recovery reads them as the current names, so an upgraded daemon
+ * reattaches the files an older one journaled. New records are written with the new names.
+ */
+const LEGACY_FD_TYPES: Readonly<Record<string, FdType>> = { "memfd-shmem": "memfd_shmem", "memfd-hugetlb": "memfd_hugetlb" };
+
+function withCurrentFdTypes(meta: ArenaMeta): ArenaMeta {
+  if (!meta.files.some((f) => Object.hasOwn(LEGACY_FD_TYPES, f.fdType))) return meta;
+  return { ...meta, files: meta.files.map((f) => ({ ...f, fdType: LEGACY_FD_TYPES[f.fdType] ?? f.fdType })) };
+}
+
 /** Rebuilds the pool and the daemon's metadata from a snapshot and the records after it. */
 export function rebuild(snapshot: DurableState | undefined, records: readonly JournalRecord[], options: RebuildOptions): Rebuilt {
   if (snapshot !== undefined && snapshot.version !== DURABLE_STATE_VERSION) {
@@ -141,7 +154,7 @@ export function rebuild(snapshot: DurableState | undefined, records: readonly Jo
   let populated = 0;
   if (snapshot !== undefined) {
     for (const a of snapshot.pool.arenas) arenas.set(a.id, { entry: { id: a.id, owner: a.owner, sizeUnits: a.sizeUnits, files: a.files, policy: a.policy }, leases: new Map(a.leases.map((l) => [l.id, l])) });
-    for (const m of snapshot.arenas) arenaMetas.set(m.id, m);
+    for (const m of snapshot.arenas) arenaMetas.set(m.id, withCurrentFdTypes(m));
     for (const m of snapshot.leases) leaseMetas.set(m.id, m);
     for (const r of snapshot.results) results.set(r.key, r);
     const held = snapshot.pool.reserveHeldRuns.reduce((n, [s, e]) => n + e - s, 0);
@@ -154,7 +167,7 @@ export function rebuild(snapshot: DurableState | undefined, records: readonly Jo
     for (const a of record.arenas ?? []) {
       const existing = arenas.get(a.meta.id);
       arenas.set(a.meta.id, { entry: { id: a.meta.id, owner: a.meta.ownerKey, sizeUnits: a.sizeUnits, files: a.files, policy: a.policy }, leases: existing?.leases ?? new Map<string, LeaseSnapshot>() });
-      arenaMetas.set(a.meta.id, a.meta);
+      arenaMetas.set(a.meta.id, withCurrentFdTypes(a.meta));
     }
     for (const l of record.leases ?? []) {
       const arena = arenas.get(l.arenaId);

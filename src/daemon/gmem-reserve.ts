@@ -9,7 +9,8 @@
 import type { Logger } from "pino";
 import type { Fd } from "../kvm/fd.ts";
 import { fallocateChunked } from "../kvm/fallocate-chunked.ts";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, KVM_X86_DEFAULT_VM, UNIT_BYTES } from "../kvm/kernel-constants.ts";
+import { UNIT_BYTES } from "@gmempool/contract";
+import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, KVM_X86_DEFAULT_VM } from "../kvm/kernel-constants.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import type { UnitRange } from "../pool/index.ts";
 import type { KernelTimer } from "./kernel-timer.ts";

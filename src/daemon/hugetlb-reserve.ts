@@ -10,7 +10,8 @@
 import type { Logger } from "pino";
 import type { Fd } from "../kvm/fd.ts";
 import { fallocateChunked } from "../kvm/fallocate-chunked.ts";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, UNIT_BYTES } from "../kvm/kernel-constants.ts";
+import { UNIT_BYTES } from "@gmempool/contract";
+import { FALLOCATE_POPULATE, FALLOCATE_PUNCH } from "../kvm/kernel-constants.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import type { UnitRange } from "../pool/index.ts";
 import type { KernelTimer } from "./kernel-timer.ts";

@@ -90,7 +90,7 @@ describe("PoolManager on the fake kernel", () => {
     await refuses(d, () => vmm.withSentFd(received[0]!, (fd) => d.manager.registerGuestMemfdArena(caller, { requestId: "", gmemFd: fd, sizeBytes: 2n * UNIT, initialVisibility: "shared", name: "" })), "invalid-argument", /not a guest_memfd/);
     await vmm.withSentFd(received[0]!, (fd) => {
       assert.throws(() => d.manager.inspectFd(fd, "guest_memfd"), /shmem memfd.*not the claimed guest_memfd/);
-      assert.equal(d.manager.inspectFd(fd, "memfd-shmem").sizeBytes, 2n * UNIT);
+      assert.equal(d.manager.inspectFd(fd, "memfd_shmem").sizeBytes, 2n * UNIT);
       return Promise.resolve();
     });
     d.assertConservation();

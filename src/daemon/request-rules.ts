@@ -47,7 +47,7 @@ export function memfdTypeOf(ctx: DaemonContext, backing: MemfdBacking | undefine
   if (b === "hugetlb" && ctx.reserve.mode !== "hugetlb") {
     throw new GmempoolError("failed-precondition", `${field} HUGETLB needs reserve mode hugetlb; this daemon's reserve mode is ${ctx.reserve.mode}`, { field, value: "HUGETLB" });
   }
-  return b === "hugetlb" ? "memfd-hugetlb" : "memfd-shmem";
+  return b === "hugetlb" ? "memfd_hugetlb" : "memfd_shmem";
 }
 
 export function checkArenaLimit(ctx: DaemonContext, caller: Caller): void {

@@ -3,7 +3,7 @@
  * (KERNEL.md §7: ~0.2 s per GiB on guest_memfd), and an operator must see it move.
  */
 import type { Logger } from "pino";
-import { UNIT_BYTES } from "../kvm/kernel-constants.ts";
+import { UNIT_BYTES } from "@gmempool/contract";
 
 /** Units populated per call: 64 MiB, so progress is reported at least every 32 units. */
 const BATCH_UNITS = 32;

@@ -6,7 +6,7 @@
  * Invariant: every stored data page lies inside `populated`.
  */
 import { ByteRangeSet } from "./byte-range-set.ts";
-import { PAGE_BYTES } from "./kernel-constants.ts";
+import { PAGE_BYTES } from "@gmempool/contract";
 
 const PAGE = Number(PAGE_BYTES);
 

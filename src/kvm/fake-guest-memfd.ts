@@ -11,13 +11,13 @@ import { FakeFileObject, fail, hex } from "./fake-file-object.ts";
 import { FileMemory } from "./fake-file-memory.ts";
 import { KernelError } from "./kernel-error.ts";
 import type { FakeVm } from "./fake-vm.ts";
+import { PAGE_BYTES } from "@gmempool/contract";
 import {
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
   GUEST_MEMFD_FLAG_INIT_SHARED,
   GUEST_MEMFD_FLAG_MMAP,
   KVM_MEMORY_ATTRIBUTE_PRIVATE,
-  PAGE_BYTES,
   fallocateModeName,
 } from "./kernel-constants.ts";
 

@@ -20,7 +20,8 @@ import type { FakeHost } from "./fake-host.ts";
 import { FakeMemfd } from "./fake-memfd.ts";
 import { CONNECT_NO_LISTENER, FakeSeqpacketListener, type FakeSocketOwner } from "./fake-seqpacket.ts";
 import { FakeVm, type GuestMemfdArgument } from "./fake-vm.ts";
-import { GUEST_MEMFD_LINK, GUEST_MEMFD_ST_MODE, HUGETLB_PAGE_BYTES, PAGE_BYTES, fallocateModeName } from "./kernel-constants.ts";
+import { PAGE_BYTES } from "@gmempool/contract";
+import { GUEST_MEMFD_LINK, GUEST_MEMFD_ST_MODE, HUGETLB_PAGE_BYTES, fallocateModeName } from "./kernel-constants.ts";
 import { KernelError, type KernelErrno } from "./kernel-error.ts";
 import type {
   FdIdentity,

@@ -8,7 +8,7 @@
  * `parallelism` bounds this one range.
  */
 import type { Fd } from "./fd.ts";
-import { UNIT_BYTES } from "./kernel-constants.ts";
+import { UNIT_BYTES } from "@gmempool/contract";
 import { KernelError } from "./kernel-error.ts";
 import type { ByteRange, KernelPort } from "./kernel-port.ts";
 

@@ -3,12 +3,14 @@
  * kernel's spelling. Values from KERNEL.md §2 and include/uapi; Debian 12's headers are too old to
  * have most of them, so every one is written here and the KVM ones are asserted in abi.test.ts.
  */
+import { UNIT_BYTES } from "@gmempool/contract";
 
-/** The kernel's base page (4 KiB): guest_memfd's folio size and its alignment unit. */
-export const PAGE_BYTES = 4096n;
-/** The pool's unit (2 MiB): a unit of accounting today, a hugetlb page for hugetlb memfds. */
-export const UNIT_BYTES = 2n * 1024n * 1024n;
-/** A 2 MiB hugetlb page (MFD_HUGE_2MB, /sys/kernel/mm/hugepages/hugepages-2048kB). */
+/*
+ * The kernel's base page (4 KiB, guest_memfd's folio size and alignment unit) and the pool's
+ * unit (2 MiB) are the API's PAGE_BYTES and UNIT_BYTES: import them from @gmempool/contract,
+ * their one definition.
+ */
+/** A 2 MiB hugetlb page (MFD_HUGE_2MB, /sys/kernel/mm/hugepages/hugepages-2048kB): one unit. */
 export const HUGETLB_PAGE_BYTES = UNIT_BYTES;
 
 /** KVM_GET_API_VERSION has answered 12 since Linux 2.6.22. */

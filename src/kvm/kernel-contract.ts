@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe as nodeDescribe, test as nodeTest } from "node:test";
 import { asFd, type Fd } from "./fd.ts";
 import { fallocateChunked, FallocateChunkedError } from "./fallocate-chunked.ts";
+import { PAGE_BYTES, UNIT_BYTES } from "@gmempool/contract";
 import {
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
@@ -35,8 +36,6 @@ import {
   KVM_MEM_READONLY,
   KVM_MEMORY_ATTRIBUTE_PRIVATE,
   KVM_X86_DEFAULT_VM,
-  PAGE_BYTES,
-  UNIT_BYTES,
 } from "./kernel-constants.ts";
 import { KernelError, type KernelErrno } from "./kernel-error.ts";
 import type { KernelPort, Mapping, SeqpacketConnection, SeqpacketListener } from "./kernel-port.ts";

@@ -22,6 +22,7 @@ import {
   KVM_SET_MEMORY_ATTRIBUTES2,
   KVM_SET_USER_MEMORY_REGION2,
 } from "./ioctl-numbers.ts";
+import { PAGE_BYTES } from "@gmempool/contract";
 import {
   F_DUPFD_CLOEXEC,
   F_GETFD,
@@ -42,7 +43,6 @@ import {
   MFD_CLOEXEC,
   MFD_HUGE_2MB,
   MFD_HUGETLB,
-  PAGE_BYTES,
   PROT_READ,
   PROT_WRITE,
   fallocateModeName,

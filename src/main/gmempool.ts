@@ -6,8 +6,9 @@
  *
  * Without --config the embedded default runs (config.ts DEFAULT_CONFIG: reserve `auto`, which
  * is `none` with shmem memfd arenas unless root with /dev/kvm), so that `npm start` works on
- * any machine. The runtime directory follows runtime-dir.ts; config `paths.runtime_dir` is
- * used only when neither --runtime-dir nor GMEMPOOL_RUNTIME_DIR is given.
+ * any machine. The runtime directory follows @gmempool/contract's runtime-dir.ts (the rule
+ * clients find it by); config `paths.runtime_dir` is used only when neither --runtime-dir nor
+ * GMEMPOOL_RUNTIME_DIR is given.
  *
  * Signals: SIGTERM / SIGINT stop gracefully (gmempool-process.ts); a second one exits at once.
  * SIGHUP re-reads the config file and re-applies its pool-wide policy (without --config: the
@@ -20,7 +21,8 @@ import { ConfigError, DEFAULT_CONFIG, loadConfig, policyUpdateOf, type DaemonCon
 import { PoolManager } from "../daemon/pool-manager.ts";
 import { LinuxKernel } from "../kvm/linux-kernel.ts";
 import { GmempoolProcess } from "./gmempool-process.ts";
-import { RUNTIME_DIR_ENV, defaultRuntimeDir, runtimePaths } from "./runtime-dir.ts";
+import { RUNTIME_DIR_ENV, defaultRuntimeDir } from "@gmempool/contract";
+import { runtimePaths } from "./runtime-dir.ts";
 import { socketPeerCredentials } from "./socket-peer-credentials.ts";
 import { SystemdFdStore, takeListenFds, underSystemd } from "./systemd-fd-store.ts";
 

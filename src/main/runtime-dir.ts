@@ -1,48 +1,10 @@
 /**
- * Where the daemon's sockets live, and so where clients find them. This module is the rule;
- * a client library copies it (it imports only node:path) so that both ends agree:
- *
- *   1. `--runtime-dir DIR` on the command line;
- *   2. else `GMEMPOOL_RUNTIME_DIR`;
- *   3. else `/run/gmempool` when running as root (uid 0);
- *   4. else `$XDG_RUNTIME_DIR/gmempool` when XDG_RUNTIME_DIR is set (a user session);
- *   5. else `./run` under the current directory (a checkout: `npm start`).
- *
- * In it: `api.sock` (gRPC), `fd.sock` (the fd channel, SOCK_SEQPACKET), `metrics.sock`
- * (Prometheus over HTTP).
+ * The daemon's sockets in its runtime directory. Where that directory is (the rule clients
+ * find the daemon by too) and the socket names are the wire contract's:
+ * @gmempool/contract's runtime-dir.ts.
  */
-import { isAbsolute, join, resolve } from "node:path";
-
-export const API_SOCKET_NAME = "api.sock";
-export const FD_SOCKET_NAME = "fd.sock";
-export const METRICS_SOCKET_NAME = "metrics.sock";
-export const RUNTIME_DIR_ENV = "GMEMPOOL_RUNTIME_DIR";
-
-export interface RuntimeDirInputs {
-  /** The `--runtime-dir` option, if given. */
-  readonly explicit?: string | undefined;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** process.getuid() (undefined off POSIX). */
-  readonly uid: number | undefined;
-  readonly cwd: string;
-}
-
-/** The runtime directory, absolute. */
-export function resolveRuntimeDir(inputs: RuntimeDirInputs): string {
-  const absolute = (dir: string): string => (isAbsolute(dir) ? dir : resolve(inputs.cwd, dir));
-  if (inputs.explicit !== undefined && inputs.explicit !== "") return absolute(inputs.explicit);
-  const fromEnv = inputs.env[RUNTIME_DIR_ENV];
-  if (fromEnv !== undefined && fromEnv !== "") return absolute(fromEnv);
-  if (inputs.uid === 0) return "/run/gmempool";
-  const xdg = inputs.env["XDG_RUNTIME_DIR"];
-  if (xdg !== undefined && xdg !== "") return join(absolute(xdg), "gmempool");
-  return join(inputs.cwd, "run");
-}
-
-/** The rule applied to this process. */
-export function defaultRuntimeDir(explicit?: string): string {
-  return resolveRuntimeDir({ explicit, env: process.env, uid: process.getuid?.(), cwd: process.cwd() });
-}
+import { join } from "node:path";
+import { API_SOCKET_NAME, FD_SOCKET_NAME, METRICS_SOCKET_NAME } from "@gmempool/contract";
 
 export interface RuntimePaths {
   readonly dir: string;

@@ -19,7 +19,6 @@ import type { PoolService } from "../daemon/pool-service.ts";
 import type { Clock } from "../kvm/clock.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { FdChannelServer } from "./fd-channel/fd-channel-server.ts";
-import { FD_CHANNEL_VERSION } from "./fd-channel/fd-message.ts";
 import { DEFAULT_FD_TOKEN_TTL_MS, DEFAULT_MAX_PENDING_FD_TOKENS, FdTokenTable } from "./fd-channel/fd-token-table.ts";
 import { adminHandlers } from "./grpc/admin-handlers.ts";
 import { ConnectionCallers } from "./grpc/connection-callers.ts";
@@ -28,7 +27,7 @@ import { poolHandlers } from "./grpc/pool-handlers.ts";
 import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } from "./grpc/unix-grpc-listener.ts";
 import { WatchRegistry } from "./grpc/watch-handler.ts";
 import { MetricsEndpoint, ServerMetrics } from "./metrics.ts";
-import { PROTO_FILES, protoLoaderOptions } from "./proto-options.ts";
+import { FD_CHANNEL_VERSION, PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
 
 /**
  * Largest request accepted. The largest legitimate request (a Watch naming every event kind,

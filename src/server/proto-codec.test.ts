@@ -4,7 +4,7 @@ import { status } from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ERROR_KINDS, GmempoolError } from "../pool/errors.ts";
 import { ERROR_OFFSET_METADATA_KEY, statusForError, statusForErrorKind } from "./error-status.ts";
-import { PROTO_FILES, protoLoaderOptions } from "./proto-options.ts";
+import { PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
 import { ENUM_CODECS, MEMFD_BACKING, bytesFromProto, durationToProto, timestampToProto } from "./proto-codec.ts";
 
 const definition = protoLoader.loadSync([...PROTO_FILES], protoLoaderOptions());

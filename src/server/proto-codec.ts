@@ -1,6 +1,6 @@
 /**
  * Translation between the proto's objects (as @grpc/proto-loader decodes them with
- * proto-options.ts: lowerCamelCase, 64-bit values as decimal strings, enums as names) and the
+ * @gmempool/contract's loader options: lowerCamelCase, 64-bit values as decimal strings, enums as names) and the
  * daemon's types (pool-service.ts: bytes as bigint, enums as the daemon's string unions).
  * Nothing here decides anything: the daemon validates values; the codec only refuses what it
  * cannot represent (a 64-bit field that is not a decimal integer, an enum number the proto does
@@ -11,29 +11,29 @@
  */
 import { type ArenaInfo, type ArenaKind, type ArenaPolicyOverride, type ArenaState, type ContentIntent, type ConversionMode, type DeferredOverflowPolicy, type DiscardPolicyName, type FdType, type Identity, type LeaseInfo, type MemfdBacking, type PolicyInfo, type PolicySource, type PoolEvent, type PoolEventKind, type PoolStatus, type ReleaseReason, type ReserveMode, type ServingState, type UnitState, type Visibility } from "../daemon/pool-service.ts";
 import { GmempoolError } from "../pool/errors.ts";
-import type { ReserveMode__Output as ProtoReserveMode } from "./generated/gmempool/v1/ReserveMode.ts";
-import type { ArenaKind__Output as ProtoArenaKind } from "./generated/gmempool/v1/ArenaKind.ts";
-import type { MemfdBacking__Output as ProtoMemfdBacking } from "./generated/gmempool/v1/MemfdBacking.ts";
-import type { FdType__Output as ProtoFdType } from "./generated/gmempool/v1/FdType.ts";
-import type { PageVisibility__Output as ProtoPageVisibility } from "./generated/gmempool/v1/PageVisibility.ts";
-import type { DiscardPolicy__Output as ProtoDiscardPolicy } from "./generated/gmempool/v1/DiscardPolicy.ts";
-import type { ArenaState__Output as ProtoArenaState } from "./generated/gmempool/v1/ArenaState.ts";
-import type { ServingState__Output as ProtoServingState } from "./generated/gmempool/v1/ServingState.ts";
-import type { UnitState__Output as ProtoUnitState } from "./generated/gmempool/v1/UnitState.ts";
-import type { ConversionMode__Output as ProtoConversionMode } from "./generated/gmempool/v1/ConversionMode.ts";
-import type { ContentIntent__Output as ProtoContentIntent } from "./generated/gmempool/v1/ContentIntent.ts";
-import type { ReleaseReason__Output as ProtoReleaseReason } from "./generated/gmempool/v1/ReleaseReason.ts";
-import type { PolicySource__Output as ProtoPolicySource } from "./generated/gmempool/v1/PolicySource.ts";
-import type { PoolEventKind__Output as ProtoPoolEventKind } from "./generated/gmempool/v1/PoolEventKind.ts";
-import type { Arena } from "./generated/gmempool/v1/Arena.ts";
-import type { ArenaPolicyOverride as ProtoArenaPolicyOverride } from "./generated/gmempool/v1/ArenaPolicyOverride.ts";
-import type { Identity as ProtoIdentity } from "./generated/gmempool/v1/Identity.ts";
-import type { Lease } from "./generated/gmempool/v1/Lease.ts";
-import type { Policy } from "./generated/gmempool/v1/Policy.ts";
-import type { PoolStatus as ProtoPoolStatus } from "./generated/gmempool/v1/PoolStatus.ts";
-import type { WatchResponse } from "./generated/gmempool/v1/WatchResponse.ts";
-import type { Duration } from "./generated/google/protobuf/Duration.ts";
-import type { Timestamp } from "./generated/google/protobuf/Timestamp.ts";
+import type { ReserveMode__Output as ProtoReserveMode } from "@gmempool/contract/generated/gmempool/v1/ReserveMode";
+import type { ArenaKind__Output as ProtoArenaKind } from "@gmempool/contract/generated/gmempool/v1/ArenaKind";
+import type { MemfdBacking__Output as ProtoMemfdBacking } from "@gmempool/contract/generated/gmempool/v1/MemfdBacking";
+import type { FdType__Output as ProtoFdType } from "@gmempool/contract/generated/gmempool/v1/FdType";
+import type { PageVisibility__Output as ProtoPageVisibility } from "@gmempool/contract/generated/gmempool/v1/PageVisibility";
+import type { DiscardPolicy__Output as ProtoDiscardPolicy } from "@gmempool/contract/generated/gmempool/v1/DiscardPolicy";
+import type { ArenaState__Output as ProtoArenaState } from "@gmempool/contract/generated/gmempool/v1/ArenaState";
+import type { ServingState__Output as ProtoServingState } from "@gmempool/contract/generated/gmempool/v1/ServingState";
+import type { UnitState__Output as ProtoUnitState } from "@gmempool/contract/generated/gmempool/v1/UnitState";
+import type { ConversionMode__Output as ProtoConversionMode } from "@gmempool/contract/generated/gmempool/v1/ConversionMode";
+import type { ContentIntent__Output as ProtoContentIntent } from "@gmempool/contract/generated/gmempool/v1/ContentIntent";
+import type { ReleaseReason__Output as ProtoReleaseReason } from "@gmempool/contract/generated/gmempool/v1/ReleaseReason";
+import type { PolicySource__Output as ProtoPolicySource } from "@gmempool/contract/generated/gmempool/v1/PolicySource";
+import type { PoolEventKind__Output as ProtoPoolEventKind } from "@gmempool/contract/generated/gmempool/v1/PoolEventKind";
+import type { Arena } from "@gmempool/contract/generated/gmempool/v1/Arena";
+import type { ArenaPolicyOverride as ProtoArenaPolicyOverride } from "@gmempool/contract/generated/gmempool/v1/ArenaPolicyOverride";
+import type { Identity as ProtoIdentity } from "@gmempool/contract/generated/gmempool/v1/Identity";
+import type { Lease } from "@gmempool/contract/generated/gmempool/v1/Lease";
+import type { Policy } from "@gmempool/contract/generated/gmempool/v1/Policy";
+import type { PoolStatus as ProtoPoolStatus } from "@gmempool/contract/generated/gmempool/v1/PoolStatus";
+import type { WatchResponse } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
+import type { Duration } from "@gmempool/contract/generated/google/protobuf/Duration";
+import type { Timestamp } from "@gmempool/contract/generated/google/protobuf/Timestamp";
 
 // ---- scalars -----------------------------------------------------------------------------
 
@@ -103,7 +103,7 @@ class EnumCodec<D extends string, P extends string> {
 export const RESERVE_MODE = new EnumCodec<ReserveMode, ProtoReserveMode>("ReserveMode", "RESERVE_MODE_UNSPECIFIED", { gmem: "RESERVE_MODE_GMEM", hugetlb: "RESERVE_MODE_HUGETLB", none: "RESERVE_MODE_NONE" });
 export const ARENA_KIND = new EnumCodec<ArenaKind, ProtoArenaKind>("ArenaKind", "ARENA_KIND_UNSPECIFIED", { guest_memfd: "ARENA_KIND_GUEST_MEMFD", memfd: "ARENA_KIND_MEMFD", pair: "ARENA_KIND_PAIR" });
 export const MEMFD_BACKING = new EnumCodec<MemfdBacking, ProtoMemfdBacking>("MemfdBacking", "MEMFD_BACKING_UNSPECIFIED", { shmem: "MEMFD_BACKING_SHMEM", hugetlb: "MEMFD_BACKING_HUGETLB" });
-export const FD_TYPE = new EnumCodec<FdType, ProtoFdType>("FdType", "FD_TYPE_UNSPECIFIED", { guest_memfd: "FD_TYPE_GUEST_MEMFD", "memfd-shmem": "FD_TYPE_MEMFD_SHMEM", "memfd-hugetlb": "FD_TYPE_MEMFD_HUGETLB" });
+export const FD_TYPE = new EnumCodec<FdType, ProtoFdType>("FdType", "FD_TYPE_UNSPECIFIED", { guest_memfd: "FD_TYPE_GUEST_MEMFD", memfd_shmem: "FD_TYPE_MEMFD_SHMEM", memfd_hugetlb: "FD_TYPE_MEMFD_HUGETLB" });
 export const VISIBILITY = new EnumCodec<Visibility, ProtoPageVisibility>("PageVisibility", "PAGE_VISIBILITY_UNSPECIFIED", { shared: "PAGE_VISIBILITY_SHARED", private: "PAGE_VISIBILITY_PRIVATE" });
 export const DISCARD_POLICY = new EnumCodec<DiscardPolicyName, ProtoDiscardPolicy>("DiscardPolicy", "DISCARD_POLICY_UNSPECIFIED", { reject: "DISCARD_POLICY_REJECT", zero: "DISCARD_POLICY_ZERO", defer: "DISCARD_POLICY_DEFER" });
 export const ARENA_STATE = new EnumCodec<ArenaState, ProtoArenaState>("ArenaState", "ARENA_STATE_UNSPECIFIED", { active: "ARENA_STATE_ACTIVE", detached: "ARENA_STATE_DETACHED", deleting: "ARENA_STATE_DELETING" });

@@ -9,11 +9,11 @@ import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceError } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
-import { UNIT_BYTES } from "../kvm/kernel-constants.ts";
+import { FD_MESSAGE_KIND, UNIT_BYTES } from "@gmempool/contract";
 import { ManualClock } from "../kvm/manual-clock.ts";
 import { FdChannelClient, TestClient } from "../main/testing/test-client.ts";
-import { FD_MESSAGE_KIND, encodeFdMessage } from "./fd-channel/fd-message.ts";
-import type { WatchResponse__Output } from "./generated/gmempool/v1/WatchResponse.ts";
+import { encodeFdMessage } from "./fd-channel/fd-message.ts";
+import type { WatchResponse__Output } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
 import { TransportHarness, type TransportPeer } from "./testing/transport-harness.ts";
 
 const MiB2 = Number(UNIT_BYTES);
@@ -189,7 +189,7 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
       assert.equal(reply.detail, "the fd is a shmem memfd of 2097152 bytes, not the claimed guest_memfd");
       assert.deepEqual(await snapshot(), before);
       const token = await a.fd.sendFdToken(memfd, "MEMFD_SHMEM");
-      await failsWith(status.INVALID_ARGUMENT, "gmem_fd_token names a memfd-shmem fd; this field needs a guest_memfd", () =>
+      await failsWith(status.INVALID_ARGUMENT, "gmem_fd_token names a memfd_shmem fd; this field needs a guest_memfd", () =>
         a.client.call("RegisterGuestMemfdArena", { gmemFdToken: token, sizeBytes: units(1), initialVisibility: "PAGE_VISIBILITY_SHARED" }),
       );
       assert.equal((await a.fd.cancel(token)).status, 0);

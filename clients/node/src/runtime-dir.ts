@@ -1,47 +1,13 @@
 /**
- * Where the daemon's sockets are: the rule `gmempool serve` uses to place itself
- * (src/main/runtime-dir.ts in the daemon), copied here because a client imports nothing from
- * the daemon (DESIGN.md §4). src/main/runtime-dir-agreement.test.ts holds both copies to the same answers.
- *
- *   1. an explicit directory (`--runtime-dir DIR`, or the `runtimeDir` option);
- *   2. else `GMEMPOOL_RUNTIME_DIR`;
- *   3. else `/run/gmempool` when running as root (uid 0);
- *   4. else `$XDG_RUNTIME_DIR/gmempool` when XDG_RUNTIME_DIR is set (a user session);
- *   5. else `./run` under the current directory (a checkout running `npm start`).
- *
- * In it: `api.sock` (gRPC) and `fd.sock` (the fd channel, SOCK_SEQPACKET).
+ * Where the daemon's sockets are. The rule (an explicit directory, else GMEMPOOL_RUNTIME_DIR,
+ * else /run/gmempool as root, else $XDG_RUNTIME_DIR/gmempool, else ./run) and the socket names
+ * are the wire contract's (@gmempool/contract's runtime-dir.ts), the very rule `gmempool serve`
+ * places itself by; they are re-exported here as part of this library's API.
  */
-import { isAbsolute, join, resolve } from "node:path";
+import { join } from "node:path";
+import { API_SOCKET_NAME, FD_SOCKET_NAME } from "@gmempool/contract";
 
-export const API_SOCKET_NAME = "api.sock";
-export const FD_SOCKET_NAME = "fd.sock";
-export const RUNTIME_DIR_ENV = "GMEMPOOL_RUNTIME_DIR";
-
-export interface RuntimeDirInputs {
-  /** `--runtime-dir`, if given. */
-  readonly explicit?: string | undefined;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** process.getuid() (undefined off POSIX). */
-  readonly uid: number | undefined;
-  readonly cwd: string;
-}
-
-/** The runtime directory, absolute. */
-export function resolveRuntimeDir(inputs: RuntimeDirInputs): string {
-  const absolute = (dir: string): string => (isAbsolute(dir) ? dir : resolve(inputs.cwd, dir));
-  if (inputs.explicit !== undefined && inputs.explicit !== "") return absolute(inputs.explicit);
-  const fromEnv = inputs.env[RUNTIME_DIR_ENV];
-  if (fromEnv !== undefined && fromEnv !== "") return absolute(fromEnv);
-  if (inputs.uid === 0) return "/run/gmempool";
-  const xdg = inputs.env["XDG_RUNTIME_DIR"];
-  if (xdg !== undefined && xdg !== "") return join(absolute(xdg), "gmempool");
-  return join(inputs.cwd, "run");
-}
-
-/** The rule applied to this process. */
-export function defaultRuntimeDir(explicit?: string): string {
-  return resolveRuntimeDir({ explicit, env: process.env, uid: process.getuid?.(), cwd: process.cwd() });
-}
+export { API_SOCKET_NAME, defaultRuntimeDir, FD_SOCKET_NAME, resolveRuntimeDir, RUNTIME_DIR_ENV, type RuntimeDirInputs } from "@gmempool/contract";
 
 /** The two sockets a client uses. */
 export interface DaemonSockets {

@@ -1,10 +1,12 @@
 /**
- * The two sizes of the API (docs/api.md "Conventions"): a unit is 2 MiB, 2 MiB-aligned in its
- * file, the only granule the daemon allocates or frees; a page is 4 KiB, the granule of
- * conversions and discards. Byte quantities are bigint, unit counts are numbers.
+ * The two sizes of the API (docs/api.md "Conventions"), defined once in @gmempool/contract: a
+ * unit is 2 MiB, 2 MiB-aligned in its file, the only granule the daemon allocates or frees; a
+ * page is 4 KiB, the granule of conversions and discards. Byte quantities are bigint, unit
+ * counts are numbers.
  */
-export const UNIT_BYTES = 2n * 1024n * 1024n;
-export const PAGE_BYTES = 4096n;
+import { PAGE_BYTES, UNIT_BYTES } from "@gmempool/contract";
+
+export { PAGE_BYTES, UNIT_BYTES };
 export const PAGES_PER_UNIT = Number(UNIT_BYTES / PAGE_BYTES);
 
 /** Bytes of `unitCount` units. */

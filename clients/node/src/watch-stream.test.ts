@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { describe, test } from "node:test";
 import type { ClientReadableStream, ServiceError } from "@grpc/grpc-js";
 import { Metadata, status } from "@grpc/grpc-js";
-import type { WatchResponse__Output } from "./generated/gmempool/v1/WatchResponse.ts";
+import type { WatchResponse__Output } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
 import { CancelledError, errorForStatus, ExhaustedError, InternalError, UnavailableError } from "./pool-errors.ts";
 import { GrpcWatchStream, HIGH_WATER_EVENTS } from "./watch-stream.ts";
 

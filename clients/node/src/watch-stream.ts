@@ -14,7 +14,7 @@
  * once `#end` is set no event is queued.
  */
 import type { ClientReadableStream, ServiceError } from "@grpc/grpc-js";
-import type { WatchResponse__Output } from "./generated/gmempool/v1/WatchResponse.ts";
+import type { WatchResponse__Output } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
 import type { WatchStream } from "./pool.ts";
 import { CancelledError, isPoolError, type PoolError } from "./pool-errors.ts";
 import type { PoolEvent } from "./resources.ts";

@@ -9,11 +9,12 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Fd } from "../../kvm/fd.ts";
 import type { KernelPort, SeqpacketConnection } from "../../kvm/kernel-port.ts";
-import { FD_MESSAGE_KIND, FD_TYPE_NUMBER, encodeFdMessage, readFdMessageDetail, readFdMessageHeader, type FdMessage } from "../../server/fd-channel/fd-message.ts";
-import type { AdminClient } from "../../server/generated/gmempool/v1/Admin.ts";
-import type { PoolClient } from "../../server/generated/gmempool/v1/Pool.ts";
-import type { ProtoGrpcType as AdminProto } from "../../server/generated/admin.ts";
-import type { ProtoGrpcType as PoolProto } from "../../server/generated/pool.ts";
+import { FD_MESSAGE_KIND, FD_TYPE_NUMBER } from "@gmempool/contract";
+import { encodeFdMessage, readFdMessageDetail, readFdMessageHeader, type FdMessage } from "../../server/fd-channel/fd-message.ts";
+import type { AdminClient } from "@gmempool/contract/generated/gmempool/v1/Admin";
+import type { PoolClient } from "@gmempool/contract/generated/gmempool/v1/Pool";
+import type { ProtoGrpcType as AdminProto } from "@gmempool/contract/generated/admin";
+import type { ProtoGrpcType as PoolProto } from "@gmempool/contract/generated/pool";
 import { loadPackageDefinition } from "../../server/gmempool-server.ts";
 
 /** A failed call: its gRPC code and message, as the client sees them. */

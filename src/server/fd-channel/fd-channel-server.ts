@@ -21,23 +21,24 @@ import type { Fd } from "../../kvm/fd.ts";
 import { isKernelError } from "../../kvm/kernel-error.ts";
 import type { KernelPort, SeqpacketConnection, SeqpacketListener, SeqpacketMessage } from "../../kvm/kernel-port.ts";
 import { statusForError } from "../error-status.ts";
-import { FD_CHANNEL_VERSION, FD_MESSAGE_KIND, FD_TYPE_NUMBER, decodeFdRequest, encodeFdMessage, type FdMessage, type FdMessageFields } from "./fd-message.ts";
+import { FD_CHANNEL_VERSION, FD_MESSAGE_KIND, FD_TYPE_NUMBER } from "@gmempool/contract";
+import { decodeFdRequest, encodeFdMessage, type FdMessage, type FdMessageFields } from "./fd-message.ts";
 import type { FdTokenTable } from "./fd-token-table.ts";
 
 /** FdType number on the wire -> the daemon's spelling. */
 export const FD_TYPE_BY_NUMBER: ReadonlyMap<number, FdType> = new Map<number, FdType>([
   [FD_TYPE_NUMBER.GUEST_MEMFD, "guest_memfd"],
-  [FD_TYPE_NUMBER.MEMFD_SHMEM, "memfd-shmem"],
-  [FD_TYPE_NUMBER.MEMFD_HUGETLB, "memfd-hugetlb"],
+  [FD_TYPE_NUMBER.MEMFD_SHMEM, "memfd_shmem"],
+  [FD_TYPE_NUMBER.MEMFD_HUGETLB, "memfd_hugetlb"],
 ]);
 
 export function fdTypeNumber(type: FdType): number {
   switch (type) {
     case "guest_memfd":
       return FD_TYPE_NUMBER.GUEST_MEMFD;
-    case "memfd-shmem":
+    case "memfd_shmem":
       return FD_TYPE_NUMBER.MEMFD_SHMEM;
-    case "memfd-hugetlb":
+    case "memfd_hugetlb":
       return FD_TYPE_NUMBER.MEMFD_HUGETLB;
   }
 }

@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import * as protoLoader from "@grpc/proto-loader";
-import { PROTO_FILES, protoLoaderOptions } from "../proto-options.ts";
+import { FD_MESSAGE_HEADER_BYTES, FD_MESSAGE_KIND, FD_MESSAGE_MAGIC, FD_MESSAGE_MAX_DETAIL_BYTES } from "@gmempool/contract";
 import {
-  FD_MESSAGE_HEADER_BYTES,
-  FD_MESSAGE_KIND,
-  FD_MESSAGE_MAGIC,
-  FD_MESSAGE_MAX_DETAIL_BYTES,
-  FD_TYPE_NUMBER,
   decodeFdRequest,
   encodeFdMessage,
   readFdMessageDetail,
@@ -15,21 +9,7 @@ import {
   truncateDetail,
 } from "./fd-message.ts";
 
-const definition = protoLoader.loadSync([...PROTO_FILES], protoLoaderOptions());
-
-function protoEnum(name: string): Record<string, number> {
-  const e = definition[name] as { type: { value: { name: string; number: number }[] } };
-  return Object.fromEntries(e.type.value.map((v) => [v.name, v.number]));
-}
-
 describe("fd channel framing", () => {
-  test("the kind and fd type numbers are the proto's", () => {
-    const kinds = protoEnum("gmempool.v1.FdMessageKind");
-    assert.deepEqual(Object.fromEntries(Object.entries(FD_MESSAGE_KIND).map(([k, v]) => [`FD_MESSAGE_KIND_${k}`, v])), kinds);
-    const types = protoEnum("gmempool.v1.FdType");
-    assert.deepEqual(Object.fromEntries(Object.entries(FD_TYPE_NUMBER).map(([k, v]) => [`FD_TYPE_${k}`, v])), types);
-  });
-
   test("a message is the 64-byte little-endian header of fd_channel.proto at its offsets", () => {
     const token = new Uint8Array(16).map((_, i) => i + 1);
     const bytes = encodeFdMessage({ kind: FD_MESSAGE_KIND.SEND_FD_REPLY, status: 5, fdType: 2, sequence: 0x0102030405060708n, sizeBytes: 1n << 40n, token, detail: "hé" });

@@ -4,41 +4,11 @@
  * (replies only) at most 192 bytes of UTF-8 detail text. File descriptors travel only in
  * SCM_RIGHTS ancillary data; nothing in this header is ever an fd.
  *
- * The numbers of FdMessageKind and FdType are fixed by the proto. With `enums: String` the
- * generated const objects hold names, so the numbers are kept here and checked against the
- * loaded package definition in fd-message.test.ts.
+ * The numbers (header size, magic, version, FdMessageKind, FdType) are the wire contract's,
+ * @gmempool/contract's fd-message-format.ts, which checks them against the proto.
  */
 
-/** struct gmempool_fd_msg is exactly this long; requests are exactly this long. */
-export const FD_MESSAGE_HEADER_BYTES = 64;
-/** The bytes "GMFD" read as a little-endian uint32. */
-export const FD_MESSAGE_MAGIC = 0x44464d47;
-/** The highest (and only) channel protocol version this daemon speaks. */
-export const FD_CHANNEL_VERSION = 1;
-/** Replies carry at most this much detail text after the header. */
-export const FD_MESSAGE_MAX_DETAIL_BYTES = 192;
-/** Tokens are 16 random bytes. */
-export const FD_TOKEN_BYTES = 16;
-
-/** FdMessageKind numbers (fd_channel.proto). */
-export const FD_MESSAGE_KIND = {
-  UNSPECIFIED: 0,
-  SEND_FD: 1,
-  SEND_FD_REPLY: 2,
-  RECEIVE_FD: 3,
-  RECEIVE_FD_REPLY: 4,
-  FD_DELIVERY: 5,
-  CANCEL: 6,
-  CANCEL_REPLY: 7,
-} as const;
-
-/** FdType numbers (resources.proto). */
-export const FD_TYPE_NUMBER = {
-  UNSPECIFIED: 0,
-  GUEST_MEMFD: 1,
-  MEMFD_SHMEM: 2,
-  MEMFD_HUGETLB: 3,
-} as const;
+import { FD_CHANNEL_VERSION, FD_MESSAGE_HEADER_BYTES, FD_MESSAGE_MAGIC, FD_MESSAGE_MAX_DETAIL_BYTES, FD_TOKEN_BYTES } from "@gmempool/contract";
 
 /** One decoded header. 64-bit fields are bigint; `token` is a copy. */
 export interface FdMessage {

@@ -59,11 +59,11 @@ describe("fd channel tokens", () => {
 
   test("wrong length, wrong direction and wrong fd type are invalid-argument", () => {
     const { tokens } = table();
-    const send = tokens.issueSend(A, asFd(50), { fdType: "memfd-shmem", sizeBytes: 0n });
+    const send = tokens.issueSend(A, asFd(50), { fdType: "memfd_shmem", sizeBytes: 0n });
     const receive = tokens.issueReceive(A, () => Promise.resolve());
     assert.throws(() => tokens.claim(new Uint8Array(3), A, SEND), rejects("invalid-argument", /gmem_fd_token is 3 bytes; a token is 16 bytes/));
     assert.throws(() => tokens.claim(receive, A, SEND), rejects("invalid-argument", /is a RECEIVE_FD token; this field needs a SEND_FD token/));
-    assert.throws(() => tokens.claim(send, A, { ...SEND, fdTypes: ["guest_memfd"] }), rejects("invalid-argument", /names a memfd-shmem fd; this field needs a guest_memfd/));
+    assert.throws(() => tokens.claim(send, A, { ...SEND, fdTypes: ["guest_memfd"] }), rejects("invalid-argument", /names a memfd_shmem fd; this field needs a guest_memfd/));
   });
 
   test("a token in use by one call is not-found for another", () => {

@@ -29,7 +29,7 @@ import { type FdDelivery, type FdInspection, type FdType } from "../../daemon/po
 import { GmempoolError } from "../../pool/errors.ts";
 import { REAL_CLOCK, type Clock, type ClockTimer } from "../../kvm/clock.ts";
 import type { Fd } from "../../kvm/fd.ts";
-import { FD_TOKEN_BYTES } from "./fd-message.ts";
+import { FD_TOKEN_BYTES } from "@gmempool/contract";
 
 export type FdTokenDirection = "send" | "receive";
 

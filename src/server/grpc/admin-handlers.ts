@@ -6,9 +6,9 @@
  */
 import { type AdminService, type Caller, type ForceReleaseTarget, type PolicyUpdate } from "../../daemon/pool-service.ts";
 import { GmempoolError } from "../../pool/errors.ts";
-import type { AdminHandlers } from "../generated/gmempool/v1/Admin.ts";
-import type { SetPolicyRequest__Output } from "../generated/gmempool/v1/SetPolicyRequest.ts";
-import type { ForceReleaseRequest__Output } from "../generated/gmempool/v1/ForceReleaseRequest.ts";
+import type { AdminHandlers } from "@gmempool/contract/generated/gmempool/v1/Admin";
+import type { SetPolicyRequest__Output } from "@gmempool/contract/generated/gmempool/v1/SetPolicyRequest";
+import type { ForceReleaseRequest__Output } from "@gmempool/contract/generated/gmempool/v1/ForceReleaseRequest";
 import { DISCARD_POLICY, arenaOverrideToProto, bytesFromProto, policyToProto } from "../proto-codec.ts";
 import { unaryHandler, type HandlerContext } from "./handler-context.ts";
 

@@ -7,7 +7,7 @@
  */
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { ArenaService, Caller, LeaseService, PoolReader } from "../../daemon/pool-service.ts";
-import type { PoolHandlers } from "../generated/gmempool/v1/Pool.ts";
+import type { PoolHandlers } from "@gmempool/contract/generated/gmempool/v1/Pool";
 import {
   ARENA_KIND,
   CONTENT_INTENT,
@@ -31,8 +31,8 @@ import {
 import type { FdTokenClaim, FdTokenExpectation } from "../fd-channel/fd-token-table.ts";
 import { unaryHandler, type HandlerContext, type UnaryAnswer } from "./handler-context.ts";
 import type { WatchRegistry } from "./watch-handler.ts";
-import type { WatchRequest__Output } from "../generated/gmempool/v1/WatchRequest.ts";
-import type { WatchResponse } from "../generated/gmempool/v1/WatchResponse.ts";
+import type { WatchRequest__Output } from "@gmempool/contract/generated/gmempool/v1/WatchRequest";
+import type { WatchResponse } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
 
 /**
  * Runs `body` with the tokens claimed; each claim is settled with the call's outcome (consumed

@@ -14,8 +14,8 @@ import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import { type PoolReader, type WatchRequest as ServiceWatchRequest, type PoolEventKind, type WatchStream } from "../../daemon/pool-service.ts";
 import { GmempoolError } from "../../pool/errors.ts";
 import { statusForError } from "../error-status.ts";
-import type { WatchRequest__Output } from "../generated/gmempool/v1/WatchRequest.ts";
-import type { WatchResponse } from "../generated/gmempool/v1/WatchResponse.ts";
+import type { WatchRequest__Output } from "@gmempool/contract/generated/gmempool/v1/WatchRequest";
+import type { WatchResponse } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
 import { POOL_EVENT_KIND, poolEventToProto } from "../proto-codec.ts";
 import { statusName, type HandlerContext } from "./handler-context.ts";
 

@@ -68,8 +68,7 @@ export function requireOpenFd(fd: number): FdInspection {
 /** The daemon's reattach checks of one file (type, size, memfd name), plus device and inode. */
 export function checkReattachedFile(arena: FakeArena, journaled: FakeArenaFile, received: FdInspection): void {
   const expected = journaled.fdType === "guest_memfd" ? "guest_memfd" : "memfd";
-  const daemonSpelling = journaled.fdType === "memfd_shmem" ? "memfd-shmem" : journaled.fdType === "memfd_hugetlb" ? "memfd-hugetlb" : "guest_memfd";
-  if (received.kind !== expected) throw new FailedPreconditionError(`the fd is ${describeFd(received)}, not a ${daemonSpelling}`);
+  if (received.kind !== expected) throw new FailedPreconditionError(`the fd is ${describeFd(received)}, not a ${journaled.fdType}`);
   const size = BigInt(arena.unitCount) * UNIT_BYTES;
   if (received.sizeBytes !== size) throw new FailedPreconditionError(`size_bytes ${size} differs from the fd's size ${received.sizeBytes}`);
   if (journaled.memfdName !== "" && !received.link.startsWith(`/memfd:${journaled.memfdName}`)) {

@@ -20,7 +20,8 @@ import { errorForStatus, InternalError, NotFoundError, UnavailableError, type Po
 import type { FdType } from "../resources.ts";
 import { remainingMs } from "../deadline.ts";
 import { FdDelivery } from "./fd-delivery.ts";
-import { decodeFdReply, encodeFdRequest, FD_CHANNEL_VERSION, FD_MESSAGE_KIND, FD_MESSAGE_MAGIC, FD_TYPE_NUMBER, type FdReply } from "./fd-message.ts";
+import { FD_CHANNEL_VERSION, FD_MESSAGE_KIND, FD_MESSAGE_MAGIC } from "@gmempool/contract";
+import { decodeFdReply, encodeFdRequest, FD_TYPE_NUMBER_BY_NAME, type FdReply } from "./fd-message.ts";
 import { closeFd, ECONNREFUSED, ENOENT } from "./libc.ts";
 import { SeqpacketConnectError, SeqpacketSocket, type ReceivedMessage } from "./seqpacket-socket.ts";
 
@@ -40,7 +41,7 @@ interface PendingRequest {
   readonly timer: NodeJS.Timeout;
 }
 
-const FD_TYPE_BY_NUMBER = new Map<number, FdType>(Object.entries(FD_TYPE_NUMBER).map(([name, n]) => [n, name as FdType]));
+const FD_TYPE_BY_NUMBER = new Map<number, FdType>(Object.entries(FD_TYPE_NUMBER_BY_NAME).map(([name, n]) => [n, name as FdType]));
 const REPLY_KIND: Readonly<Record<number, number>> = {
   [FD_MESSAGE_KIND.SEND_FD]: FD_MESSAGE_KIND.SEND_FD_REPLY,
   [FD_MESSAGE_KIND.RECEIVE_FD]: FD_MESSAGE_KIND.RECEIVE_FD_REPLY,
@@ -95,7 +96,7 @@ export class FdChannelClient {
 
   /** SEND_FD: `fd` (borrowed) claimed to be `fdType`; resolves with the token, rejects with the daemon's error. */
   async sendFd(fd: number, fdType: FdType, deadline: number): Promise<SentFd> {
-    const reply = await this.#request({ kind: FD_MESSAGE_KIND.SEND_FD, fdType: FD_TYPE_NUMBER[fdType] }, [fd], deadline, "fd channel SEND_FD");
+    const reply = await this.#request({ kind: FD_MESSAGE_KIND.SEND_FD, fdType: FD_TYPE_NUMBER_BY_NAME[fdType] }, [fd], deadline, "fd channel SEND_FD");
     const verified = FD_TYPE_BY_NUMBER.get(reply.fdType);
     if (verified === undefined) throw new InternalError(`the daemon verified the fd as fd_type ${reply.fdType}, which this client does not know`, { operation: "fd channel SEND_FD" });
     return { token: reply.token, fdType: verified, sizeBytes: reply.sizeBytes };

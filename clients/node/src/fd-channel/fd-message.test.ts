@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { EnumTypeDefinition } from "@grpc/proto-loader";
 import { gmempoolPackageDefinition } from "../wire/proto-files.ts";
-import { decodeFdReply, encodeFdRequest, FD_MESSAGE_HEADER_BYTES, FD_MESSAGE_KIND, FD_MESSAGE_MAGIC, FD_TYPE_NUMBER } from "./fd-message.ts";
+import { FD_MESSAGE_HEADER_BYTES, FD_MESSAGE_KIND, FD_MESSAGE_MAGIC } from "@gmempool/contract";
+import { decodeFdReply, encodeFdRequest, FD_TYPE_NUMBER_BY_NAME } from "./fd-message.ts";
 
 /** name -> number of an enum of the loaded protos. */
 function protoEnum(name: string): Map<string, number> {
@@ -12,12 +13,12 @@ function protoEnum(name: string): Map<string, number> {
 }
 
 describe("fd channel messages (docs/api.md: 64-byte little-endian header)", () => {
-  test("FdMessageKind and FdType numbers are the proto's", () => {
-    const kinds = protoEnum("gmempool.v1.FdMessageKind");
-    for (const [name, number] of Object.entries(FD_MESSAGE_KIND)) assert.equal(kinds.get(`FD_MESSAGE_KIND_${name}`), number, name);
-    assert.equal(kinds.size, Object.keys(FD_MESSAGE_KIND).length);
+  // The numbers themselves are the contract's (checked in packages/contract); this checks that
+  // the client's names for them are the proto's FdType values, lower-cased.
+  test("each of the client's fd type names is the proto's FdType value of that number", () => {
     const types = protoEnum("gmempool.v1.FdType");
-    for (const [name, number] of Object.entries(FD_TYPE_NUMBER)) assert.equal(types.get(`FD_TYPE_${name.toUpperCase()}`), number, name);
+    for (const [name, number] of Object.entries(FD_TYPE_NUMBER_BY_NAME)) assert.equal(types.get(`FD_TYPE_${name.toUpperCase()}`), number, name);
+    assert.equal(types.size - 1, Object.keys(FD_TYPE_NUMBER_BY_NAME).length, "every FdType but UNSPECIFIED has a client name");
   });
 
   test("a request is exactly 64 bytes with the fields at their offsets", () => {

@@ -4,42 +4,17 @@
  * (replies only) at most 192 bytes of UTF-8 detail. File descriptors travel only in SCM_RIGHTS;
  * no number in a header is ever an fd.
  *
- *   struct gmempool_fd_msg {
- *     uint32_t magic;      //  0: 0x44464d47 "GMFD"      uint64_t size_bytes;   // 24
- *     uint16_t version;    //  4: 1                      uint8_t  token[16];    // 32
- *     uint16_t kind;       //  6: FdMessageKind          uint32_t detail_bytes; // 48
- *     uint32_t status;     //  8: gRPC code, 0 = OK      uint32_t flags;        // 52: 0
- *     uint32_t fd_type;    // 12: FdType                 uint64_t reserved;     // 56: 0
- *     uint64_t sequence;   // 16: echoed in the reply
- *   };
- *
- * The numbers of FdMessageKind and FdType are fixed by the proto; fd-message.test.ts checks
- * these constants against the loaded proto.
+ * The numbers (header size, magic, version, FdMessageKind, FdType) are the wire contract's,
+ * @gmempool/contract's fd-message-format.ts, which checks them against the proto.
  */
+import { FD_CHANNEL_VERSION, FD_MESSAGE_HEADER_BYTES, FD_MESSAGE_MAGIC, FD_TOKEN_BYTES, FD_TYPE_NUMBER } from "@gmempool/contract";
 import type { FdType } from "../resources.ts";
 
-export const FD_MESSAGE_HEADER_BYTES = 64;
-export const FD_MESSAGE_MAGIC = 0x44464d47;
-export const FD_CHANNEL_VERSION = 1;
-export const FD_TOKEN_BYTES = 16;
-
-/** FdMessageKind (fd_channel.proto). */
-export const FD_MESSAGE_KIND = {
-  UNSPECIFIED: 0,
-  SEND_FD: 1,
-  SEND_FD_REPLY: 2,
-  RECEIVE_FD: 3,
-  RECEIVE_FD_REPLY: 4,
-  FD_DELIVERY: 5,
-  CANCEL: 6,
-  CANCEL_REPLY: 7,
-} as const;
-
-/** FdType (resources.proto) by the client's name. */
-export const FD_TYPE_NUMBER: Readonly<Record<FdType, number>> = {
-  guest_memfd: 1,
-  memfd_shmem: 2,
-  memfd_hugetlb: 3,
+/** The FdType number (resources.proto) of each of the client's fd type names. */
+export const FD_TYPE_NUMBER_BY_NAME: Readonly<Record<FdType, number>> = {
+  guest_memfd: FD_TYPE_NUMBER.GUEST_MEMFD,
+  memfd_shmem: FD_TYPE_NUMBER.MEMFD_SHMEM,
+  memfd_hugetlb: FD_TYPE_NUMBER.MEMFD_HUGETLB,
 };
 
 export interface FdRequest {

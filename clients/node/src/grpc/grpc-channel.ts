@@ -8,10 +8,10 @@
  */
 import { resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import type { ProtoGrpcType as AdminProto } from "../generated/admin.ts";
-import type { AdminClient } from "../generated/gmempool/v1/Admin.ts";
-import type { PoolClient as PoolStub } from "../generated/gmempool/v1/Pool.ts";
-import type { ProtoGrpcType as PoolProto } from "../generated/pool.ts";
+import type { ProtoGrpcType as AdminProto } from "@gmempool/contract/generated/admin";
+import type { AdminClient } from "@gmempool/contract/generated/gmempool/v1/Admin";
+import type { PoolClient as PoolStub } from "@gmempool/contract/generated/gmempool/v1/Pool";
+import type { ProtoGrpcType as PoolProto } from "@gmempool/contract/generated/pool";
 import { CancelledError, DeadlineExceededError, InternalError } from "../pool-errors.ts";
 import { gmempoolPackageDefinition } from "../wire/proto-files.ts";
 import { errorFromGrpc } from "./grpc-errors.ts";

@@ -7,14 +7,14 @@
  * Optional client fields map to absent wire fields (proto3 presence where the proto has
  * `optional`; the default value elsewhere, which the daemon reads as "not given").
  */
-import type { AllocateRequest as AllocateWire } from "../generated/gmempool/v1/AllocateRequest.ts";
-import type { ConvertRequest as ConvertWire } from "../generated/gmempool/v1/ConvertRequest.ts";
-import type { CreateArenaPairRequest as CreateArenaPairWire } from "../generated/gmempool/v1/CreateArenaPairRequest.ts";
-import type { CreateMemfdArenaRequest as CreateMemfdArenaWire } from "../generated/gmempool/v1/CreateMemfdArenaRequest.ts";
-import type { ForceReleaseRequest as ForceReleaseWire } from "../generated/gmempool/v1/ForceReleaseRequest.ts";
-import type { RegisterGuestMemfdArenaRequest as RegisterWire } from "../generated/gmempool/v1/RegisterGuestMemfdArenaRequest.ts";
-import type { SetPolicyRequest as SetPolicyWire } from "../generated/gmempool/v1/SetPolicyRequest.ts";
-import type { WatchRequest as WatchWire } from "../generated/gmempool/v1/WatchRequest.ts";
+import type { AllocateRequest as AllocateWire } from "@gmempool/contract/generated/gmempool/v1/AllocateRequest";
+import type { ConvertRequest as ConvertWire } from "@gmempool/contract/generated/gmempool/v1/ConvertRequest";
+import type { CreateArenaPairRequest as CreateArenaPairWire } from "@gmempool/contract/generated/gmempool/v1/CreateArenaPairRequest";
+import type { CreateMemfdArenaRequest as CreateMemfdArenaWire } from "@gmempool/contract/generated/gmempool/v1/CreateMemfdArenaRequest";
+import type { ForceReleaseRequest as ForceReleaseWire } from "@gmempool/contract/generated/gmempool/v1/ForceReleaseRequest";
+import type { RegisterGuestMemfdArenaRequest as RegisterWire } from "@gmempool/contract/generated/gmempool/v1/RegisterGuestMemfdArenaRequest";
+import type { SetPolicyRequest as SetPolicyWire } from "@gmempool/contract/generated/gmempool/v1/SetPolicyRequest";
+import type { WatchRequest as WatchWire } from "@gmempool/contract/generated/gmempool/v1/WatchRequest";
 import type { AllocateRequest, ByteRange, ConvertRequest, CreateArenaPairRequest, CreateMemfdArenaRequest, ForceReleaseTarget, RegisterGuestMemfdArenaRequest, SetPolicyRequest, WatchRequest } from "../pool.ts";
 import { InvalidArgumentError } from "../pool-errors.ts";
 import { CONTENT_INTENT, CONVERSION_MODE, DISCARD_POLICY, encodeBytes, encodeUint32, MEMFD_BACKING, PAGE_VISIBILITY, POOL_EVENT_KIND } from "./wire-codec.ts";

@@ -2,14 +2,14 @@
  * Decoding the results of the mutating RPCs (the responses that are not a resource), in the
  * same manner as wire-codec.ts: decimal strings to bigint, enum names to the client's names.
  */
-import type { ConvertResponse__Output } from "../generated/gmempool/v1/ConvertResponse.ts";
-import type { DeleteArenaResponse__Output } from "../generated/gmempool/v1/DeleteArenaResponse.ts";
-import type { DiscardResponse__Output } from "../generated/gmempool/v1/DiscardResponse.ts";
-import type { ForceReleaseResponse__Output } from "../generated/gmempool/v1/ForceReleaseResponse.ts";
-import type { GetPolicyResponse__Output } from "../generated/gmempool/v1/GetPolicyResponse.ts";
-import type { PopulateResponse__Output } from "../generated/gmempool/v1/PopulateResponse.ts";
-import type { ReleaseResponse__Output } from "../generated/gmempool/v1/ReleaseResponse.ts";
-import type { SetPolicyResponse__Output } from "../generated/gmempool/v1/SetPolicyResponse.ts";
+import type { ConvertResponse__Output } from "@gmempool/contract/generated/gmempool/v1/ConvertResponse";
+import type { DeleteArenaResponse__Output } from "@gmempool/contract/generated/gmempool/v1/DeleteArenaResponse";
+import type { DiscardResponse__Output } from "@gmempool/contract/generated/gmempool/v1/DiscardResponse";
+import type { ForceReleaseResponse__Output } from "@gmempool/contract/generated/gmempool/v1/ForceReleaseResponse";
+import type { GetPolicyResponse__Output } from "@gmempool/contract/generated/gmempool/v1/GetPolicyResponse";
+import type { PopulateResponse__Output } from "@gmempool/contract/generated/gmempool/v1/PopulateResponse";
+import type { ReleaseResponse__Output } from "@gmempool/contract/generated/gmempool/v1/ReleaseResponse";
+import type { SetPolicyResponse__Output } from "@gmempool/contract/generated/gmempool/v1/SetPolicyResponse";
 import type { ArenaPolicyOverride, ConvertResult, DeleteArenaResult, DiscardResult, ForceReleaseResult, PolicyView, PopulateResult, ReleaseResult, SetPolicyResult } from "../resources.ts";
 import { decodeArenaOverride, decodePolicy, DISCARD_POLICY } from "./wire-codec.ts";
 

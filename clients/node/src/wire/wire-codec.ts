@@ -8,23 +8,23 @@
  * compile until it is mapped; a wire name the table does not know (a newer daemon) decodes to an
  * InternalError naming it rather than to a guess.
  */
-import type { Arena__Output } from "../generated/gmempool/v1/Arena.ts";
-import type { ContentIntent__Output } from "../generated/gmempool/v1/ContentIntent.ts";
-import type { ConversionMode__Output } from "../generated/gmempool/v1/ConversionMode.ts";
-import type { DiscardPolicy__Output } from "../generated/gmempool/v1/DiscardPolicy.ts";
-import type { MemfdBacking__Output } from "../generated/gmempool/v1/MemfdBacking.ts";
-import type { PageVisibility__Output } from "../generated/gmempool/v1/PageVisibility.ts";
-import type { PoolEventKind__Output } from "../generated/gmempool/v1/PoolEventKind.ts";
-import type { ArenaPolicyOverride__Output } from "../generated/gmempool/v1/ArenaPolicyOverride.ts";
-import type { GetCapabilitiesResponse__Output } from "../generated/gmempool/v1/GetCapabilitiesResponse.ts";
-import type { GetFragmentationMapResponse__Output } from "../generated/gmempool/v1/GetFragmentationMapResponse.ts";
-import type { Identity__Output } from "../generated/gmempool/v1/Identity.ts";
-import type { Lease__Output } from "../generated/gmempool/v1/Lease.ts";
-import type { Policy__Output } from "../generated/gmempool/v1/Policy.ts";
-import type { PoolStatus__Output } from "../generated/gmempool/v1/PoolStatus.ts";
-import type { WatchResponse__Output } from "../generated/gmempool/v1/WatchResponse.ts";
-import type { Duration__Output } from "../generated/google/protobuf/Duration.ts";
-import type { Timestamp__Output } from "../generated/google/protobuf/Timestamp.ts";
+import type { Arena__Output } from "@gmempool/contract/generated/gmempool/v1/Arena";
+import type { ContentIntent__Output } from "@gmempool/contract/generated/gmempool/v1/ContentIntent";
+import type { ConversionMode__Output } from "@gmempool/contract/generated/gmempool/v1/ConversionMode";
+import type { DiscardPolicy__Output } from "@gmempool/contract/generated/gmempool/v1/DiscardPolicy";
+import type { MemfdBacking__Output } from "@gmempool/contract/generated/gmempool/v1/MemfdBacking";
+import type { PageVisibility__Output } from "@gmempool/contract/generated/gmempool/v1/PageVisibility";
+import type { PoolEventKind__Output } from "@gmempool/contract/generated/gmempool/v1/PoolEventKind";
+import type { ArenaPolicyOverride__Output } from "@gmempool/contract/generated/gmempool/v1/ArenaPolicyOverride";
+import type { GetCapabilitiesResponse__Output } from "@gmempool/contract/generated/gmempool/v1/GetCapabilitiesResponse";
+import type { GetFragmentationMapResponse__Output } from "@gmempool/contract/generated/gmempool/v1/GetFragmentationMapResponse";
+import type { Identity__Output } from "@gmempool/contract/generated/gmempool/v1/Identity";
+import type { Lease__Output } from "@gmempool/contract/generated/gmempool/v1/Lease";
+import type { Policy__Output } from "@gmempool/contract/generated/gmempool/v1/Policy";
+import type { PoolStatus__Output } from "@gmempool/contract/generated/gmempool/v1/PoolStatus";
+import type { WatchResponse__Output } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
+import type { Duration__Output } from "@gmempool/contract/generated/google/protobuf/Duration";
+import type { Timestamp__Output } from "@gmempool/contract/generated/google/protobuf/Timestamp";
 import { InternalError, InvalidArgumentError } from "../pool-errors.ts";
 import type {
   Arena,
