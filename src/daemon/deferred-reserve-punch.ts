@@ -11,8 +11,8 @@
  *
  * Why wait PUNCH_DELAY_MS rather than punch at once (mimalloc's delayed release, for the same
  * reason: churn): a unit released soon after it was handed out (a VMM's allocate / release
- * churn) finds its reserve copy still there, so neither the punch nor the reserve's re-populate
- * of 2 MiB is done at all; and a punch that does run no longer competes for this machine's two
+ * churn) finds its reserve copy still there, so the punch never runs and the reserve's re-populate
+ * finds its 2 MiB in place (nothing to allocate and zero again); and a punch that does run no longer competes for this machine's two
  * CPUs with the call's own journal write and response (bench rpc, A/B in one session, medians of
  * 3 rounds, with the O_DSYNC journal: 1-unit Allocate p50 2.03 -> 1.48 ms). The cost is bounded:
  * at most what is handed out in PUNCH_DELAY_MS stays held twice for that long.

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { IN_PLACE_CONVERSION_V8, MAINLINE_PRIVATE_MEMORY } from "../kvm/fake-capabilities.ts";
 import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_SW_PROTECTED_VM } from "../kvm/kernel-constants.ts";
 import type { Fd } from "../kvm/fd.ts";
+import { PUNCH_DELAY_MS } from "./deferred-reserve-punch.ts";
 import { FakeDaemon } from "./fake-daemon.ts";
 import { type AllocateResult, type PoolEvent } from "./pool-service.ts";
 import { isGmempoolError } from "../pool/errors.ts";
@@ -251,10 +252,12 @@ describe("PoolManager on the fake kernel", () => {
     const release = (l: AllocateResult): Promise<unknown> => d.manager.release(caller, { requestId: "", leaseId: l.lease.leaseId });
     // Sizes of one step each (maxStepUnits 4). The reserve hands slots out from the top and
     // takes them back at the bottom (reserve.ts): the first lease has the highest slots.
-    const leases: AllocateResult[] = [];
-    for (const n of [4, 3, 2]) leases.push(await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: n, label: "" }));
-    const [first, second, third] = leases as [AllocateResult, AllocateResult, AllocateResult];
+    // The first lease's punch starts PUNCH_DELAY_MS after its Allocate and is held; the two
+    // later leases' punches then wait in the queue behind it (one worker).
+    const leases: AllocateResult[] = [await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 4, label: "" })];
     await hold.held;
+    for (const n of [3, 2]) leases.push(await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: n, label: "" }));
+    const [first, second, third] = leases as [AllocateResult, AllocateResult, AllocateResult];
     // Every lease is usable while the first punch is held and the other two are queued.
     assert.deepEqual(leases.map((l) => l.lease.sharedBytes), [4n * UNIT, 3n * UNIT, 2n * UNIT]);
     assert.equal(d.manager.reserveHeldTwiceUnits, 9);
@@ -306,6 +309,40 @@ describe("PoolManager on the fake kernel", () => {
     stop();
     d.assertConservation();
     assert.equal(d.manager.pool.reserve.freeUnits, 32 - 4);
+  });
+
+  test("background reserve punches wait PUNCH_DELAY_MS: a release within it finds the reserve's copy still there, never punched", async () => {
+    const d = await daemon({ capacityUnits: 16, configure: (c) => ({ ...c, pool: { ...c.pool, reservePunch: "background" } }) });
+    const vmm = d.vmm();
+    const { arena } = await gmemArena(vmm, 8);
+    const caller = vmm.caller();
+    const reserveFd = d.manager.reserveFd!;
+    const reserveCalls: string[] = [];
+    // Counts the reserve's fallocates and holds none of them.
+    d.kernel.holdSlowCalls((c) => {
+      if (c.op === "fallocate" && c.fd === reserveFd) reserveCalls.push(c.mode === FALLOCATE_PUNCH ? "punch" : "populate");
+      return false;
+    });
+    const started = performance.now();
+    const { lease } = await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" });
+    assert.equal(d.manager.reserveHeldTwiceUnits, 2, "the reserve still holds the units' copies");
+    await d.manager.release(caller, { requestId: "", leaseId: lease.leaseId });
+    const elapsed = performance.now() - started;
+    await d.settle();
+    // Released within the delay: the copy was never punched (its re-populate finds the pages there).
+    if (elapsed < PUNCH_DELAY_MS) assert.ok(!reserveCalls.includes("punch"), `no reserve punch: ${reserveCalls.join(", ")}`);
+    assert.equal(d.kernel.populatedBytes(reserveFd), 16n * UNIT, "the reserve holds every free unit");
+    assert.equal(d.manager.reserveHeldTwiceUnits, 0);
+    assert.equal(d.manager.pool.reserve.freeUnits, 16);
+    d.assertConservation();
+    // Held longer than the delay, the copy is punched (and populated again on release).
+    const kept = await d.manager.allocate(caller, { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" });
+    await new Promise((resolve) => setTimeout(resolve, PUNCH_DELAY_MS * 3));
+    await d.settle();
+    assert.equal(d.manager.reserveHeldTwiceUnits, 0);
+    assert.ok(reserveCalls.includes("punch"), `the punch ran after the delay: ${reserveCalls.join(", ")}`);
+    await d.manager.release(caller, { requestId: "", leaseId: kept.lease.leaseId });
+    d.assertConservation();
   });
 
   test("a pool that cannot be backed refuses to start, saying why", async () => {
