@@ -7,10 +7,10 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { crc32 } from "node:zlib";
-import { MAINLINE_PRIVATE_MEMORY } from "../kvm/fake-capabilities.ts";
+import { MAINLINE_PRIVATE_MEMORY } from "../kvm/fake/fake-capabilities.ts";
 import { KVM_X86_SW_PROTECTED_VM } from "../kvm/kernel-constants.ts";
 import type { Fd } from "../kvm/fd.ts";
-import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
+import { FakeDaemon, type FakeVmm } from "./testing/fake-daemon.ts";
 import { type ArenaInfo } from "./pool-service.ts";
 import { daemon, gmemArena, deliverTo, refuses, rejects, UNIT, stopAfterTests } from "./testing/manager-test-kit.ts";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { isGmempoolError } from "../pool/errors.ts";
-import { FakeDaemon } from "./fake-daemon.ts";
+import { FakeDaemon } from "./testing/fake-daemon.ts";
 
 const UNIT = 2n * 1024n * 1024n;
 const daemons: FakeDaemon[] = [];

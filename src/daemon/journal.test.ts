@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { pino } from "pino";
 import { Journal, JournalCorruptError } from "./journal.ts";
-import { testTempDir } from "./test-temp-dir.ts";
+import { testTempDir } from "./testing/test-temp-dir.ts";
 
 const logger = pino({ level: "silent" });
 

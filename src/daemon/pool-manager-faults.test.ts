@@ -13,14 +13,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { inspect } from "node:util";
-import { MAINLINE_PRIVATE_MEMORY } from "../kvm/fake-capabilities.ts";
-import type { FakeKernel, FakeOp } from "../kvm/fake-kernel.ts";
+import { MAINLINE_PRIVATE_MEMORY } from "../kvm/fake/fake-capabilities.ts";
+import type { FakeKernel, FakeOp } from "../kvm/fake/fake-kernel.ts";
 import type { Fd } from "../kvm/fd.ts";
 import { FALLOCATE_PUNCH, KVM_X86_SW_PROTECTED_VM } from "../kvm/kernel-constants.ts";
 import type { KernelErrno } from "../kvm/kernel-error.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { DEFAULT_CONFIG } from "./config.ts";
-import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
+import { FakeDaemon, type FakeVmm } from "./testing/fake-daemon.ts";
 import { type ArenaInfo, type ReserveMode } from "./pool-service.ts";
 import { isGmempoolError } from "../pool/errors.ts";
 

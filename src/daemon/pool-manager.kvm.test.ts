@@ -19,7 +19,7 @@ import { kvmSkipReason } from "../kvm/require-kvm.ts";
 import { DEFAULT_CONFIG, type DaemonConfig } from "./config.ts";
 import { PoolManager } from "./pool-manager.ts";
 import type { ReserveMode } from "./pool-service.ts";
-import { testTempDir } from "./test-temp-dir.ts";
+import { testTempDir } from "./testing/test-temp-dir.ts";
 
 const skip = kvmSkipReason({ root: true });
 

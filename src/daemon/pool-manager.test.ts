@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { IN_PLACE_CONVERSION_V8, MAINLINE_PRIVATE_MEMORY } from "../kvm/fake-capabilities.ts";
+import { IN_PLACE_CONVERSION_V8, MAINLINE_PRIVATE_MEMORY } from "../kvm/fake/fake-capabilities.ts";
 import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_SW_PROTECTED_VM } from "../kvm/kernel-constants.ts";
 import type { Fd } from "../kvm/fd.ts";
 import { PUNCH_DELAY_MS } from "./deferred-reserve-punch.ts";
-import { FakeDaemon } from "./fake-daemon.ts";
+import { FakeDaemon } from "./testing/fake-daemon.ts";
 import { type AllocateResult, type PoolEvent } from "./pool-service.ts";
 import { isGmempoolError } from "../pool/errors.ts";
 import { daemon, gmemArena, deliverTo, refuses, rejects, withTimeout, UNIT } from "./testing/manager-test-kit.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { isGmempoolError } from "../pool/errors.ts";
-import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
+import { FakeDaemon, type FakeVmm } from "./testing/fake-daemon.ts";
 import type { ArenaInfo, Caller } from "./pool-service.ts";
 
 const UNIT = 2n * 1024n * 1024n;

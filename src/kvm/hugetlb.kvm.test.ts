@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe } from "node:test";
-import { registerHugetlbContract } from "./kernel-contract.ts";
+import { registerHugetlbContract } from "./testing/kernel-contract.ts";
 import { LinuxKernel } from "./linux-kernel.ts";
 import { kvmSkipReason } from "./require-kvm.ts";
 

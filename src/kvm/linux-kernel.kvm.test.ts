@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe } from "node:test";
-import { registerKernelContract } from "./kernel-contract.ts";
+import { registerKernelContract } from "./testing/kernel-contract.ts";
 import { LinuxKernel } from "./linux-kernel.ts";
 import { kvmSkipReason } from "./require-kvm.ts";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after } from "node:test";
 import type { Fd } from "../../kvm/fd.ts";
 import { isGmempoolError } from "../../pool/errors.ts";
-import { FakeDaemon, type FakeVmm } from "../fake-daemon.ts";
+import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
 import type { ArenaInfo, FdDelivery } from "../pool-service.ts";
 
 export const UNIT = 2n * 1024n * 1024n;

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { FakeDaemon, type FakeDaemonOptions, type FakeVmm } from "../../daemon/fake-daemon.ts";
+import { FakeDaemon, type FakeDaemonOptions, type FakeVmm } from "../../daemon/testing/fake-daemon.ts";
 import type { Caller } from "../../daemon/pool-service.ts";
 import { GmempoolProcess } from "../../main/gmempool-process.ts";
 import { runtimePaths, type RuntimePaths } from "../../main/runtime-dir.ts";

@@ -6,13 +6,13 @@
  * Invariants (assertInvariants): memslots of one address space do not overlap in guest
  * physical space; a memslot's guest_memfd, if any, is alive and belongs to this VM.
  */
-import { ByteRangeSet } from "./byte-range-set.ts";
+import { ByteRangeSet } from "../byte-range-set.ts";
 import { fakeCheckExtension, type FakeCapabilities } from "./fake-capabilities.ts";
 import { FakeFileObject, fail, hex } from "./fake-file-object.ts";
 import { FakeGuestMemfd } from "./fake-guest-memfd.ts";
 import { PAGE_BYTES } from "@gmempool/contract";
-import { KVM_MEM_GUEST_MEMFD, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from "./kernel-constants.ts";
-import type { UserMemoryRegion2, VmMemoryAttributes } from "./kernel-port.ts";
+import { KVM_MEM_GUEST_MEMFD, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from "../kernel-constants.ts";
+import type { UserMemoryRegion2, VmMemoryAttributes } from "../kernel-port.ts";
 
 export interface FakeMemslot {
   readonly slot: number;

@@ -9,19 +9,19 @@
  * and the reserve file), i.e. no unit lost and none counted twice, in the books AND in memory.
  */
 import { pino } from "pino";
-import type { Clock } from "../kvm/clock.ts";
-import { PVM_6_18, type FakeCapabilities } from "../kvm/fake-capabilities.ts";
-import { FakeHost } from "../kvm/fake-host.ts";
-import type { FakeKernel } from "../kvm/fake-kernel.ts";
-import type { Fd } from "../kvm/fd.ts";
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_DEFAULT_VM } from "../kvm/kernel-constants.ts";
-import type { KernelPort } from "../kvm/kernel-port.ts";
-import { PAGE_BYTES, UNIT_BYTES } from "../pool/index.ts";
-import { populatedPredicate } from "../pool/population-planner.ts";
-import { DEFAULT_CONFIG, type DaemonConfig } from "./config.ts";
-import { PoolManager } from "./pool-manager.ts";
+import type { Clock } from "../../kvm/clock.ts";
+import { PVM_6_18, type FakeCapabilities } from "../../kvm/fake/fake-capabilities.ts";
+import { FakeHost } from "../../kvm/fake/fake-host.ts";
+import type { FakeKernel } from "../../kvm/fake/fake-kernel.ts";
+import type { Fd } from "../../kvm/fd.ts";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_DEFAULT_VM } from "../../kvm/kernel-constants.ts";
+import type { KernelPort } from "../../kvm/kernel-port.ts";
+import { PAGE_BYTES, UNIT_BYTES } from "../../pool/index.ts";
+import { populatedPredicate } from "../../pool/population-planner.ts";
+import { DEFAULT_CONFIG, type DaemonConfig } from "../config.ts";
+import { PoolManager } from "../pool-manager.ts";
 import { testTempDir } from "./test-temp-dir.ts";
-import type { ArenaFdStore, Caller, ReserveMode } from "./pool-service.ts";
+import type { ArenaFdStore, Caller, ReserveMode } from "../pool-service.ts";
 
 export interface FakeDaemonOptions {
   readonly capabilities?: FakeCapabilities;

@@ -5,7 +5,7 @@
  *
  * Invariant: every stored data page lies inside `populated`.
  */
-import { ByteRangeSet } from "./byte-range-set.ts";
+import { ByteRangeSet } from "../byte-range-set.ts";
 import { PAGE_BYTES } from "@gmempool/contract";
 
 const PAGE = Number(PAGE_BYTES);

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import { IN_PLACE_CONVERSION_V8, MAINLINE_PRIVATE_MEMORY, PVM_6_18, type FakeCapabilities } from "./fake-capabilities.ts";
 import { FakeHost } from "./fake-host.ts";
 import type { FakeKernel } from "./fake-kernel.ts";
-import { registerHugetlbContract, registerKernelContract, type ContractEnvironment } from "./kernel-contract.ts";
+import { registerHugetlbContract, registerKernelContract, type ContractEnvironment } from "../testing/kernel-contract.ts";
 
 function fakeEnvironment(caps: FakeCapabilities): ContractEnvironment<FakeKernel> {
   return {

@@ -6,10 +6,10 @@
  * Invariants (assertInvariants): populated, private and every binding lie inside [0, size);
  * bindings do not overlap; pins only on page-aligned offsets inside [0, size).
  */
-import { ByteRangeSet } from "./byte-range-set.ts";
+import { ByteRangeSet } from "../byte-range-set.ts";
 import { FakeFileObject, fail, hex } from "./fake-file-object.ts";
 import { FileMemory } from "./fake-file-memory.ts";
-import { KernelError } from "./kernel-error.ts";
+import { KernelError } from "../kernel-error.ts";
 import type { FakeVm } from "./fake-vm.ts";
 import { PAGE_BYTES } from "@gmempool/contract";
 import {
@@ -19,7 +19,7 @@ import {
   GUEST_MEMFD_FLAG_MMAP,
   KVM_MEMORY_ATTRIBUTE_PRIVATE,
   fallocateModeName,
-} from "./kernel-constants.ts";
+} from "../kernel-constants.ts";
 
 const aligned = (value: bigint): boolean => value % PAGE_BYTES === 0n;
 const IOCTL_CREATE = "ioctl(KVM_CREATE_GUEST_MEMFD)";

@@ -15,8 +15,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe as nodeDescribe, test as nodeTest } from "node:test";
-import { asFd, type Fd } from "./fd.ts";
-import { fallocateChunked, FallocateChunkedError } from "./fallocate-chunked.ts";
+import { asFd, type Fd } from "../fd.ts";
+import { fallocateChunked, FallocateChunkedError } from "../fallocate-chunked.ts";
 import { PAGE_BYTES, UNIT_BYTES } from "@gmempool/contract";
 import {
   FALLOC_FL_KEEP_SIZE,
@@ -36,9 +36,9 @@ import {
   KVM_MEM_READONLY,
   KVM_MEMORY_ATTRIBUTE_PRIVATE,
   KVM_X86_DEFAULT_VM,
-} from "./kernel-constants.ts";
-import { KernelError, type KernelErrno } from "./kernel-error.ts";
-import type { KernelPort, Mapping, SeqpacketConnection, SeqpacketListener } from "./kernel-port.ts";
+} from "../kernel-constants.ts";
+import { KernelError, type KernelErrno } from "../kernel-error.ts";
+import type { KernelPort, Mapping, SeqpacketConnection, SeqpacketListener } from "../kernel-port.ts";
 
 // node:test's describe/test return promises that the runner itself awaits; eslint.config.js
 // exempts them only in *.test.ts files, and this file is a library of tests.

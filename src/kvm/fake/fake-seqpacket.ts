@@ -5,9 +5,9 @@
  * (MSG_CMSG_CLOEXEC). Messages never received are dropped with their references when the
  * receiving end closes (unix_release purges the queue).
  */
-import type { Fd } from "./fd.ts";
+import type { Fd } from "../fd.ts";
 import type { FakeFileObject } from "./fake-file-object.ts";
-import { KernelError, type KernelErrno } from "./kernel-error.ts";
+import { KernelError, type KernelErrno } from "../kernel-error.ts";
 import {
   SEQPACKET_MAX_FDS,
   SEQPACKET_MAX_PAYLOAD_BYTES,
@@ -15,7 +15,7 @@ import {
   type SeqpacketConnection,
   type SeqpacketListener,
   type SeqpacketMessage,
-} from "./kernel-port.ts";
+} from "../kernel-port.ts";
 
 /** What a fake socket needs from the process that owns it (implemented by FakeKernel). */
 export interface FakeSocketOwner {
