@@ -1,44 +1,25 @@
 /**
- * The one table from the daemon's error vocabulary to gRPC status codes (STYLE.md rule 3,
- * docs/api.md "Status codes"). The switch is exhaustive: a new ErrorKind does not compile
- * until it is mapped here. Messages pass through unchanged; they are written for the client.
+ * From the daemon's error vocabulary to gRPC statuses (STYLE.md rule 3, docs/api.md "Status
+ * codes"), through the contract's one kind -> status table (a new kind does not compile until
+ * it is mapped there). Messages pass through unchanged; they are written for the client.
  *
  * What leaves here is a plain grpc-js status object ({ code, details, metadata }), never an
  * Error with a numeric `.code` (STYLE.md rule 3).
  */
+import { GRPC_STATUS_OF_KIND } from "@gmempool/contract";
 import { Metadata, status, type StatusObject } from "@grpc/grpc-js";
 import { isGmempoolError, type ErrorKind } from "../pool/errors.ts";
 
 /** Trailing metadata of Convert IN_PLACE blocked by a pinned page: the first busy offset. */
 export const ERROR_OFFSET_METADATA_KEY = "gmempool-error-offset-bytes";
 
+/**
+ * The status of a kind: the contract's one table (packages/contract/src/error-kinds.ts), whose
+ * type makes a kind without a status fail the build. The core's kinds are the contract's (a
+ * test holds src/pool/errors.ts to it).
+ */
 export function statusForErrorKind(kind: ErrorKind): status {
-  switch (kind) {
-    case "invalid-argument":
-      return status.INVALID_ARGUMENT;
-    case "not-found":
-      return status.NOT_FOUND;
-    case "permission-denied":
-      return status.PERMISSION_DENIED;
-    case "exhausted":
-      return status.RESOURCE_EXHAUSTED;
-    // A refusal that holds until the caller changes something, and a collision with a call in
-    // flight that clears by itself: a machine must tell "refused" from "retry" (docs/api.md).
-    case "failed-precondition":
-      return status.FAILED_PRECONDITION;
-    case "conflict":
-      return status.ABORTED;
-    case "unavailable":
-      return status.UNAVAILABLE;
-    case "unimplemented":
-      return status.UNIMPLEMENTED;
-    case "internal":
-      return status.INTERNAL;
-    default: {
-      const unmapped: never = kind;
-      throw new Error(`unmapped error kind ${String(unmapped)}`);
-    }
-  }
+  return GRPC_STATUS_OF_KIND[kind];
 }
 
 /**

@@ -9,6 +9,8 @@
  * the daemon.
  */
 
+import { errorKindOfStatus } from "@gmempool/contract";
+
 /** The error vocabulary: the daemon's kinds plus the two a caller causes itself. */
 export type PoolErrorKind =
   | "invalid-argument"
@@ -160,37 +162,48 @@ export function isPoolError(value: unknown): value is PoolError {
 
 /**
  * The error for a gRPC status number (what grpc-js reports, and what the fd channel's replies
- * carry). One exhaustive table: the numbers are gRPC's (grpc/doc/statuscodes.md). Codes the API
- * never uses (ALREADY_EXISTS, OUT_OF_RANGE, DATA_LOSS, UNAUTHENTICATED, UNKNOWN) are
- * reported as InternalError naming the status, because they mean client and daemon disagree.
+ * carry). The API's kinds come from the contract's one status table (@gmempool/contract
+ * error-kinds.ts, which the daemon's server maps with too); the caller's own codes (CANCELLED,
+ * DEADLINE_EXCEEDED) and UNKNOWN are handled here. Codes the API never uses (ALREADY_EXISTS,
+ * OUT_OF_RANGE, DATA_LOSS, UNAUTHENTICATED, ...) are reported as InternalError naming the status,
+ * because they mean client and daemon disagree.
  */
 export function errorForStatus(code: number, details: string, options: UnavailableErrorOptions = {}): PoolError {
   switch (code) {
     case 1:
       return new CancelledError(details, options);
-    case 3:
-      return new InvalidArgumentError(details, options);
     case 4:
       return new DeadlineExceededError(details, options);
-    case 5:
-      return new NotFoundError(details, options);
-    case 7:
-      return new PermissionDeniedError(details, options);
-    case 8:
-      return new ExhaustedError(details, options);
-    case 9:
-      return new FailedPreconditionError(details, options);
-    case 10:
-      return new ConflictError(details, options);
-    case 12:
-      return new UnimplementedError(details, options);
-    case 13:
-      return new InternalError(details, options);
-    case 14:
-      return new UnavailableError(details, options);
     case 2:
       return new InternalError(details, { ...options, grpcStatus: "UNKNOWN" });
     default:
+      break;
+  }
+  const kind = errorKindOfStatus(code);
+  switch (kind) {
+    case "invalid-argument":
+      return new InvalidArgumentError(details, options);
+    case "not-found":
+      return new NotFoundError(details, options);
+    case "permission-denied":
+      return new PermissionDeniedError(details, options);
+    case "exhausted":
+      return new ExhaustedError(details, options);
+    case "failed-precondition":
+      return new FailedPreconditionError(details, options);
+    case "conflict":
+      return new ConflictError(details, options);
+    case "unavailable":
+      return new UnavailableError(details, options);
+    case "unimplemented":
+      return new UnimplementedError(details, options);
+    case "internal":
+      return new InternalError(details, options);
+    case undefined:
       return new InternalError(`unexpected gRPC status ${code} (not in the gmempool API): ${details}`, { ...options, grpcStatus: "UNKNOWN" });
+    default: {
+      const unmapped: never = kind;
+      throw new Error(`unmapped error kind ${String(unmapped)}`);
+    }
   }
 }
