@@ -9,7 +9,7 @@ import { deleteArenaNow } from "./arena-lifecycle.ts";
 import type { DaemonContext } from "./daemon-context.ts";
 import { releaseLease } from "./lease-operations.ts";
 import { mutatingCall } from "./mutating-call.ts";
-import { arenaInfoOf } from "./pool-queries.ts";
+import { arenaInfoOf, byId } from "./pool-queries.ts";
 import type { Caller, DeleteArenaResult, ForceReleaseRequest, ForceReleaseResult, PolicyInfo, PolicySource, PolicyUpdate, SetPolicyRequest, SetPolicyResult } from "./pool-service.ts";
 import { safeNumber } from "./request-rules.ts";
 import { arenaOverride, policyInfo } from "./resource-views.ts";
@@ -93,7 +93,7 @@ export async function forceRelease(ctx: DaemonContext, caller: Caller, request: 
     }
     const arenas = target.kind === "arena"
       ? [visibleArena(ctx, caller, target.arenaId)]
-      : [...ctx.pool.arenas()].filter((a) => ctx.registry.find(a.id)?.meta.owner.pid === target.pid).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      : [...ctx.pool.arenas()].filter((a) => ctx.registry.find(a.id)?.meta.owner.pid === target.pid).sort(byId);
     if (arenas.length === 0) throw new GmempoolError("not-found", `no arena is owned by process ${target.kind === "owner-pid" ? target.pid : "?"}`, { resource: "process", value: target.kind === "owner-pid" ? String(target.pid) : "" });
     for (const arena of arenas) {
       if (ctx.registry.stateOf(arena.id) === "detached" && arena.leases.size > 0 && !ctx.registry.isGone(arena.owner)) {

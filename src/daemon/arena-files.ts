@@ -12,8 +12,8 @@ import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, HUGETLB_PAGE_BYTES } from "../kvm/
 import { KernelError } from "../kvm/kernel-error.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { GmempoolError } from "../pool/errors.ts";
-import { PAGE_BYTES, UNIT_BYTES, type Arena, type Side } from "../pool/index.ts";
-import { populatedPredicate } from "../pool/population-planner.ts";
+import { UNIT_BYTES, type Arena, type Side } from "../pool/index.ts";
+import { populatedByteRuns } from "../pool/population-planner.ts";
 import { fileKey, type ArenaRegistry } from "./arena-registry.ts";
 import type { ArenaFileMeta, ArenaMeta, FileIdentity } from "./durable-state.ts";
 import { classifyKernelError, toGmempoolError } from "./error-classification.ts";
@@ -182,11 +182,7 @@ export class ArenaFiles {
     const sizeBytes = arena.sizeUnits * UNIT_BYTES;
     for (let side = 0 as Side; side < arena.sides; side++) {
       const fd = fds[side]!;
-      const runs: [number, number][] = [];
-      for (const lease of [...arena.leases.values()].sort((a, b) => a.start - b.start)) {
-        const base = lease.start * UNIT_BYTES;
-        for (const [s, e] of lease.pages.runs(0, lease.unitCount * 512, populatedPredicate(side))) runs.push([base + s * PAGE_BYTES, base + e * PAGE_BYTES]);
-      }
+      const runs = [...arena.leases.values()].sort((a, b) => a.start - b.start).flatMap((lease) => populatedByteRuns(lease, side));
       let cursor = 0;
       for (const [s, e] of [...runs, [sizeBytes, sizeBytes] as [number, number]]) {
         if (s > cursor) await this.fallocate(fd, FALLOCATE_PUNCH, BigInt(cursor), BigInt(s - cursor));

@@ -272,7 +272,7 @@ async function runDeletion(ctx: DaemonContext, arena: Arena, reason: ReleaseReas
       units += await releaseLease(ctx, lease, reason, NO_IDEM);
     } catch (error) {
       const e = toGmempoolError(error);
-      throw new GmempoolError(e.kind, `deleting arena "${id}": ${e.message}; ${leases} lease(s) released before; retry to continue`, { ...e.fields, resource: "arena", id, cause: e });
+      throw e.rephrase(`deleting arena "${id}": ${e.message}; ${leases} lease(s) released before; retry to continue`, { resource: "arena", id });
     }
     leases++;
   }

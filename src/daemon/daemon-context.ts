@@ -13,8 +13,8 @@ import type { Logger } from "pino";
 import type { Clock } from "../kvm/clock.ts";
 import type { Fd } from "../kvm/fd.ts";
 import type { KernelPort, KvmCapabilities } from "../kvm/kernel-port.ts";
-import { PAGE_BYTES, Pool, UNIT_BYTES, type Plan } from "../pool/index.ts";
-import { populatedPredicate } from "../pool/population-planner.ts";
+import { Pool, type Plan } from "../pool/index.ts";
+import { populatedByteRuns } from "../pool/population-planner.ts";
 import { GmempoolError } from "../pool/errors.ts";
 import { ArenaFiles } from "./arena-files.ts";
 import { ArenaRegistry } from "./arena-registry.ts";
@@ -162,6 +162,11 @@ export class DaemonContext {
     };
   }
 
+  /** Units whose reserve slot still holds memory after they went to an arena (background punches pending). */
+  get reserveHeldTwiceUnits(): number {
+    return this.deferredPunch?.heldTwiceUnits ?? 0;
+  }
+
   leaseCount(): number {
     let n = 0;
     for (const _ of this.pool.leases()) n++;
@@ -194,10 +199,7 @@ export class DaemonContext {
         }
         return { fd: fds[side]!, kind: arena.files[side]! };
       },
-      populatedRuns: (side, start, end) => {
-        const base = lease.start * UNIT_BYTES;
-        return lease.pages.runs((start - base) / PAGE_BYTES, (end - base) / PAGE_BYTES, populatedPredicate(side)).map(([s, e]) => [base + s * PAGE_BYTES, base + e * PAGE_BYTES] as const);
-      },
+      populatedRuns: (side, start, end) => populatedByteRuns(lease, side, start, end),
     };
   }
 

@@ -83,7 +83,7 @@ export async function releaseLease(ctx: DaemonContext, lease: Lease, reason: Rel
     settled: (_totals, failure) => {
       if (failure === undefined) ctx.registry.deleteLeaseMeta(lease.id);
     },
-    failure: (first, totals) => new GmempoolError(first.kind, `release of lease "${lease.id}": ${first.message}; ${totals.unitsReturned} unit(s) returned before the failure, the lease keeps the rest; retry Release to continue`, { ...first.fields, resource: "lease", id: lease.id, cause: first }),
+    failure: (first, totals) => first.rephrase(`release of lease "${lease.id}": ${first.message}; ${totals.unitsReturned} unit(s) returned before the failure, the lease keeps the rest; retry Release to continue`, { resource: "lease", id: lease.id }),
     result: (totals) => ({ releasedUnitCount: totals.unitsReturned }),
     ...(publish ? { event: (r: { releasedUnitCount: number }) => ({ kind: "lease-released" as const, leaseId: lease.id, arenaId, releasedUnitCount: r.releasedUnitCount, reason }) } : {}),
   }), idem);

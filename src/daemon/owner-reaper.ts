@@ -7,6 +7,7 @@
 import type { Identity } from "./pool-service.ts";
 import { deleteArenaNow, markDeleting } from "./arena-lifecycle.ts";
 import type { DaemonContext } from "./daemon-context.ts";
+import { byId } from "./pool-queries.ts";
 import { NO_IDEM } from "./transaction-runner.ts";
 
 /** How long an owner's cleanup waits before retrying a release that failed in the kernel. */
@@ -33,7 +34,7 @@ export class OwnerReaper {
     const ctx = this.#ctx;
     if (ctx.servingState === "starting") await this.#started()?.catch(() => undefined);
     if (ctx.servingState === "draining") return;
-    const arenas = [...ctx.pool.arenas()].filter((a) => a.owner === owner).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const arenas = [...ctx.pool.arenas()].filter((a) => a.owner === owner).sort(byId);
     let identity: Identity | undefined;
     let leases = 0;
     let units = 0;

@@ -265,7 +265,7 @@ export class PoolManager implements PoolDaemon {
 
   /** Units whose reserve slot still holds memory after they went to an arena (background punches pending). */
   get reserveHeldTwiceUnits(): number {
-    return this.#ctx.deferredPunch?.heldTwiceUnits ?? 0;
+    return this.#ctx.reserveHeldTwiceUnits;
   }
 
   /** Resolves when no background reserve punch is pending (tests, benchmarks). */

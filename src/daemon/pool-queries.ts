@@ -24,7 +24,8 @@ import type {
 } from "./pool-service.ts";
 import { arenaInfo, arenaOverride, leaseInfo, policyInfo, readBuddyInfo, reserveMap, unitMaps } from "./resource-views.ts";
 
-function byId(a: { id: string }, b: { id: string }): number {
+/** Arenas (and anything with an id) in id order: every listing and every sweep of arenas. */
+export function byId(a: { id: string }, b: { id: string }): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
@@ -124,7 +125,7 @@ export function metrics(ctx: DaemonContext): DaemonMetrics {
     deferredBytes: BigInt(pool.deferredBytes),
     arenaCount: ctx.registry.size,
     leaseCount: ctx.leaseCount(),
-    reserveHeldTwiceUnits: ctx.deferredPunch?.heldTwiceUnits ?? 0,
+    reserveHeldTwiceUnits: ctx.reserveHeldTwiceUnits,
     kernelDriftCount: ctx.executor.driftCount,
     arenas: [...pool.arenas()].map((a) => {
       const info = arenaInfoOf(ctx, a);

@@ -9,10 +9,10 @@ test("the core's error kinds are the wire contract's (the core imports nothing, 
 
 test("wrapping keeps the kind and the fields; the cause is the wrapped error", () => {
   const inner = new NotFoundError('lease "l-1" does not exist', { resource: "lease", id: "l-1" });
-  const outer = inner.withContext("release");
+  const outer = inner.rephrase(`release: ${inner.message}`, { field: "lease_id" });
   assert.ok(outer instanceof GmempoolError);
   assert.equal(outer.kind, "not-found");
-  assert.deepEqual({ ...outer.fields }, { resource: "lease", id: "l-1" });
+  assert.deepEqual({ ...outer.fields }, { resource: "lease", id: "l-1", field: "lease_id" });
   assert.equal(outer.message, 'release: lease "l-1" does not exist');
   assert.equal(outer.cause, inner);
 });

@@ -84,9 +84,13 @@ export class GmempoolError extends Error {
     return this.fields.errorOffsetBytes;
   }
 
-  /** The same error with `context` before its message: kind and fields kept, cause this. */
-  withContext(context: string): GmempoolError {
-    return new GmempoolError(this.kind, `${context}: ${this.message}`, { ...this.fields, cause: this });
+  /**
+   * The same failure told with more context (`message`, which usually quotes this one): its
+   * kind kept, its fields merged with `fields`, this error as the cause. The one way a layer
+   * wraps an error: the kind survives every layer.
+   */
+  rephrase(message: string, fields: ErrorFields = {}): GmempoolError {
+    return new GmempoolError(this.kind, message, { ...this.fields, ...fields, cause: this });
   }
 }
 

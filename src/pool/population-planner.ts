@@ -16,6 +16,7 @@
  * alone, so work grows with units touched, not pages; only split units go through bitmaps.
  */
 import { FIELD_POPULATED_SIDE0, FIELD_POPULATED_SIDE1, type LeasePages, type PageField, type PageWordPredicate } from "./lease-pages.ts";
+import type { Lease } from "./lease.ts";
 import type { Side } from "./plan.ts";
 import { PAGES_PER_UNIT, PAGE_BYTES, UNIT_BYTES } from "./units.ts";
 
@@ -49,6 +50,16 @@ const POPULATED: readonly [PageWordPredicate, PageWordPredicate] = [
 
 export function populatedPredicate(side: Side): PageWordPredicate {
   return POPULATED[side];
+}
+
+/**
+ * The arena byte runs [start, end) of `lease` that the books say are populated on `side`,
+ * inside the arena byte range [startBytes, endBytes) (default: the whole lease): what a file
+ * must hold (reconcile after a restart) and what an undo must leave (plan-executor.ts).
+ */
+export function populatedByteRuns(lease: Lease, side: Side, startBytes = lease.start * UNIT_BYTES, endBytes = lease.end * UNIT_BYTES): [number, number][] {
+  const base = lease.start * UNIT_BYTES;
+  return lease.pages.runs((startBytes - base) / PAGE_BYTES, (endBytes - base) / PAGE_BYTES, POPULATED[side]).map(([s, e]) => [base + s * PAGE_BYTES, base + e * PAGE_BYTES]);
 }
 
 export function populatedFieldOf(side: Side): PageField {
