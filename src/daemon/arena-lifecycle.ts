@@ -32,7 +32,7 @@ import type {
   ReleaseReason,
   Visibility,
 } from "./pool-service.ts";
-import { checkArenaLimit, checkName, memfdTypeOf, requireVisibility } from "./request-rules.ts";
+import { checkArenaLimit, checkName, memfdTypeOf, required } from "./request-rules.ts";
 import { NO_IDEM, type IdemSlot } from "./transaction-runner.ts";
 
 const UNIT = BigInt(UNIT_BYTES);
@@ -63,7 +63,7 @@ export function registerGuestMemfdArena(ctx: DaemonContext, caller: Caller, requ
   const { gmemFd, ...fields } = request;
   return mutatingCall(ctx, caller, "RegisterGuestMemfdArena", request, fields, (idem) => {
     const sizeUnits = arenaUnitsOf(request.sizeBytes);
-    const initialVisibility = requireVisibility(request.initialVisibility);
+    const initialVisibility = required(request.initialVisibility, "initial_visibility");
     checkName(request.name, "name");
     checkArenaLimit(ctx, caller);
     const gmem: ArenaFileMeta = { fdType: "guest_memfd", memfdName: "", ...ctx.files.checkReceived(gmemFd, "guest_memfd", request.sizeBytes) };
@@ -88,7 +88,7 @@ export function createArenaPair(ctx: DaemonContext, caller: Caller, request: Cre
   return mutatingCall(ctx, caller, "CreateArenaPair", request, fields, (idem) => {
     const sizeUnits = arenaUnitsOf(request.sizeBytes);
     const fdType = memfdTypeOf(ctx, request.sharedBacking, "shared_backing");
-    const initialVisibility = requireVisibility(request.initialVisibility);
+    const initialVisibility = required(request.initialVisibility, "initial_visibility");
     checkName(request.name, "name");
     checkArenaLimit(ctx, caller);
     const gmem: ArenaFileMeta = { fdType: "guest_memfd", memfdName: "", ...ctx.files.checkReceived(gmemFd, "guest_memfd", request.sizeBytes) };

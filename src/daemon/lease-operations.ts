@@ -5,12 +5,12 @@
  * steps, the core's plan results are the response.
  */
 import { GmempoolError } from "../pool/errors.ts";
-import type { Lease } from "../pool/index.ts";
+import type { Arena, Lease } from "../pool/index.ts";
 import { ownedArena, ownedLease, requireActive } from "./access-checks.ts";
 import type { DaemonContext } from "./daemon-context.ts";
 import { freshId } from "./fresh-id.ts";
 import { mutatingCall } from "./mutating-call.ts";
-import { planTransaction } from "./plan-transaction.ts";
+import { planTransaction, type PlanSpec } from "./plan-transaction.ts";
 import { leaseInfoOf } from "./pool-queries.ts";
 import type {
   AllocateRequest,
@@ -95,48 +95,48 @@ function rangeOf(ctx: DaemonContext, caller: Caller, request: ArenaRangeRequest)
   const arena = ownedArena(ctx, caller, request.arenaId);
   requireActive(ctx, arena);
   const range = { arenaId: arena.id, offsetBytes: safeNumber(request.offsetBytes, "offset_bytes"), lengthBytes: safeNumber(request.lengthBytes, "length_bytes") };
-  return { arena, range, scope: { owner: arena.owner, arenaId: arena.id } };
+  return { arena, range };
+}
+
+/**
+ * The plans of one Discard / Populate / Convert as one transaction; the deferred cap's event
+ * is checked after, whatever the outcome (a failed step changes deferred bytes too).
+ */
+async function rangeTransaction<R extends object>(ctx: DaemonContext, arena: Arena, idem: IdemSlot, spec: Omit<PlanSpec<R>, "arenaId" | "scope">): Promise<R> {
+  try {
+    return await ctx.transactions.run(planTransaction(ctx.plans, { arenaId: arena.id, scope: { owner: arena.owner, arenaId: arena.id }, ...spec }), idem);
+  } finally {
+    ctx.checkDeferredCap();
+  }
 }
 
 export function discard(ctx: DaemonContext, caller: Caller, request: ArenaRangeRequest): Promise<DiscardResult> {
-  return mutatingCall(ctx, caller, "Discard", request, request, async (idem) => {
-    const { arena, range, scope } = rangeOf(ctx, caller, request);
-    try {
-      return await ctx.transactions.run(planTransaction(ctx.plans, {
-        arenaId: arena.id,
-        scope,
-        plans: () => ctx.pool.discardRange(arena.owner, range),
-        result: (t) => ({ punchedBytes: BigInt(t.punchedBytes), releasedUnitCount: t.unitsReturned, zeroedBytes: BigInt(t.zeroedBytes), deferredBytes: BigInt(t.deferredBytes), appliedPolicy: t.discardPolicy }),
-        event: (r) => ({ kind: "range-discarded", arenaId: arena.id, offsetBytes: request.offsetBytes, lengthBytes: request.lengthBytes, punchedBytes: r.punchedBytes, releasedUnitCount: r.releasedUnitCount, zeroedBytes: r.zeroedBytes, deferredBytes: r.deferredBytes }),
-      }), idem);
-    } finally {
-      ctx.checkDeferredCap();
-    }
+  return mutatingCall(ctx, caller, "Discard", request, request, (idem) => {
+    const { arena, range } = rangeOf(ctx, caller, request);
+    return rangeTransaction(ctx, arena, idem, {
+      plans: () => ctx.pool.discardRange(arena.owner, range),
+      result: (t) => ({ punchedBytes: BigInt(t.punchedBytes), releasedUnitCount: t.unitsReturned, zeroedBytes: BigInt(t.zeroedBytes), deferredBytes: BigInt(t.deferredBytes), appliedPolicy: t.discardPolicy }),
+      event: (r) => ({ kind: "range-discarded", arenaId: arena.id, offsetBytes: request.offsetBytes, lengthBytes: request.lengthBytes, punchedBytes: r.punchedBytes, releasedUnitCount: r.releasedUnitCount, zeroedBytes: r.zeroedBytes, deferredBytes: r.deferredBytes }),
+    });
   });
 }
 
 export function populate(ctx: DaemonContext, caller: Caller, request: ArenaRangeRequest): Promise<PopulateResult> {
-  return mutatingCall(ctx, caller, "Populate", request, request, async (idem) => {
-    const { arena, range, scope } = rangeOf(ctx, caller, request);
-    try {
-      return await ctx.transactions.run(planTransaction(ctx.plans, {
-        arenaId: arena.id,
-        scope,
-        plans: () => ctx.pool.populateRange(arena.owner, range),
-        result: (t) => ({ populatedUnitCount: t.unitsTaken, restoredBytes: BigInt(t.restoredBytes) }),
-        event: (r) => ({ kind: "range-populated", arenaId: arena.id, offsetBytes: request.offsetBytes, lengthBytes: request.lengthBytes, populatedUnitCount: r.populatedUnitCount }),
-      }), idem);
-    } finally {
-      ctx.checkDeferredCap();
-    }
+  return mutatingCall(ctx, caller, "Populate", request, request, (idem) => {
+    const { arena, range } = rangeOf(ctx, caller, request);
+    return rangeTransaction(ctx, arena, idem, {
+      plans: () => ctx.pool.populateRange(arena.owner, range),
+      result: (t) => ({ populatedUnitCount: t.unitsTaken, restoredBytes: BigInt(t.restoredBytes) }),
+      event: (r) => ({ kind: "range-populated", arenaId: arena.id, offsetBytes: request.offsetBytes, lengthBytes: request.lengthBytes, populatedUnitCount: r.populatedUnitCount }),
+    });
   });
 }
 
 export function convert(ctx: DaemonContext, caller: Caller, request: ConvertRequest): Promise<ConvertResult> {
-  return mutatingCall(ctx, caller, "Convert", request, request, async (idem) => {
+  return mutatingCall(ctx, caller, "Convert", request, request, (idem) => {
     const toVisibility = required(request.toVisibility, "to_visibility");
     const mode = required(request.mode, "mode");
-    const { arena, range, scope } = rangeOf(ctx, caller, request);
+    const { arena, range } = rangeOf(ctx, caller, request);
     // The platform's abilities are the daemon's to judge (the core judges the arena's files).
     const inPlace = ctx.caps()?.inPlaceConversion.state;
     if (mode === "in-place" && arena.sides === 1 && arena.files[0] === "guest_memfd" && inPlace !== "usable" && inPlace !== "unusable") {
@@ -145,16 +145,10 @@ export function convert(ctx: DaemonContext, caller: Caller, request: ConvertRequ
     if (request.contentIntent === "preserve" && arena.sides === 2) {
       throw new GmempoolError("failed-precondition", `arena "${arena.id}" converts out of place: page contents are not carried between its guest_memfd and its memfd (content_intent PRESERVE cannot be honoured)`, { resource: "arena", id: arena.id, field: "content_intent", value: "PRESERVE" });
     }
-    try {
-      return await ctx.transactions.run(planTransaction(ctx.plans, {
-        arenaId: arena.id,
-        scope,
-        plans: () => ctx.pool.convertRange(arena.owner, { ...range, toPrivate: toVisibility === "private", mode }),
-        result: (t) => ({ convertedBytes: BigInt(t.convertedBytes), populatedUnitCount: t.unitsTaken, stalePunchedBytes: BigInt(t.punchedBytes), staleReleasedUnitCount: t.unitsReturned, collapsibleUnits: t.collapsibleUnits }),
-        event: () => ({ kind: "range-converted", arenaId: arena.id, offsetBytes: request.offsetBytes, lengthBytes: request.lengthBytes, toVisibility, mode }),
-      }), idem);
-    } finally {
-      ctx.checkDeferredCap();
-    }
+    return rangeTransaction(ctx, arena, idem, {
+      plans: () => ctx.pool.convertRange(arena.owner, { ...range, toPrivate: toVisibility === "private", mode }),
+      result: (t) => ({ convertedBytes: BigInt(t.convertedBytes), populatedUnitCount: t.unitsTaken, stalePunchedBytes: BigInt(t.punchedBytes), staleReleasedUnitCount: t.unitsReturned, collapsibleUnits: t.collapsibleUnits }),
+      event: () => ({ kind: "range-converted", arenaId: arena.id, offsetBytes: request.offsetBytes, lengthBytes: request.lengthBytes, toVisibility, mode }),
+    });
   });
 }

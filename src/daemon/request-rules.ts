@@ -7,7 +7,7 @@
 import { GmempoolError } from "../pool/errors.ts";
 import { UNIT_BYTES } from "../pool/index.ts";
 import type { DaemonContext } from "./daemon-context.ts";
-import type { Caller, FdType, MemfdBacking, Visibility } from "./pool-service.ts";
+import type { Caller, FdType, MemfdBacking } from "./pool-service.ts";
 
 export const MAX_NAME_BYTES = 64;
 
@@ -35,10 +35,6 @@ export function placementUnitsOf(offsetBytes: bigint): number {
 export function required<T>(value: T | undefined, field: string): T {
   if (value === undefined) throw new GmempoolError("invalid-argument", `${field} is unspecified`, { field, value: "UNSPECIFIED" });
   return value;
-}
-
-export function requireVisibility(value: Visibility | undefined): Visibility {
-  return required(value, "initial_visibility");
 }
 
 /** The memfd type a backing asks for, if this daemon's reserve can back it. */

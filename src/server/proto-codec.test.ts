@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { GRPC_STATUS_OF_KIND } from "@gmempool/contract";
 import { ERROR_KINDS, GmempoolError } from "../pool/errors.ts";
 import { ERROR_OFFSET_METADATA_KEY, statusForError, statusForErrorKind } from "./error-status.ts";
 import { PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
@@ -36,20 +37,9 @@ describe("proto codec", () => {
 });
 
 describe("error kind -> gRPC status", () => {
-  test("every kind maps to the code docs/api.md names", () => {
-    const expected: Record<string, number> = {
-      "invalid-argument": status.INVALID_ARGUMENT,
-      "not-found": status.NOT_FOUND,
-      "permission-denied": status.PERMISSION_DENIED,
-      exhausted: status.RESOURCE_EXHAUSTED,
-      "failed-precondition": status.FAILED_PRECONDITION,
-      conflict: status.ABORTED,
-      unavailable: status.UNAVAILABLE,
-      unimplemented: status.UNIMPLEMENTED,
-      internal: status.INTERNAL,
-    };
-    assert.deepEqual(Object.keys(expected).sort(), [...ERROR_KINDS].sort());
-    for (const kind of ERROR_KINDS) assert.equal(statusForErrorKind(kind), expected[kind], kind);
+  test("every kind of the daemon goes out as the contract's status for it (their names: packages/contract/src/error-kinds.test.ts)", () => {
+    assert.deepEqual(Object.keys(GRPC_STATUS_OF_KIND).sort(), [...ERROR_KINDS].sort());
+    for (const kind of ERROR_KINDS) assert.equal(statusForErrorKind(kind), GRPC_STATUS_OF_KIND[kind], kind);
   });
 
   test("messages pass through; the error offset becomes trailing metadata; anything else is INTERNAL", () => {
