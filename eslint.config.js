@@ -60,6 +60,26 @@ export default tseslint.config(
     }
     return blocks;
   }),
+  // The client library's test double (clients/node/src/test-double/) is the daemon run
+  // in-process: it alone in clients/ reaches into src/ (the daemon's logic, its handlers, the
+  // kernel port's fakes), and the library's own code may not import it — only the testing
+  // entry point (testing.ts) and tests do, so `@gmempool/client` stays free of the daemon.
+  { files: ["clients/node/src/test-double/**/*.ts"], rules: { "no-restricted-imports": "off" } },
+  {
+    files: ["clients/node/src/**/*.ts"],
+    ignores: ["clients/node/src/test-double/**", "clients/node/src/testing.ts", "clients/node/src/testing/**", "**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { regex: "^(\\.\\./)+src/", message: "Layer rule (DESIGN.md §4): clients may not import this." },
+            { group: ["**/test-double/**", "./test-double/**", "**/testing.ts", "./testing.ts"], message: "The client library may not import its test double (it runs the daemon); use @gmempool/client/testing from tests." },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ["**/*.test.ts", "bench/**/*.ts"],
     rules: {

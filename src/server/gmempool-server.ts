@@ -19,22 +19,14 @@ import type { PoolService } from "../daemon/pool-service.ts";
 import type { Clock } from "../kvm/clock.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { FdChannelServer } from "./fd-channel/fd-channel-server.ts";
-import { DEFAULT_FD_TOKEN_TTL_MS, DEFAULT_MAX_PENDING_FD_TOKENS, FdTokenTable } from "./fd-channel/fd-token-table.ts";
-import { adminHandlers } from "./grpc/admin-handlers.ts";
-import { ConnectionCallers } from "./grpc/connection-callers.ts";
-import type { HandlerContext } from "./grpc/handler-context.ts";
-import { poolHandlers } from "./grpc/pool-handlers.ts";
+import type { FdTokenTable } from "./fd-channel/fd-token-table.ts";
+import type { ConnectionCallers } from "./grpc/connection-callers.ts";
 import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } from "./grpc/unix-grpc-listener.ts";
-import { WatchRegistry } from "./grpc/watch-handler.ts";
+import type { WatchRegistry } from "./grpc/watch-handler.ts";
 import { MetricsEndpoint, ServerMetrics } from "./metrics.ts";
-import { FD_CHANNEL_VERSION, PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
+import { ServiceHandlers } from "./service-handlers.ts";
+import { PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
 
-/**
- * Largest request accepted. The largest legitimate request (a Watch naming every event kind,
- * or 64-byte names and labels) is well under 1 KiB; 64 KiB leaves room and keeps a hostile
- * client from making the daemon buffer much. Larger: RESOURCE_EXHAUSTED from grpc-js.
- */
-export const DEFAULT_MAX_REQUEST_MESSAGE_BYTES = 64 * 1024;
 /** Largest response: a fragmentation map of many arenas can be big; 64 MiB is grpc's usual cap. */
 export const DEFAULT_MAX_RESPONSE_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** How long in-flight calls get to finish at shutdown before connections are cut. */
@@ -99,7 +91,7 @@ function timedCodec(timer: PhaseTimer, definition: grpc.ServiceDefinition): grpc
 export class GmempoolServer {
   readonly grpc: grpc.Server;
   readonly tokens: FdTokenTable;
-  readonly callers = new ConnectionCallers();
+  readonly callers: ConnectionCallers;
   readonly watches: WatchRegistry;
   readonly fdChannel: FdChannelServer;
   readonly metrics: ServerMetrics;
@@ -115,16 +107,7 @@ export class GmempoolServer {
   constructor(options: GmempoolServerOptions) {
     this.#options = options;
     this.#logger = options.logger;
-    const maxRequest = options.maxRequestMessageBytes ?? DEFAULT_MAX_REQUEST_MESSAGE_BYTES;
-    this.tokens = new FdTokenTable({
-      ttlMs: options.fdTokenTtlMs ?? DEFAULT_FD_TOKEN_TTL_MS,
-      clock: options.clock,
-      maxPendingPerConnection: options.maxPendingFdTokens ?? DEFAULT_MAX_PENDING_FD_TOKENS,
-      closeFd: (fd) => {
-        options.kernel.close(fd);
-      },
-    });
-    this.fdChannel = new FdChannelServer({ path: options.fdSocketPath, mode: options.socketMode ?? DEFAULT_SOCKET_MODE, kernel: options.kernel, service: options.service, tokens: this.tokens, logger: options.logger.child({ component: "fd-channel" }) });
+    // The gauges read the tables below lazily, once they exist.
     this.metrics = new ServerMetrics(
       options.service,
       {
@@ -135,23 +118,30 @@ export class GmempoolServer {
       },
       { processMetrics: options.processMetrics ?? true },
     );
-    const context: HandlerContext = {
+    const handlers = new ServiceHandlers({
       service: options.service,
-      tokens: this.tokens,
-      callers: this.callers,
-      metrics: this.metrics,
-      logger: options.logger.child({ component: "grpc" }),
-      transport: { fdSocketPath: options.fdSocketPath, fdChannelVersion: FD_CHANNEL_VERSION, fdTokenTtlMs: this.tokens.ttlMs, maxPendingFdTokens: this.tokens.maxPendingPerConnection, maxRequestMessageBytes: maxRequest },
-    };
-    this.watches = new WatchRegistry(context);
-
+      closeFd: (fd) => {
+        options.kernel.close(fd);
+      },
+      logger: options.logger,
+      fdSocketPath: options.fdSocketPath,
+      fdTokenTtlMs: options.fdTokenTtlMs,
+      maxPendingFdTokens: options.maxPendingFdTokens,
+      maxRequestMessageBytes: options.maxRequestMessageBytes,
+      clock: options.clock,
+      metrics: () => this.metrics,
+    });
+    this.tokens = handlers.tokens;
+    this.callers = handlers.callers;
+    this.watches = handlers.watches;
+    this.fdChannel = new FdChannelServer({ path: options.fdSocketPath, mode: options.socketMode ?? DEFAULT_SOCKET_MODE, kernel: options.kernel, service: options.service, tokens: this.tokens, logger: options.logger.child({ component: "fd-channel" }) });
     this.grpc = new grpc.Server({
-      "grpc.max_receive_message_length": maxRequest,
+      "grpc.max_receive_message_length": handlers.maxRequestMessageBytes,
       "grpc.max_send_message_length": options.maxResponseMessageBytes ?? DEFAULT_MAX_RESPONSE_MESSAGE_BYTES,
     });
     const definition = loadPackageDefinition();
-    this.grpc.addService(service(definition, "gmempool.v1.Pool"), poolHandlers(context, this.watches));
-    this.grpc.addService(service(definition, "gmempool.v1.Admin"), adminHandlers(context));
+    this.grpc.addService(service(definition, "gmempool.v1.Pool"), handlers.pool);
+    this.grpc.addService(service(definition, "gmempool.v1.Admin"), handlers.admin);
     this.#health.addToServer(this.grpc);
     const healthDefinition = protoLoader.loadSync(healthProtoPath, protoLoaderOptions());
     new ReflectionService({ ...definition, ...healthDefinition }).addToServer(this.grpc);

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FakePoolClient } from "../../node/src/fake-pool-client.ts";
+import { FakePoolClient } from "../../node/src/testing.ts";
 import { UnavailableError } from "../../node/src/pool-errors.ts";
 import type { Arena } from "../../node/src/resources.ts";
 import { CleanupStack } from "./cleanup-stack.ts";

@@ -31,7 +31,7 @@
  *   daemon restarts completes once it is back; a client without arenas (an operator tool) fails
  *   fast with UnavailableError instead.
  */
-import type { FdChannelClient } from "./fd-channel/fd-channel-client.ts";
+import type { FdChannel } from "./fd-channel/fd-channel.ts";
 import { deadlineAfter } from "./deadline.ts";
 import type { ArenaFds } from "./arena-fds.ts";
 import { DeadlineExceededError, InternalError, isPoolError, NotFoundError, UnavailableError, type PoolError } from "./pool-errors.ts";
@@ -40,7 +40,7 @@ import type { Arena, PoolStatus } from "./resources.ts";
 /** What a pass needs from the client. Every method rejects with a PoolError. */
 export interface ReattachPort {
   /** The fd channel, connecting a new connection if there is none open. */
-  fdChannel(deadline: number): Promise<FdChannelClient>;
+  fdChannel(deadline: number): Promise<FdChannel>;
   getPoolStatus(deadline: number): Promise<PoolStatus>;
   getArena(arenaId: string, deadline: number): Promise<Arena>;
   reattachArena(arenaId: string, tokens: { readonly gmemFdToken?: Buffer; readonly memfdFdToken?: Buffer }, deadline: number): Promise<Arena>;

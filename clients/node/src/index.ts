@@ -3,7 +3,8 @@
  *
  * - `Pool` (pool.ts): the interface a VMM codes against.
  * - `PoolClient` (pool-client.ts): `Pool` over the real daemon's sockets.
- * - `FakePoolClient` (fake-pool-client.ts): `Pool` in memory, for VMM unit tests.
+ * - the test double, `FakePoolClient`, is the entry point `@gmempool/client/testing`
+ *   (testing.ts): it runs the daemon itself in-process, so it is kept out of this one.
  * - the resources (resources.ts), the typed errors (pool-errors.ts), the unit helpers
  *   (units.ts) and where the daemon's sockets are (runtime-dir.ts).
  */
@@ -29,7 +30,6 @@ export type {
 } from "./pool.ts";
 export { DEFAULT_DEADLINE_MS, PoolClient, type PoolClientOptions } from "./pool-client.ts";
 export type { ReattachReport } from "./auto-reattach.ts";
-export { FakePoolClient, type FakeIdentity, type FakePoolClientOptions, type FakePoolSnapshot } from "./fake-pool-client.ts";
 export {
   CancelledError,
   DeadlineExceededError,

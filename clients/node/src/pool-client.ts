@@ -28,6 +28,7 @@ import { dirname, join, resolve } from "node:path";
 import { ArenaFds, type KeptFile } from "./arena-fds.ts";
 import { AutoReattach, type ReattachReport } from "./auto-reattach.ts";
 import { deadlineAfter, remainingMs } from "./deadline.ts";
+import type { FdChannel, FdChannelConnector } from "./fd-channel/fd-channel.ts";
 import { FdChannelClient } from "./fd-channel/fd-channel-client.ts";
 import type { FdDelivery } from "./fd-channel/fd-delivery.ts";
 import { closeFd, isCloexec, isOpenFd } from "./fd-channel/libc.ts";
@@ -131,24 +132,46 @@ function checkFd(fd: number): void {
   if (!isOpenFd(fd)) throw new InvalidArgumentError(`fd ${fd} is not an open file descriptor (EBADF)`, { operation: "fd channel SEND_FD" });
 }
 
+/**
+ * How a PoolClient reaches the daemon: the sockets (`PoolClient.connect`), or the test double's
+ * in-process transport (test-double/), which serves the same bytes without a socket.
+ */
+export interface PoolTransport {
+  /** Where the daemon's API is, for messages (a socket path). */
+  readonly apiSocket: string;
+  /** Where its fd channel is. */
+  readonly fdSocket: string;
+  readonly grpc: GrpcChannel;
+  readonly connectFdChannel: FdChannelConnector;
+}
+
+export interface PoolClientTuning {
+  readonly deadlineMs: number;
+  readonly autoReattach: boolean;
+}
+
 export class PoolClient implements Pool {
   readonly apiSocket: string;
   readonly fdSocket: string;
   readonly deadlineMs: number;
   readonly autoReattach: boolean;
   readonly #grpc: GrpcChannel;
+  readonly #connectFdChannelOf: FdChannelConnector;
   readonly #arenaFds = new ArenaFds();
   readonly #reattach: AutoReattach;
-  #channel: FdChannelClient | undefined;
-  #connecting: Promise<FdChannelClient> | undefined;
+  #channel: FdChannel | undefined;
+  #connecting: Promise<FdChannel> | undefined;
   #closed = false;
 
-  private constructor(apiSocket: string, fdSocket: string, deadlineMs: number, autoReattach: boolean) {
-    this.apiSocket = apiSocket;
-    this.fdSocket = fdSocket;
-    this.deadlineMs = deadlineMs;
-    this.autoReattach = autoReattach;
-    this.#grpc = new GrpcChannel(apiSocket);
+  /** Use `PoolClient.connect` (or the test double's `FakePoolClient`). */
+  protected constructor(transport: PoolTransport, tuning: PoolClientTuning) {
+    this.apiSocket = transport.apiSocket;
+    this.fdSocket = transport.fdSocket;
+    this.deadlineMs = tuning.deadlineMs;
+    this.autoReattach = tuning.autoReattach;
+    this.#grpc = transport.grpc;
+    this.#connectFdChannelOf = transport.connectFdChannel;
+    const deadlineMs = tuning.deadlineMs;
     this.#reattach = new AutoReattach(
       this.#arenaFds,
       {
@@ -173,7 +196,8 @@ export class PoolClient implements Pool {
     const sockets = daemonSockets(defaultRuntimeDir(options.runtimeDir));
     const apiSocket = resolve(options.apiSocket ?? sockets.apiSocket);
     const fdSocket = resolve(options.fdSocket ?? join(dirname(apiSocket), FD_SOCKET_NAME));
-    const client = new PoolClient(apiSocket, fdSocket, deadlineMs, options.autoReattach ?? true);
+    const transport: PoolTransport = { apiSocket, fdSocket, grpc: new GrpcChannel(apiSocket), connectFdChannel: (o) => FdChannelClient.connect(fdSocket, o) };
+    const client = new PoolClient(transport, { deadlineMs, autoReattach: options.autoReattach ?? true });
     try {
       await client.getCapabilities();
     } catch (error) {
@@ -467,7 +491,7 @@ export class PoolClient implements Pool {
   }
 
   /** The open fd channel connection, or a new one (one connect at a time). */
-  #fdChannel(): Promise<FdChannelClient> {
+  #fdChannel(): Promise<FdChannel> {
     if (this.#closed) return Promise.reject(new CancelledError("the client is closed", { operation: "fd channel" }));
     const open = this.#channel;
     if (open !== undefined && !open.closed) return Promise.resolve(open);
@@ -477,9 +501,9 @@ export class PoolClient implements Pool {
     return this.#connecting;
   }
 
-  async #connectFdChannel(): Promise<FdChannelClient> {
-    let channel: FdChannelClient | undefined = undefined;
-    channel = await FdChannelClient.connect(this.fdSocket, {
+  async #connectFdChannel(): Promise<FdChannel> {
+    let channel: FdChannel | undefined = undefined;
+    channel = await this.#connectFdChannelOf({
       onClose: () => {
         if (channel === this.#channel) this.#onFdChannelClosed();
       },
@@ -503,7 +527,7 @@ export class PoolClient implements Pool {
    * returns it to the caller). If the body fails, the fd (delivered or not yet) is closed and the
    * token cancelled: the gRPC status is authoritative (docs/api.md).
    */
-  async #withDelivery<T>(channel: FdChannelClient, delivery: FdDelivery, context: CallContext, body: (take: () => Promise<{ fd: number; fdType: FdType }>) => Promise<T>): Promise<T> {
+  async #withDelivery<T>(channel: FdChannel, delivery: FdDelivery, context: CallContext, body: (take: () => Promise<{ fd: number; fdType: FdType }>) => Promise<T>): Promise<T> {
     let taken: number | undefined;
     try {
       return await body(async () => {
@@ -522,7 +546,7 @@ export class PoolClient implements Pool {
   }
 
   /** Revokes a token the daemon may still hold (after a failed call); its reply does not matter. */
-  #cancelToken(channel: FdChannelClient, token: Buffer): void {
+  #cancelToken(channel: FdChannel, token: Buffer): void {
     if (channel.closed) return;
     channel.cancel(token, deadlineAfter(this.deadlineMs)).catch(() => undefined);
   }

@@ -16,7 +16,7 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { FakePoolClient } from "./fake-pool-client.ts";
+import { FakePoolClient } from "./testing.ts";
 import { PoolClient } from "./pool-client.ts";
 import { bigintJson, runPoolScenario, type ScenarioOptions, type ScenarioStep } from "./testing/pool-scenario.ts";
 import { SpawnedDaemon } from "./testing/spawned-daemon.ts";
@@ -56,10 +56,10 @@ async function onFake(options: ScenarioOptions, host: HostAbilities): Promise<Sc
   const fake = fakeLikeTheDaemon(host);
   try {
     const transcript = await runPoolScenario(fake, options);
-    fake.assertConservation();
+    await fake.assertConservation();
     return transcript;
   } finally {
-    fake.close();
+    await fake.shutdown();
   }
 }
 

@@ -41,6 +41,8 @@ export interface FakeDaemonOptions {
   readonly inheritFds?: (kernel: FakeKernel) => ReadonlyMap<string, Fd>;
   /** The daemon's clock (a ManualClock to age request ids without sleeping); default: real. */
   readonly clock?: Clock;
+  /** Field 22 of /proc/PID/stat of a running process (default 1000 + pid). */
+  readonly startTimeOf?: (pid: number) => bigint | undefined;
 }
 
 export class FakeDaemon {
@@ -76,7 +78,7 @@ export class FakeDaemon {
       logger: pino({ level: process.env["GMEMPOOL_TEST_LOG"] ?? "silent" }),
       journalDir,
       reserveMode: options.reserveMode ?? "gmem",
-      processStartTime: (pid) => (host.isRunning(pid) ? 1000n + BigInt(pid) : undefined),
+      processStartTime: options.startTimeOf ?? ((pid) => (host.isRunning(pid) ? 1000n + BigInt(pid) : undefined)),
       daemonVersion: "test",
       ...(options.fdStore === undefined ? {} : { fdStore: options.fdStore }),
       ...(options.inheritFds === undefined ? {} : { inheritedFds: options.inheritFds(kernel) }),

@@ -20,6 +20,8 @@ export interface FakeCapabilities {
   readonly preFaultMemory: boolean;
   /** 2 MiB pages the machine could put into the hugetlb pool (writes above this are clamped). */
   readonly hugetlbCapacityPages: number;
+  /** The host has no usable /dev/kvm (open fails ENOENT): memfd arenas only. Default false. */
+  readonly noDevKvm?: boolean;
 }
 
 const GMEM_FLAGS_6_18 = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;

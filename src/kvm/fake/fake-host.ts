@@ -38,7 +38,8 @@ export class FakeHost {
   readonly #exitWatchers = new Map<number, Set<() => void>>();
   readonly #listeners = new Map<string, FakeSeqpacketListener>();
   readonly #live = new Set<FakeFileObject>();
-  #nextPid = 4000;
+  /** Above Linux's largest pid_max (2^22), so that a fake process may take a real pid. */
+  #nextPid = 4_200_000;
   /** Fake mmap addresses: 2 MiB-aligned, never reused, far from anything real. */
   #nextAddress = 0x7f00_0000_0000n;
 
@@ -47,9 +48,13 @@ export class FakeHost {
     this.hugetlb = new FakeHugetlbPool(capabilities.hugetlbCapacityPages);
   }
 
-  /** A new process (a FakeKernel). Pids start at 4000 unless given. */
+  /** A new process (a FakeKernel). Pids start above any real pid unless given. */
   process(options: FakeProcessOptions = {}): FakeKernel {
-    const pid = options.pid ?? this.#nextPid++;
+    let pid = options.pid;
+    if (pid === undefined) {
+      do pid = this.#nextPid++;
+      while (this.#processes.has(pid));
+    }
     if (this.#processes.has(pid)) throw new Error(`fake host: pid ${pid} is already running`);
     const kernel = new FakeKernel(this, { pid, uid: options.uid ?? 0, gid: options.gid ?? 0 });
     this.#processes.set(pid, kernel);
@@ -58,6 +63,13 @@ export class FakeHost {
 
   isRunning(pid: number): boolean {
     return this.#processes.has(pid);
+  }
+
+  /** The running process `pid`. */
+  processById(pid: number): FakeKernel {
+    const process = this.#processes.get(pid);
+    if (process === undefined) throw new Error(`fake host: no process ${pid}`);
+    return process;
   }
 
   /**

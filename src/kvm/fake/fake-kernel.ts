@@ -313,6 +313,8 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
 
   capabilities(): KvmCapabilities {
     const caps = this.host.capabilities;
+    // LinuxKernel opens /dev/kvm first; without it every KVM call fails there.
+    if (caps.noDevKvm === true) fail("open(/dev/kvm)", "ENOENT", "no /dev/kvm on this host");
     const usable = caps.privateMemoryVmTypes.filter((t) => caps.vmTypes.includes(t));
     const inPlaceConversion: InPlaceConversion = !caps.inPlaceConversion ? { state: "absent" } : usable.length === 0 ? { state: "unusable" } : { state: "usable", vmTypes: usable };
     return {
@@ -331,6 +333,7 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
 
   createVm(type: number): Fd {
     this.injected("createVm");
+    if (this.host.capabilities.noDevKvm === true) fail("open(/dev/kvm)", "ENOENT", "no /dev/kvm on this host");
     // kvm_dev_ioctl_create_vm: the VM fd is installed with O_CLOEXEC.
     return this.#install(this.host.track(FakeVm.create(type, this.pid, this.host.capabilities)).get(), true);
   }

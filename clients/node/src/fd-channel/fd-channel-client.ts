@@ -20,18 +20,12 @@ import { errorForStatus, InternalError, NotFoundError, UnavailableError, type Po
 import type { FdType } from "../resources.ts";
 import { remainingMs } from "../deadline.ts";
 import { FdDelivery } from "./fd-delivery.ts";
+import type { FdChannel, SentFd } from "./fd-channel.ts";
 import { FD_CHANNEL_VERSION, FD_MESSAGE_KIND, FD_MESSAGE_MAGIC } from "@gmempool/contract";
 import { decodeFdReply, encodeFdRequest, FD_TYPE_NUMBER_BY_NAME, type FdReply } from "./fd-message.ts";
 import { closeFd, ECONNREFUSED, ENOENT } from "./libc.ts";
 import { SeqpacketConnectError, SeqpacketSocket, type ReceivedMessage } from "./seqpacket-socket.ts";
 
-/** A SEND_FD the daemon accepted: the token to name in the gRPC call, and what it found. */
-export interface SentFd {
-  readonly token: Buffer;
-  /** The type the daemon verified. */
-  readonly fdType: FdType;
-  readonly sizeBytes: bigint;
-}
 
 interface PendingRequest {
   readonly kind: number;
@@ -53,7 +47,7 @@ export interface FdChannelClientOptions {
   readonly onClose?: (error: Error | null) => void;
 }
 
-export class FdChannelClient {
+export class FdChannelClient implements FdChannel {
   readonly path: string;
   readonly #socket: SeqpacketSocket;
   readonly #pending = new Map<bigint, PendingRequest>();

@@ -77,7 +77,17 @@ export class GrpcChannel {
   readonly #active = new Set<grpc.Call>();
   #closed = false;
 
-  constructor(apiSocket: string) {
+  /**
+   * `stubs`: the test double's in-process stubs (test-double/in-process-stubs.ts), which take
+   * calls exactly as grpc-js's generated ones do; absent: grpc-js stubs on `apiSocket`.
+   */
+  constructor(apiSocket: string, stubs?: { readonly pool: PoolStub; readonly admin: AdminClient }) {
+    if (stubs !== undefined) {
+      this.apiSocket = apiSocket;
+      this.pool = stubs.pool;
+      this.admin = stubs.admin;
+      return;
+    }
     this.apiSocket = resolve(apiSocket);
     const pkg = grpcPackage();
     const target = `unix://${this.apiSocket}`;

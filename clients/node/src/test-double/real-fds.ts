@@ -19,6 +19,8 @@ export const MFD_CLOEXEC = 0x1;
 
 /** The memfd name of a stand-in guest_memfd (`createStandInGuestMemfd`). */
 export const STAND_IN_GUEST_MEMFD_NAME = "gmempool-fake:guest_memfd";
+/** A stand-in for a guest_memfd created without GUEST_MEMFD_FLAG_INIT_SHARED (private at first). */
+export const STAND_IN_PRIVATE_GUEST_MEMFD_NAME = "gmempool-fake:guest_memfd:private";
 
 /** A close-on-exec memfd named `name`, `sizeBytes` long (sparse). The caller owns it. */
 export function memfdCreate(name: string, sizeBytes: bigint): number {
