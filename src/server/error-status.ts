@@ -6,12 +6,10 @@
  * What leaves here is a plain grpc-js status object ({ code, details, metadata }), never an
  * Error with a numeric `.code` (STYLE.md rule 3).
  */
-import { GRPC_STATUS_OF_KIND } from "@gmempool/contract";
+import { ERROR_OFFSET_METADATA_KEY, GRPC_STATUS_OF_KIND } from "@gmempool/contract";
 import { Metadata, status, type StatusObject } from "@grpc/grpc-js";
 import { isGmempoolError, type ErrorKind } from "../pool/errors.ts";
 
-/** Trailing metadata of Convert IN_PLACE blocked by a pinned page: the first busy offset. */
-export const ERROR_OFFSET_METADATA_KEY = "gmempool-error-offset-bytes";
 
 /**
  * The status of a kind: the contract's one table (packages/contract/src/error-kinds.ts), whose

@@ -25,7 +25,7 @@ import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } fro
 import type { WatchRegistry } from "./grpc/watch-handler.ts";
 import { MetricsEndpoint, ServerMetrics } from "./metrics.ts";
 import { ServiceHandlers } from "./service-handlers.ts";
-import { PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
+import { gmempoolPackageDefinition, protoLoaderOptions } from "@gmempool/contract";
 
 /** Largest response: a fragmentation map of many arenas can be big; 64 MiB is grpc's usual cap. */
 export const DEFAULT_MAX_RESPONSE_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -54,11 +54,6 @@ export interface GmempoolServerOptions {
   readonly shutdownGraceMs?: number;
   /** Node process metrics (event loop lag, heap) in the registry; default true. */
   readonly processMetrics?: boolean;
-}
-
-/** The gRPC package definition the server serves (ours plus grpc.health.v1, for reflection). */
-export function loadPackageDefinition(): protoLoader.PackageDefinition {
-  return protoLoader.loadSync([...PROTO_FILES], protoLoaderOptions());
 }
 
 function service(definition: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition {
@@ -139,7 +134,7 @@ export class GmempoolServer {
       "grpc.max_receive_message_length": handlers.maxRequestMessageBytes,
       "grpc.max_send_message_length": options.maxResponseMessageBytes ?? DEFAULT_MAX_RESPONSE_MESSAGE_BYTES,
     });
-    const definition = loadPackageDefinition();
+    const definition = gmempoolPackageDefinition();
     this.grpc.addService(service(definition, "gmempool.v1.Pool"), handlers.pool);
     this.grpc.addService(service(definition, "gmempool.v1.Admin"), handlers.admin);
     this.#health.addToServer(this.grpc);

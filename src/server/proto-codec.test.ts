@@ -4,7 +4,8 @@ import { status } from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { GRPC_STATUS_OF_KIND } from "@gmempool/contract";
 import { ERROR_KINDS, GmempoolError } from "../pool/errors.ts";
-import { ERROR_OFFSET_METADATA_KEY, statusForError, statusForErrorKind } from "./error-status.ts";
+import { ERROR_OFFSET_METADATA_KEY } from "@gmempool/contract";
+import { statusForError, statusForErrorKind } from "./error-status.ts";
 import { PROTO_FILES, protoLoaderOptions } from "@gmempool/contract";
 import { ENUM_CODECS, MEMFD_BACKING, bytesFromProto, durationToProto, timestampToProto } from "./proto-codec.ts";
 

@@ -16,10 +16,9 @@ import type { Fd } from "../kvm/fd.ts";
 import { DEFAULT_FD_TOKEN_TTL_MS, DEFAULT_MAX_PENDING_FD_TOKENS, FdTokenTable } from "./fd-channel/fd-token-table.ts";
 import { adminHandlers } from "./grpc/admin-handlers.ts";
 import { ConnectionCallers } from "./grpc/connection-callers.ts";
-import type { HandlerContext } from "./grpc/handler-context.ts";
+import type { HandlerContext, RpcObserver } from "./grpc/handler-context.ts";
 import { poolHandlers } from "./grpc/pool-handlers.ts";
 import { WatchRegistry } from "./grpc/watch-handler.ts";
-import type { ServerMetrics } from "./metrics.ts";
 
 /**
  * Largest request accepted. The largest legitimate request (a Watch naming every event kind,
@@ -41,7 +40,7 @@ export interface ServiceHandlersOptions {
   /** Times the fd tokens' TTL (default: the real clock). */
   readonly clock?: Clock | undefined;
   /** Read lazily: the metrics' gauges may themselves read these handlers' tables. */
-  readonly metrics?: (() => ServerMetrics) | undefined;
+  readonly metrics?: (() => RpcObserver) | undefined;
 }
 
 export class ServiceHandlers {

@@ -99,6 +99,8 @@ import { decodeArena, decodeCapabilities, decodeFragmentationMap, decodeLease, d
 export const DEFAULT_DEADLINE_MS = 30_000;
 /** Each automatic reattach pass gets at most this long (or the client's deadline, if shorter). */
 const REATTACH_PASS_DEADLINE_MS = 10_000;
+/** Between two reattach passes a waiting call runs (the daemon is still starting). */
+const REATTACH_RETRY_PAUSE_MS = 100;
 
 export interface PoolClientOptions {
   /** Where the daemon's sockets are (default: runtime-dir.ts `defaultRuntimeDir()`). */
@@ -474,20 +476,34 @@ export class PoolClient implements Pool {
       return await attempt();
     } catch (error) {
       if (!this.autoReattach || this.#closed || !curableByReattach(error, this.#arenaFds.size > 0)) throw error;
-      // The pass is shared and has its own deadline; this call waits for it only until its own.
+      // A pass is shared and has its own deadline (shorter than a long call's): this call runs
+      // passes until one completes or its own deadline comes, whichever is first.
       let timer: NodeJS.Timeout | undefined;
       const outOfTime = new Promise<"late">((resolve) => {
         timer = setTimeout(() => resolve("late"), remainingMs(context.deadline));
       });
       try {
-        if ((await Promise.race([this.#reattach.run(), outOfTime])) === "late") throw error;
-      } catch {
-        throw error; // the daemon is still away (or the pass failed): the call's own error says so
+        for (;;) {
+          try {
+            if ((await Promise.race([this.#reattach.run(), outOfTime])) === "late") throw error;
+            break;
+          } catch {
+            // The daemon is still away (or the pass failed): try again while the call has time;
+            // past its deadline, the call's own error says what happened.
+            if (this.#isClosed() || remainingMs(context.deadline) <= REATTACH_RETRY_PAUSE_MS) throw error;
+            if ((await Promise.race([new Promise((resolve) => setTimeout(resolve, REATTACH_RETRY_PAUSE_MS)), outOfTime])) === "late") throw error;
+          }
+        }
       } finally {
         clearTimeout(timer);
       }
       return attempt();
     }
+  }
+
+  /** Read afresh (close() may run while a call awaits). */
+  #isClosed(): boolean {
+    return this.#closed;
   }
 
   /** The open fd channel connection, or a new one (one connect at a time). */

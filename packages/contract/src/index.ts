@@ -20,6 +20,7 @@ export {
   FD_TOKEN_BYTES,
   FD_TYPE_NUMBER,
 } from "./fd-message-format.ts";
+export { ERROR_OFFSET_METADATA_KEY, gmempoolPackageDefinition, REPLAYED_METADATA_KEY } from "./package-definition.ts";
 export { findProtoRoot, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions } from "./proto-options.ts";
 export {
   API_SOCKET_NAME,

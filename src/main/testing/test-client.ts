@@ -15,7 +15,7 @@ import type { AdminClient } from "@gmempool/contract/generated/gmempool/v1/Admin
 import type { PoolClient } from "@gmempool/contract/generated/gmempool/v1/Pool";
 import type { ProtoGrpcType as AdminProto } from "@gmempool/contract/generated/admin";
 import type { ProtoGrpcType as PoolProto } from "@gmempool/contract/generated/pool";
-import { loadPackageDefinition } from "../../server/gmempool-server.ts";
+import { gmempoolPackageDefinition } from "@gmempool/contract";
 
 /** A failed call: its gRPC code and message, as the client sees them. */
 export interface CallFailure {
@@ -38,7 +38,7 @@ type UnaryNames<C> = { [K in keyof C]: K extends `${Uppercase<string>}${string}`
 
 let packageCache: (PoolProto & AdminProto) | undefined;
 function grpcPackage(): PoolProto & AdminProto {
-  packageCache ??= grpc.loadPackageDefinition(loadPackageDefinition()) as unknown as PoolProto & AdminProto;
+  packageCache ??= grpc.loadPackageDefinition(gmempoolPackageDefinition()) as unknown as PoolProto & AdminProto;
   return packageCache;
 }
 

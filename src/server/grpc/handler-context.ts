@@ -15,8 +15,8 @@ import { phaseTimer } from "../../daemon/phase-timer.ts";
 import type { Caller, PoolService } from "../../daemon/pool-service.ts";
 import { statusForError } from "../error-status.ts";
 import type { FdTokenTable } from "../fd-channel/fd-token-table.ts";
-import type { ServerMetrics } from "../metrics.ts";
 import type { ConnectionCallers } from "./connection-callers.ts";
+import { REPLAYED_METADATA_KEY } from "@gmempool/contract";
 
 /** The transport's own parameters that GetCapabilities reports next to the daemon's. */
 export interface TransportCapabilities {
@@ -27,12 +27,17 @@ export interface TransportCapabilities {
   readonly maxRequestMessageBytes: number;
 }
 
+/** What handlers report of each call (ServerMetrics, metrics.ts; absent in-process). */
+export interface RpcObserver {
+  observeRpc(method: string, code: string, seconds: number): void;
+}
+
 /** What handlers share; `S` is the service roles a group of handlers calls. */
 export interface HandlerContext<S = PoolService> {
   readonly service: S;
   readonly tokens: FdTokenTable;
   readonly callers: ConnectionCallers;
-  readonly metrics: ServerMetrics | undefined;
+  readonly metrics: RpcObserver | undefined;
   readonly logger: Logger;
   readonly transport: TransportCapabilities;
 }
@@ -43,7 +48,6 @@ export interface UnaryAnswer<Res> {
   readonly replayed?: boolean;
 }
 
-export const REPLAYED_METADATA_KEY = "gmempool-replayed";
 
 const STATUS_NAME = new Map<number, string>(Object.entries(status).filter((e): e is [string, number] => typeof e[1] === "number").map(([name, code]) => [code, name]));
 

@@ -24,8 +24,7 @@ import type { FdDelivery, FdInspection, FdType, PeerCredentials, PoolService } f
 import type { Fd } from "../../kvm/fd.ts";
 import { statusForError } from "../error-status.ts";
 import type { FdTokenOwner } from "../fd-channel/fd-token-table.ts";
-import { loadPackageDefinition } from "../gmempool-server.ts";
-import { REPLAYED_METADATA_KEY } from "../grpc/handler-context.ts";
+import { gmempoolPackageDefinition, REPLAYED_METADATA_KEY } from "@gmempool/contract";
 import { ServiceHandlers } from "../service-handlers.ts";
 
 /** What GetCapabilities reports as the fd channel's path: there is no socket. */
@@ -77,7 +76,7 @@ export class InProcessServer {
     this.service = options.service;
     this.closeFd = options.closeFd;
     this.handlers = new ServiceHandlers({ service: options.service, closeFd: options.closeFd, logger: options.logger, fdSocketPath: IN_PROCESS_FD_SOCKET });
-    const definition = loadPackageDefinition();
+    const definition = gmempoolPackageDefinition();
     for (const [serviceName, handlers] of [
       ["gmempool.v1.Pool", this.handlers.pool],
       ["gmempool.v1.Admin", this.handlers.admin],

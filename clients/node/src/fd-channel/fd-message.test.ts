@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { EnumTypeDefinition } from "@grpc/proto-loader";
-import { gmempoolPackageDefinition } from "../wire/proto-files.ts";
+import { gmempoolPackageDefinition } from "@gmempool/contract";
 import { FD_MESSAGE_HEADER_BYTES, FD_MESSAGE_KIND, FD_MESSAGE_MAGIC } from "@gmempool/contract";
 import { decodeFdReply, encodeFdRequest, FD_TYPE_NUMBER_BY_NAME } from "./fd-message.ts";
 

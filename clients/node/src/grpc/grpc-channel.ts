@@ -13,7 +13,7 @@ import type { AdminClient } from "@gmempool/contract/generated/gmempool/v1/Admin
 import type { PoolClient as PoolStub } from "@gmempool/contract/generated/gmempool/v1/Pool";
 import type { ProtoGrpcType as PoolProto } from "@gmempool/contract/generated/pool";
 import { CancelledError, DeadlineExceededError, InternalError } from "../pool-errors.ts";
-import { gmempoolPackageDefinition } from "../wire/proto-files.ts";
+import { gmempoolPackageDefinition } from "@gmempool/contract";
 import { errorFromGrpc } from "./grpc-errors.ts";
 
 /**

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { FailedPreconditionError, InternalError, UnavailableError } from "../pool-errors.ts";
-import { ERROR_OFFSET_METADATA_KEY, errorFromGrpc } from "./grpc-errors.ts";
+import { ERROR_OFFSET_METADATA_KEY } from "@gmempool/contract";
+import { errorFromGrpc } from "./grpc-errors.ts";
 
 function serviceError(code: status, details: string, metadata = new Metadata()): ServiceError {
   return Object.assign(new Error(`${code} ${details}`), { code, details, metadata });

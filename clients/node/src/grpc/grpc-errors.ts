@@ -12,9 +12,9 @@
  *   "Connection dropped", "Failed to connect"), hence the patterns below.
  */
 import { status, type Metadata, type ServiceError } from "@grpc/grpc-js";
+import { ERROR_OFFSET_METADATA_KEY } from "@gmempool/contract";
 import { errorForStatus, InternalError, type PoolError } from "../pool-errors.ts";
 
-export const ERROR_OFFSET_METADATA_KEY = "gmempool-error-offset-bytes";
 
 /** grpc-js's own texts for "there is no daemon at the other end". */
 const TRANSPORT_FAILURE = /No connection established|Connection dropped|Failed to connect|connect E[A-Z]+|ECONNRESET|EPIPE|Connection closed|GOAWAY/;

@@ -12,7 +12,7 @@
 import { EventEmitter } from "node:events";
 import { Metadata, status, type CallOptions, type ServiceError, type StatusObject } from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
-import { gmempoolPackageDefinition } from "../wire/proto-files.ts";
+import { gmempoolPackageDefinition } from "@gmempool/contract";
 
 /** What the daemon half offers one client process (InProcessConnection, or a faulting wrapper). */
 export interface RpcEndpoint {

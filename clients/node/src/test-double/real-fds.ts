@@ -66,12 +66,6 @@ export function inspectFd(fd: number): FdInspection | undefined {
 }
 
 /** How the daemon describes a received fd in its errors. */
-export function describeFd(inspection: FdInspection): string {
-  if (inspection.kind === "memfd") return `a ${inspection.hugetlb ? "hugetlb" : "shmem"} memfd of ${inspection.sizeBytes} bytes`;
-  if (inspection.kind === "guest_memfd") return `a guest_memfd of ${inspection.sizeBytes} bytes`;
-  return `not a guest_memfd or memfd (it is "${inspection.link}")`;
-}
-
 export function closeQuietly(fd: number): void {
   try {
     closeSync(fd);
