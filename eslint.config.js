@@ -64,7 +64,9 @@ export default tseslint.config(
   // in-process: it alone in clients/ reaches into src/ (the daemon's logic, its handlers, the
   // kernel port's fakes), and the library's own code may not import it — only the testing
   // entry point (testing.ts) and tests do, so `@gmempool/client` stays free of the daemon.
-  { files: ["clients/node/src/test-double/**/*.ts"], rules: { "no-restricted-imports": "off" } },
+  // The repository's own test support for clients (clients/node/src/testing/: the spawned
+  // daemon) starts the daemon through its one spawner, src/main/testing/daemon-process.ts.
+  { files: ["clients/node/src/test-double/**/*.ts", "clients/node/src/testing/**/*.ts"], rules: { "no-restricted-imports": "off" } },
   {
     files: ["clients/node/src/**/*.ts"],
     ignores: ["clients/node/src/test-double/**", "clients/node/src/testing.ts", "clients/node/src/testing/**", "**/*.test.ts"],

@@ -88,6 +88,8 @@ export class DaemonProcess {
     } catch (error) {
       daemon.child.kill("SIGKILL");
       await daemon.exited;
+      // A directory made here for a daemon that never served is not left behind.
+      if (options.dir === undefined) daemon.removeDir();
       throw error;
     } finally {
       clearTimeout(timer);

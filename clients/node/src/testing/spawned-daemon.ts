@@ -1,18 +1,17 @@
 /**
  * The real gmempool daemon as a child process, for the client library's, the CLI's and the
- * example VMM's tests: `gmempool serve` in a temporary runtime directory with a given TOML
- * config. The daemon is started by its executable's path (the repository's
- * `src/main/gmempool-bin.mjs`), never imported: clients import nothing from src/ (DESIGN.md §4).
+ * example VMM's tests: the repository's DaemonProcess (src/main/testing/daemon-process.ts, the
+ * one spawner of the daemon) with a given TOML config — by default `testConfig()`, which runs
+ * anywhere — in a temporary runtime directory. Repository test support, not part of the
+ * package; like the test double it may reach into src/ (lint rule).
  *
  * Every process started here is stopped by its owner (`stop` / `kill`), and `removeDir` deletes
  * the runtime directory, so a test leaves the machine as it found it.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DaemonProcess } from "../../../../src/main/testing/daemon-process.ts";
 
 /** The repository root (this file is clients/node/src/testing/). */
 export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -48,87 +47,62 @@ export function testConfig(options: { readonly capacity?: string; readonly reser
 }
 
 export class SpawnedDaemon {
-  /** The runtime directory: api.sock, fd.sock, metrics.sock, the journal and the config. */
-  readonly dir: string;
-  readonly child: ChildProcess;
-  /** The daemon's log lines (pino JSON), for assertions and for failure messages. */
-  readonly log: string[] = [];
-  readonly exited: Promise<number | null>;
+  readonly #process: DaemonProcess;
 
-  private constructor(dir: string, child: ChildProcess) {
-    this.dir = dir;
-    this.child = child;
-    this.exited = once(child, "exit").then(([code]) => code as number | null);
+  private constructor(process: DaemonProcess) {
+    this.#process = process;
+  }
+
+  /** Starts the daemon and resolves once it logs "serving"; kills it (and removes a directory it made) if it does not. */
+  static async start(options: SpawnedDaemonOptions = {}): Promise<SpawnedDaemon> {
+    const daemon = await DaemonProcess.start({
+      config: options.config ?? testConfig(),
+      ...(options.dir === undefined ? {} : { dir: options.dir }),
+      ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+      // The runtime directory is the one given on the command line, whatever the test's environment says.
+      env: { GMEMPOOL_RUNTIME_DIR: "" },
+    });
+    return new SpawnedDaemon(daemon);
+  }
+
+  /** The runtime directory: api.sock, fd.sock, metrics.sock, the journal and the config. */
+  get dir(): string {
+    return this.#process.paths.dir;
   }
 
   get apiSocket(): string {
-    return join(this.dir, "api.sock");
+    return this.#process.paths.apiSocket;
   }
 
   get fdSocket(): string {
-    return join(this.dir, "fd.sock");
+    return this.#process.paths.fdSocket;
   }
 
-  /** Starts the daemon and resolves once it logs "serving"; kills it if it does not. */
-  static async start(options: SpawnedDaemonOptions = {}): Promise<SpawnedDaemon> {
-    const dir = options.dir ?? mkdtempSync(join(tmpdir(), "gmempool-client-"));
-    const configPath = join(dir, "gmempool.toml");
-    writeFileSync(configPath, options.config ?? testConfig());
-    const child = spawn(process.execPath, [GMEMPOOL_BIN, "serve", "--config", configPath, "--runtime-dir", dir, "--log-level", "debug"], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, GMEMPOOL_RUNTIME_DIR: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const daemon = new SpawnedDaemon(dir, child);
-    let buffered = "";
-    const serving = new Promise<void>((resolve, reject) => {
-      child.stdout.on("data", (chunk: Buffer) => {
-        buffered += chunk.toString("utf8");
-        for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          daemon.log.push(line);
-          if (line.includes('"msg":"serving"')) resolve();
-        }
-      });
-      child.stderr.on("data", (chunk: Buffer) => daemon.log.push(chunk.toString("utf8")));
-      void daemon.exited.then((code) => {
-        reject(new Error(`the daemon exited with ${code} before serving:\n${daemon.log.join("\n")}`));
-      });
-    });
-    const timeoutMs = options.startTimeoutMs ?? 60_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new Error(`the daemon did not serve within ${timeoutMs} ms:\n${daemon.log.join("\n")}`));
-      }, timeoutMs);
-    });
-    try {
-      await Promise.race([serving, timeout]);
-    } catch (error) {
-      await daemon.kill();
-      if (options.dir === undefined) daemon.removeDir();
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-    return daemon;
+  get child(): ChildProcess {
+    return this.#process.child;
+  }
+
+  /** The daemon's log lines (pino JSON), for assertions and for failure messages. */
+  get log(): string[] {
+    return this.#process.log;
+  }
+
+  get exited(): Promise<number | null> {
+    return this.#process.exited;
   }
 
   /** SIGTERM (graceful shutdown) and wait; resolves with the exit code. */
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
-    return this.exited;
+  stop(): Promise<number | null> {
+    return this.#process.stop();
   }
 
   /** kill -9 and wait. */
-  async kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
-    await this.exited;
+  kill(): Promise<void> {
+    return this.#process.kill();
   }
 
   /** Removes the runtime directory (after stop / kill). */
   removeDir(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    this.#process.removeDir();
   }
 }
