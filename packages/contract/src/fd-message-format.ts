@@ -3,8 +3,7 @@
  * channel"), the numbers both ends must agree on: one SEQPACKET datagram is one message, a fixed
  * 64-byte little-endian header, then (replies only) at most 192 bytes of UTF-8 detail text.
  * File descriptors travel only in SCM_RIGHTS ancillary data; nothing in the header is an fd.
- * The daemon (src/server/fd-channel/fd-message.ts) and the client library
- * (clients/node/src/fd-channel/fd-message.ts) each encode the side they write with these.
+ * fd-message.ts encodes and reads it, for the daemon and the client library alike.
  *
  *   struct gmempool_fd_msg {
  *     uint32_t magic;      //  0: 0x44464d47 "GMFD"      uint64_t size_bytes;   // 24

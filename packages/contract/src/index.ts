@@ -21,6 +21,7 @@ export {
   FD_TYPE_NUMBER,
 } from "./fd-message-format.ts";
 export { ERROR_OFFSET_METADATA_KEY, gmempoolPackageDefinition, REPLAYED_METADATA_KEY } from "./package-definition.ts";
+export { encodeFdMessage, readFdMessageDetail, readFdMessageHeader, truncateDetail, type FdMessage, type FdMessageFields } from "./fd-message.ts";
 export { findProtoRoot, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions } from "./proto-options.ts";
 export {
   API_SOCKET_NAME,

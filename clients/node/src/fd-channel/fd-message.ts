@@ -1,13 +1,9 @@
 /**
- * The fd channel's wire format, client side (proto/gmempool/v1/fd_channel.proto, docs/api.md
- * "The fd channel"): one datagram is one message, a fixed 64-byte little-endian header, then
- * (replies only) at most 192 bytes of UTF-8 detail. File descriptors travel only in SCM_RIGHTS;
- * no number in a header is ever an fd.
- *
- * The numbers (header size, magic, version, FdMessageKind, FdType) are the wire contract's,
- * @gmempool/contract's fd-message-format.ts, which checks them against the proto.
+ * The fd channel's messages as the client writes and reads them: the layout and its encoder
+ * and reader are the wire contract's (@gmempool/contract fd-message.ts, the numbers checked
+ * against the proto there); here only the client's request and reply shapes.
  */
-import { FD_CHANNEL_VERSION, FD_MESSAGE_HEADER_BYTES, FD_MESSAGE_MAGIC, FD_TOKEN_BYTES, FD_TYPE_NUMBER } from "@gmempool/contract";
+import { encodeFdMessage, FD_TYPE_NUMBER, readFdMessageDetail, readFdMessageHeader, type FdMessage } from "@gmempool/contract";
 import type { FdType } from "../resources.ts";
 
 /** The FdType number (resources.proto) of each of the client's fd type names. */
@@ -24,48 +20,20 @@ export interface FdRequest {
   readonly token?: Uint8Array;
 }
 
-/** A decoded reply or delivery from the daemon. */
-export interface FdReply {
-  readonly magic: number;
-  readonly version: number;
-  readonly kind: number;
-  /** gRPC status number; 0 = OK. */
-  readonly status: number;
-  readonly fdType: number;
-  readonly sequence: bigint;
-  readonly sizeBytes: bigint;
+/** A decoded reply or delivery from the daemon: its header, the token as a Buffer, the detail text. */
+export interface FdReply extends Omit<FdMessage, "token"> {
   readonly token: Buffer;
   readonly detail: string;
 }
 
 /** A request: exactly 64 bytes, flags and reserved 0. */
 export function encodeFdRequest(request: FdRequest): Buffer {
-  const out = Buffer.alloc(FD_MESSAGE_HEADER_BYTES);
-  out.writeUInt32LE(FD_MESSAGE_MAGIC, 0);
-  out.writeUInt16LE(FD_CHANNEL_VERSION, 4);
-  out.writeUInt16LE(request.kind, 6);
-  out.writeUInt32LE(request.fdType ?? 0, 12);
-  out.writeBigUInt64LE(request.sequence, 16);
-  if (request.token !== undefined) {
-    if (request.token.length !== FD_TOKEN_BYTES) throw new RangeError(`a token is ${FD_TOKEN_BYTES} bytes, got ${request.token.length}`);
-    out.set(request.token, 32);
-  }
-  return out;
+  const bytes = encodeFdMessage({ kind: request.kind, sequence: request.sequence, fdType: request.fdType ?? 0, ...(request.token === undefined ? {} : { token: request.token }) });
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 /** Decodes a datagram from the daemon; throws for one shorter than a header. */
 export function decodeFdReply(payload: Buffer): FdReply {
-  if (payload.length < FD_MESSAGE_HEADER_BYTES) throw new RangeError(`an fd channel message is at least ${FD_MESSAGE_HEADER_BYTES} bytes, got ${payload.length}`);
-  const detailBytes = payload.readUInt32LE(48);
-  return {
-    magic: payload.readUInt32LE(0),
-    version: payload.readUInt16LE(4),
-    kind: payload.readUInt16LE(6),
-    status: payload.readUInt32LE(8),
-    fdType: payload.readUInt32LE(12),
-    sequence: payload.readBigUInt64LE(16),
-    sizeBytes: payload.readBigUInt64LE(24),
-    token: Buffer.from(payload.subarray(32, 48)),
-    detail: payload.subarray(FD_MESSAGE_HEADER_BYTES, Math.min(payload.length, FD_MESSAGE_HEADER_BYTES + detailBytes)).toString("utf8"),
-  };
+  const header = readFdMessageHeader(payload);
+  return { ...header, token: Buffer.from(header.token), detail: readFdMessageDetail(payload) };
 }
