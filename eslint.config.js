@@ -5,12 +5,13 @@ import tseslint from "typescript-eslint";
 /**
  * Which folders a layer may import from (besides itself and node_modules).
  * Imports flow downward only: server -> daemon -> pool and kvm. src/pool imports nothing
- * outside itself, not even Node built-ins. Clients import nothing from src/. The wire contract
+ * outside itself, not even Node built-ins (types of the wire contract only). Clients import nothing from src/. The wire contract
  * (packages/contract, @gmempool/contract) is below both: it imports only node_modules, and the
  * daemon and the clients import it by its package name.
  */
 const LAYERS = [
-  { layer: "src/pool", forbidden: ["**/kvm/**", "**/daemon/**", "**/server/**", "**/clients/**", "node:*", "fs", "os", "path", "child_process", "koffi", "@grpc/*", "@gmempool/*"] },
+  // The core loads nothing; it may name the wire contract's types (erased: ErrorKind).
+  { layer: "src/pool", forbidden: ["**/kvm/**", "**/daemon/**", "**/server/**", "**/clients/**", "node:*", "fs", "os", "path", "child_process", "koffi", "@grpc/*"], typesOnly: ["@gmempool/*"] },
   { layer: "src/kvm", forbidden: ["**/pool/**", "**/daemon/**", "**/server/**", "**/clients/**"] },
   { layer: "src/daemon", forbidden: ["**/server/**", "**/clients/**", "@grpc/*"] },
   { layer: "src/server", forbidden: ["**/clients/**"] },
@@ -40,12 +41,13 @@ export default tseslint.config(
       "no-restricted-syntax": ["error", { selector: "TSEnumDeclaration", message: "Use a union of string literals (erasable syntax)." }],
     },
   },
-  ...LAYERS.flatMap(({ layer, forbidden, forbiddenRegex }) => {
+  ...LAYERS.flatMap(({ layer, forbidden, forbiddenRegex, typesOnly }) => {
     const patterns = [
+      ...(typesOnly === undefined ? [] : [{ group: typesOnly, allowTypeImports: true, message: `Layer rule (DESIGN.md §4): ${layer} may import only types from this.` }]),
       ...(forbidden.length === 0 ? [] : [{ group: forbidden, message: `Layer rule (DESIGN.md §4): ${layer} may not import this.` }]),
       ...(forbiddenRegex === undefined ? [] : [{ regex: forbiddenRegex, message: `Layer rule (DESIGN.md §4): ${layer} may not import this.` }]),
     ];
-    const rule = (extra) => ({ "no-restricted-imports": ["error", { patterns: [...patterns, ...extra] }] });
+    const rule = (extra) => ({ "@typescript-eslint/no-restricted-imports": ["error", { patterns: [...patterns, ...extra] }] });
     // Tests may use node:test and node:assert; the layer rule is about production code.
     const blocks = [{ files: [`${layer}/**/*.ts`], ignores: layer === "src/pool" ? ["**/*.test.ts"] : [], rules: rule([]) }];
     // The kernel port's fakes and test support stay out of src/'s production code (and so out
@@ -66,12 +68,12 @@ export default tseslint.config(
   // entry point (testing.ts) and tests do, so `@gmempool/client` stays free of the daemon.
   // The repository's own test support for clients (clients/node/src/testing/: the spawned
   // daemon) starts the daemon through its one spawner, src/main/testing/daemon-process.ts.
-  { files: ["clients/node/src/test-double/**/*.ts", "clients/node/src/testing/**/*.ts"], rules: { "no-restricted-imports": "off" } },
+  { files: ["clients/node/src/test-double/**/*.ts", "clients/node/src/testing/**/*.ts"], rules: { "@typescript-eslint/no-restricted-imports": "off" } },
   {
     files: ["clients/node/src/**/*.ts"],
     ignores: ["clients/node/src/test-double/**", "clients/node/src/testing.ts", "clients/node/src/testing/**", "**/*.test.ts"],
     rules: {
-      "no-restricted-imports": [
+      "@typescript-eslint/no-restricted-imports": [
         "error",
         {
           patterns: [

@@ -4,48 +4,17 @@
  * `kind` to a gRPC status with one exhaustive switch (src/server/error-status.ts). Wrapping an
  * error keeps its kind and fields; nothing is ever re-classified from its message text.
  *
- * It lives in the bottom layer because the core is the first to throw it and imports nothing
- * (DESIGN.md §4); every layer above imports it from here.
+ * It lives in the bottom layer because the core is the first to throw it and loads nothing
+ * (DESIGN.md §4); every layer above imports it from here. Its kinds are the wire contract's
+ * (a type import: erased, the core still loads no module).
  *
  * No numeric `.code` property on purpose: grpc-js would read it as a status code.
  */
+import type { ErrorKind } from "@gmempool/contract";
 
-/**
- * What went wrong, as a client must act on it:
- * - `invalid-argument`: the request is malformed (unaligned, zero, overflowing, unspecified).
- * - `not-found`: the id names nothing the caller may see (another owner's id is not-found too:
- *   DESIGN.md invariant 5).
- * - `permission-denied`: an admin-only request by a non-admin.
- * - `exhausted`: not enough free units, no free run, the host out of memory, a limit reached.
- * - `failed-precondition`: refused in the current state or policy; retrying the same request
- *   does not help until the caller changes something (reattach, release, policy).
- * - `conflict`: collides with a call in flight; it clears by itself: retry with backoff.
- * - `unavailable`: the daemon is starting / draining / cannot journal, or a page stayed pinned.
- * - `unimplemented`: the kernel lacks the capability (named).
- * - `internal`: a bug or an unclassified kernel error; the books stay exact.
- */
-export type ErrorKind =
-  | "invalid-argument"
-  | "not-found"
-  | "permission-denied"
-  | "exhausted"
-  | "failed-precondition"
-  | "conflict"
-  | "unavailable"
-  | "unimplemented"
-  | "internal";
-
-export const ERROR_KINDS: readonly ErrorKind[] = [
-  "invalid-argument",
-  "not-found",
-  "permission-denied",
-  "exhausted",
-  "failed-precondition",
-  "conflict",
-  "unavailable",
-  "unimplemented",
-  "internal",
-];
+/** What went wrong, as a client must act on it: the API's kinds, defined once in the wire
+ * contract (packages/contract/src/error-kinds.ts), a type import only (the core loads nothing). */
+export type { ErrorKind };
 
 /** What an error is about, for machines (the message says the same for people). */
 export interface ErrorFields {

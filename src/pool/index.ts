@@ -6,7 +6,6 @@ export {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
-  ERROR_KINDS,
   GmempoolError,
   isGmempoolError,
   type ErrorFields,
