@@ -25,6 +25,7 @@ import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } fro
 import type { WatchRegistry } from "./grpc/watch-handler.ts";
 import { MetricsEndpoint, ServerMetrics } from "./metrics.ts";
 import { ServiceHandlers } from "./service-handlers.ts";
+import { tolerantDeserializers } from "./request-decoding.ts";
 import { gmempoolPackageDefinition, protoLoaderOptions } from "@gmempool/contract";
 
 /** Largest response: a fragmentation map of many arenas can be big; 64 MiB is grpc's usual cap. */
@@ -59,7 +60,8 @@ export interface GmempoolServerOptions {
 function service(definition: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition {
   const d = definition[name];
   if (d === undefined || "format" in d) throw new Error(`${name} is not a service in the loaded protos`);
-  return phaseTimer === undefined ? d : timedCodec(phaseTimer, d);
+  const tolerant = tolerantDeserializers(d);
+  return phaseTimer === undefined ? tolerant : timedCodec(phaseTimer, tolerant);
 }
 
 /** Debug only (phase-timer.ts): each method's request decode and response encode, timed. */

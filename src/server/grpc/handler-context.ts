@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import { phaseTimer } from "../../daemon/phase-timer.ts";
 import type { Caller, PoolService } from "../../daemon/pool-service.ts";
 import { statusForError } from "../error-status.ts";
+import { decodedRequest } from "../request-decoding.ts";
 import type { FdTokenTable } from "../fd-channel/fd-token-table.ts";
 import type { ConnectionCallers } from "./connection-callers.ts";
 import { REPLAYED_METADATA_KEY } from "@gmempool/contract";
@@ -95,7 +96,7 @@ export function unaryHandler<Req, Res>(
     try {
       // The transaction runner reads the RPC's name while `run` is synchronous (phase-timer.ts).
       if (phaseTimer !== undefined) phaseTimer.rpc = method;
-      answer = run(context.callers.callerOf(call), call.request);
+      answer = run(context.callers.callerOf(call), decodedRequest(call.request));
     } catch (error) {
       fail(error);
       return;

@@ -14,6 +14,7 @@ import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import { type PoolReader, type WatchRequest as ServiceWatchRequest, type PoolEventKind, type WatchStream } from "../../daemon/pool-service.ts";
 import { GmempoolError } from "../../pool/errors.ts";
 import { statusForError } from "../error-status.ts";
+import { decodedRequest } from "../request-decoding.ts";
 import type { WatchRequest__Output } from "@gmempool/contract/generated/gmempool/v1/WatchRequest";
 import type { WatchResponse } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
 import { POOL_EVENT_KIND, poolEventToProto } from "../proto-codec.ts";
@@ -54,7 +55,7 @@ export class WatchRegistry {
     let watch: WatchStream;
     try {
       const caller = this.#context.callers.callerOf(call);
-      watch = this.#context.service.watch(caller, decodeWatchRequest(call.request));
+      watch = this.#context.service.watch(caller, decodeWatchRequest(decodedRequest(call.request)));
     } catch (error) {
       const failure = statusForError(error);
       finish(failure.code);

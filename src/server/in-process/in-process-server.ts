@@ -25,6 +25,7 @@ import type { Fd } from "../../kvm/fd.ts";
 import { statusForError } from "../error-status.ts";
 import type { FdTokenOwner } from "../fd-channel/fd-token-table.ts";
 import { gmempoolPackageDefinition, REPLAYED_METADATA_KEY } from "@gmempool/contract";
+import { tolerantDeserializers } from "../request-decoding.ts";
 import { ServiceHandlers } from "../service-handlers.ts";
 
 /** What GetCapabilities reports as the fd channel's path: there is no socket. */
@@ -83,7 +84,7 @@ export class InProcessServer {
     ] as const) {
       const service = definition[serviceName];
       if (service === undefined || "format" in service) throw new Error(`${serviceName} is not a service in the loaded protos`);
-      for (const [name, method] of Object.entries(service)) {
+      for (const [name, method] of Object.entries(tolerantDeserializers(service))) {
         const handler = (handlers as unknown as Record<string, Handler | undefined>)[name];
         if (handler === undefined) throw new Error(`no handler for ${method.path}`);
         this.#methods.set(method.path, { definition: method as protoLoader.MethodDefinition<unknown, unknown>, handler });
@@ -152,10 +153,6 @@ export class InProcessConnection {
       const call = this.#serverCall(entry, request, (metadata) => {
         if (metadata.get(REPLAYED_METADATA_KEY)[0] === "true") replayed = true;
       });
-      if (call === undefined) {
-        reject(invalidMessage(path));
-        return;
-      }
       onCancel(() => call.cancel());
       entry.handler(call, (error, value) => {
         if (error !== null) reject(new StatusError(error));
@@ -169,10 +166,6 @@ export class InProcessConnection {
     const entry = this.#entry(path);
     const stream = new ServerStream(entry, reader);
     const call = this.#serverCall(entry, request, () => undefined, stream);
-    if (call === undefined) {
-      queueMicrotask(() => reader.fail(invalidMessage(path)));
-      return { pause: () => undefined, resume: () => undefined, cancel: () => undefined };
-    }
     queueMicrotask(() => entry.handler(call, () => undefined));
     return { pause: () => stream.pause(), resume: () => stream.resume(), cancel: () => call.cancel() };
   }
@@ -230,15 +223,9 @@ export class InProcessConnection {
     return entry;
   }
 
-  /** The handler's call object; undefined when the request bytes do not decode. */
-  #serverCall(entry: MethodEntry, request: Buffer, sendMetadata: (metadata: Metadata) => void, stream?: ServerStream): ServerCall | undefined {
-    let decoded: unknown;
-    try {
-      decoded = entry.definition.requestDeserialize(request);
-    } catch {
-      return undefined;
-    }
-    return new ServerCall(decoded, this.#tag, sendMetadata, stream);
+  /** The handler's call object (bytes that do not decode are an UndecodableRequest: request-decoding.ts). */
+  #serverCall(entry: MethodEntry, request: Buffer, sendMetadata: (metadata: Metadata) => void, stream?: ServerStream): ServerCall {
+    return new ServerCall(entry.definition.requestDeserialize(request), this.#tag, sendMetadata, stream);
   }
 }
 
@@ -362,11 +349,6 @@ export class StatusError extends Error implements StatusObject {
     this.details = failure.details;
     this.metadata = failure.metadata ?? new Metadata();
   }
-}
-
-function invalidMessage(path: string): StatusError {
-  // grpc-js answers a request that does not deserialize with INTERNAL "Error deserializing request".
-  return new StatusError({ code: status.INTERNAL, details: `Error deserializing request for ${path}` });
 }
 
 function unimplemented(details: string): StatusError {

@@ -1,0 +1,48 @@
+/**
+ * Request bytes that do not decode as their protobuf message. grpc-js answers a throwing
+ * `requestDeserialize` with INTERNAL ("Error deserializing request"), which tells the client the
+ * daemon failed when the client sent garbage. So every method's deserializer is wrapped: bytes
+ * that do not decode become an `UndecodableRequest`, and the handlers (handler-context.ts,
+ * watch-handler.ts) answer it with invalid-argument naming the method and the message type —
+ * counted under INVALID_ARGUMENT, the daemon never called. Both transports (the sockets and the
+ * in-process one) serve the wrapped definitions.
+ */
+import type { ServiceDefinition } from "@grpc/grpc-js";
+import { GmempoolError } from "../pool/errors.ts";
+
+export class UndecodableRequest {
+  readonly error: GmempoolError;
+
+  constructor(method: string, messageType: string, reason: string) {
+    this.error = new GmempoolError("invalid-argument", `the request of ${method} does not decode as a ${messageType}: ${reason}`);
+  }
+}
+
+/** The message type's name of a proto-loader method ("GetArenaRequest"), when it says. */
+function requestTypeName(method: ServiceDefinition[string]): string {
+  const name = (method as { requestType?: { type?: { name?: unknown } } }).requestType?.type?.name;
+  return typeof name === "string" ? name : "request message";
+}
+
+/** `definition` with deserializers that return an UndecodableRequest instead of throwing. */
+export function tolerantDeserializers(definition: ServiceDefinition): ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(definition).map(([name, method]) => {
+      const messageType = requestTypeName(method);
+      const requestDeserialize = (bytes: Buffer): unknown => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (error) {
+          return new UndecodableRequest(name, messageType, error instanceof Error ? error.message : String(error));
+        }
+      };
+      return [name, { ...method, requestDeserialize }];
+    }),
+  );
+}
+
+/** Throws the invalid-argument of a request that did not decode; returns the request otherwise. */
+export function decodedRequest<T>(request: T | UndecodableRequest): T {
+  if (request instanceof UndecodableRequest) throw request.error;
+  return request;
+}
