@@ -25,11 +25,13 @@ export { encodeFdMessage, readFdMessageDetail, readFdMessageHeader, truncateDeta
 export { findProtoRoot, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions } from "./proto-options.ts";
 export {
   API_SOCKET_NAME,
+  daemonSockets,
   defaultRuntimeDir,
   FD_SOCKET_NAME,
   METRICS_SOCKET_NAME,
   resolveRuntimeDir,
   RUNTIME_DIR_ENV,
+  type DaemonSockets,
   type RuntimeDirInputs,
 } from "./runtime-dir.ts";
 export { PAGE_BYTES, UNIT_BYTES } from "./units.ts";
