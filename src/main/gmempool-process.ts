@@ -12,7 +12,7 @@
  * removed), daemon.close() (fds closed, journal flushed), the kernel port released.
  */
 import type { Logger } from "pino";
-import type { PoolDaemon, PolicyUpdate, PolicyInfo } from "../daemon/pool-service.ts";
+import type { PoolDaemon, PolicyUpdate, Policy } from "../daemon/pool-service.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { GmempoolServer, type GmempoolServerOptions } from "../server/gmempool-server.ts";
 import type { SocketPeerCredentials } from "../server/grpc/unix-grpc-listener.ts";
@@ -79,7 +79,7 @@ export class GmempoolProcess {
   }
 
   /** SIGHUP: re-applies the configuration's pool-wide policy. */
-  async reload(policy: PolicyUpdate): Promise<PolicyInfo> {
+  async reload(policy: PolicyUpdate): Promise<Policy> {
     const applied = await this.daemon.reloadPolicy(policy);
     this.#logger.info({ policy: applied }, "policy reloaded");
     return applied;
