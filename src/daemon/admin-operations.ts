@@ -10,7 +10,7 @@ import type { DaemonContext } from "./daemon-context.ts";
 import { releaseLease } from "./lease-operations.ts";
 import { mutatingCall } from "./mutating-call.ts";
 import { arenaInfoOf, byId } from "./pool-queries.ts";
-import type { Caller, DeleteArenaResult, ForceReleaseRequest, ForceReleaseResult, PolicyInfo, PolicySource, PolicyUpdate, SetPolicyRequest, SetPolicyResult } from "./pool-service.ts";
+import type { Caller, DeleteArenaResult, ForceReleaseRequest, ForceReleaseResult, Policy, PolicySource, PolicyUpdate, SetPolicyRequest, SetPolicyResult } from "./pool-service.ts";
 import { safeNumber } from "./request-rules.ts";
 import { arenaOverride, policyInfo } from "./resource-views.ts";
 import { NO_IDEM, type IdemSlot } from "./transaction-runner.ts";
@@ -18,7 +18,7 @@ import { NO_IDEM, type IdemSlot } from "./transaction-runner.ts";
 const DISCARD_POLICY_NAMES: readonly string[] = ["reject", "zero", "defer"];
 
 /** Applies a pool-wide policy update as one journaled transaction. */
-function setPoolPolicy(ctx: DaemonContext, update: PolicyUpdate, source: PolicySource, idem: IdemSlot): Promise<PolicyInfo> {
+function setPoolPolicy(ctx: DaemonContext, update: PolicyUpdate, source: PolicySource, idem: IdemSlot): Promise<Policy> {
   return ctx.transactions.run({
     arenaId: "",
     scope: { owner: undefined, arenaId: undefined },
@@ -39,7 +39,7 @@ function setPoolPolicy(ctx: DaemonContext, update: PolicyUpdate, source: PolicyS
 }
 
 /** SIGHUP: the configuration file's pool-wide policy again (arena overrides are kept). */
-export async function reloadPolicy(ctx: DaemonContext, update: PolicyUpdate): Promise<PolicyInfo> {
+export async function reloadPolicy(ctx: DaemonContext, update: PolicyUpdate): Promise<Policy> {
   requireServing(ctx);
   const policy = await setPoolPolicy(ctx, update, "config", NO_IDEM);
   ctx.logger.info({ policy }, "policy reloaded from the configuration");

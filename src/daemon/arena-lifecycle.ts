@@ -30,7 +30,7 @@ import type {
   RegisterGuestMemfdArenaRequest,
   ReattachArenaRequest,
   ReleaseReason,
-  Visibility,
+  PageVisibility,
 } from "./pool-service.ts";
 import { checkArenaLimit, checkName, memfdTypeOf, required } from "./request-rules.ts";
 import { NO_IDEM, type IdemSlot } from "./transaction-runner.ts";
@@ -51,7 +51,7 @@ interface NewArena {
   readonly name: string;
   readonly kind: ArenaKind;
   readonly sizeUnits: number;
-  readonly initialVisibility: Visibility;
+  readonly initialVisibility: PageVisibility;
   /** By side; the guest_memfd's identity already read, the memfd's to be made. */
   readonly files: readonly ArenaFileMeta[];
   /** The received guest_memfd (borrowed), if any. */

@@ -10,7 +10,7 @@
 import { readFile } from "node:fs/promises";
 import { parse, TomlError } from "smol-toml";
 import { PAGE_BYTES, UNIT_BYTES } from "../pool/index.ts";
-import type { DeferredOverflowPolicy, DiscardPolicyName, PolicyUpdate } from "./pool-service.ts";
+import type { DeferredOverflowPolicy, DiscardPolicy, PolicyUpdate } from "./pool-service.ts";
 
 export type ReserveModeSetting = "auto" | "gmem" | "hugetlb" | "none";
 export type FitSetting = "first-fit" | "best-fit";
@@ -31,7 +31,7 @@ export interface DaemonConfig {
   };
   /** The pool-wide policy; SIGHUP re-applies it. */
   readonly policy: {
-    readonly discard: DiscardPolicyName;
+    readonly discard: DiscardPolicy;
     readonly punchGranularityBytes: number;
     readonly deferredCapBytes: number;
     readonly deferredOverflow: DeferredOverflowPolicy;

@@ -22,7 +22,7 @@ import type { ArenaPolicy, FileKind, PoolPolicy } from "../pool/index.ts";
 import { importSnapshot, SNAPSHOT_VERSION, type ArenaSnapshot, type LeaseSnapshot, type PoolSnapshot } from "../pool/snapshot.ts";
 import type { Pool } from "../pool/index.ts";
 import type { IdempotencyEntry } from "./idempotency.ts";
-import { type ArenaKind, type FdType, type Identity, type Visibility } from "./pool-service.ts";
+import { type ArenaKind, type FdType, type Identity, type PageVisibility } from "./pool-service.ts";
 import { GmempoolError } from "../pool/errors.ts";
 
 export const DURABLE_STATE_VERSION = 1;
@@ -57,7 +57,7 @@ export interface ArenaMeta {
   readonly owner: Identity;
   /** Caller.identity of the owner: the pool's owner key. */
   readonly ownerKey: string;
-  readonly initialVisibility: Visibility;
+  readonly initialVisibility: PageVisibility;
   /** Per side: what the file is, the memfd's name, the file's identity. */
   readonly files: readonly ArenaFileMeta[];
   /** ms since the epoch. */

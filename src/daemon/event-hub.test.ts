@@ -35,7 +35,7 @@ describe("EventHub", () => {
     h.publish(deleted("a2", alice), { owner: alice.identity, arenaId: "a2" });
     h.publish({ kind: "deferred-cap-reached", deferredBytes: 1n, deferredCapBytes: 1n, overflowPolicy: "reject" }, { owner: undefined, arenaId: undefined });
     const events = await take(stream, 3);
-    assert.deepEqual(events.map((e) => [e.body.kind, e.sequence]), [["pool-status", 0n], ["arena-deleted", 2n], ["deferred-cap-reached", 3n]]);
+    assert.deepEqual(events.map((e) => [e.kind, e.sequence]), [["pool-status", 0n], ["arena-deleted", 2n], ["deferred-cap-reached", 3n]]);
     h.close();
   });
 
@@ -45,7 +45,7 @@ describe("EventHub", () => {
     h.publish(deleted("a2", alice), { owner: alice.identity, arenaId: "a2" });
     const events: PoolEvent[] = [];
     for await (const e of stream) events.push(e);
-    assert.deepEqual(events.map((e) => e.body.kind), ["pool-status", "arena-deleted"]);
+    assert.deepEqual(events.map((e) => e.kind), ["pool-status", "arena-deleted"]);
     h.close();
   });
 
@@ -67,7 +67,7 @@ describe("EventHub", () => {
     assert.throws(() => h.open(alice, { arenaId: "", kinds: [], allOwners: false }), (e: unknown) => isGmempoolError(e, "exhausted"));
     h.drain();
     const it = a[Symbol.asyncIterator]();
-    const kindOf = (r: IteratorResult<PoolEvent>): string | undefined => (r.done === true ? undefined : r.value.body.kind);
+    const kindOf = (r: IteratorResult<PoolEvent>): string | undefined => (r.done === true ? undefined : r.value.kind);
     assert.equal(kindOf(await it.next()), "pool-status");
     assert.equal(kindOf(await it.next()), "pool-status");
     await assert.rejects(it.next(), (e: unknown) => isGmempoolError(e, "unavailable"));

@@ -69,7 +69,7 @@ export class EventHub {
 
   /** Commits an event: numbers it and queues it on every stream that may see it. */
   publish(body: PoolEventBody, scope: EventScope): PoolEvent {
-    const event: PoolEvent = { sequence: ++this.#sequence, time: this.#now(), body };
+    const event: PoolEvent = { sequence: ++this.#sequence, time: this.#now(), ...body };
     for (const stream of this.#streams) {
       if (stream.end !== undefined || !this.#visible(stream, body.kind, scope)) continue;
       if (stream.queue.length >= this.#options.bufferEvents) {
@@ -92,7 +92,7 @@ export class EventHub {
     if (this.#streams.size >= this.#options.maxStreams) throw new GmempoolError("exhausted", `too many Watch streams open (${this.#options.maxStreams})`);
     const stream: Stream = { caller, request, queue: [], end: undefined, wake: undefined, lastSent: this.#sequence, closed: false };
     // The first message: a snapshot, numbered with the last committed event's sequence.
-    stream.queue.push({ sequence: this.#sequence, time: this.#now(), body: { kind: "pool-status", status: this.#options.status() } });
+    stream.queue.push({ sequence: this.#sequence, time: this.#now(), kind: "pool-status", status: this.#options.status() });
     this.#streams.add(stream);
     const close = (): void => {
       stream.closed = true;

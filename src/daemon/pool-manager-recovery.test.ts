@@ -265,7 +265,7 @@ describe("owner exit", () => {
     const reading = (async () => {
       for await (const e of stream) {
         events.push(e);
-        if (e.body.kind === "owner-exited") break;
+        if (e.kind === "owner-exited") break;
       }
     })();
     const fdsBefore = d.kernel.openFds().length;
@@ -274,8 +274,8 @@ describe("owner exit", () => {
     await reading;
     assert.ok(ms < 1000, `units back after ${ms} ms`);
     assert.equal(d.kernel.openFds().length, fdsBefore - 1, "the arena's fd is closed");
-    assert.deepEqual(events.map((e) => e.body.kind), ["pool-status", "lease-released", "lease-released", "arena-deleted", "owner-exited"]);
-    const exited = events.at(-1)!.body;
+    assert.deepEqual(events.map((e) => e.kind), ["pool-status", "lease-released", "lease-released", "arena-deleted", "owner-exited"]);
+    const exited = events.at(-1)!;
     assert.ok(exited.kind === "owner-exited" && exited.releasedUnitCount === 14 && exited.deletedArenaCount === 1);
     assert.equal(d.manager.listArenas(admin, { allOwners: true }).length, 1);
     d.assertConservation();
@@ -304,10 +304,10 @@ describe("owner exit", () => {
     const admin = d.manager.identify({ uid: 0, gid: 0, pid: d.vmm().pid });
     const stream = d.manager.watch(admin, { arenaId: "", kinds: ["arena-state-changed", "lease-allocated", "lease-released", "arena-deleted", "owner-exited"], allOwners: true });
     const events = stream[Symbol.asyncIterator]();
-    const next = async (): Promise<PoolEvent["body"]> => {
+    const next = async (): Promise<PoolEvent> => {
       const r = await events.next();
       assert.ok(r.done !== true, "the stream ended");
-      return r.value.body;
+      return r.value;
     };
     assert.equal((await next()).kind, "pool-status");
     const hold = d.kernel.holdSlowCalls();
@@ -323,7 +323,7 @@ describe("owner exit", () => {
     hold.release();
     // The allocation in flight completes; the cleanup waited for it and takes its lease back.
     assert.equal((await allocation).lease.unitCount, 20);
-    const rest: PoolEvent["body"][] = [];
+    const rest: PoolEvent[] = [];
     while (rest.at(-1)?.kind !== "owner-exited") rest.push(await next());
     assert.deepEqual(rest.map((e) => e.kind), ["lease-allocated", "lease-released", "arena-deleted", "owner-exited"]);
     assert.ok(rest[3]?.kind === "owner-exited" && rest[3].releasedUnitCount === 20);

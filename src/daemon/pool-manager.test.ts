@@ -211,14 +211,14 @@ describe("PoolManager on the fake kernel", () => {
     const reading = (async () => {
       for await (const e of stream) {
         events.push(e);
-        if (e.body.kind === "policy-changed") break;
+        if (e.kind === "policy-changed") break;
       }
     })();
     const r = await d.manager.setPolicy(admin, { requestId: "", arenaId: "", discardPolicy: "zero", deferredCapBytes: 4096n * 10n, clearArenaOverride: false });
     assert.equal(r.poolPolicy.discardPolicy, "zero");
     await reading;
-    assert.equal(events[0]!.body.kind, "pool-status");
-    assert.equal(events[1]!.body.kind, "policy-changed");
+    assert.equal(events[0]!.kind, "pool-status");
+    assert.equal(events[1]!.kind, "policy-changed");
     await rejects(d.manager.setPolicy(admin, { requestId: "", arenaId: "", punchGranularityBytes: 3000n, clearArenaOverride: false }), "invalid-argument", /punch granularity/);
   });
 

@@ -37,7 +37,7 @@ import type {
   ArenaRangeRequest,
   ArenaResult,
   Caller,
-  Capabilities,
+  DaemonCapabilities,
   ConvertRequest,
   ConvertResult,
   CreateArenaPairRequest,
@@ -57,7 +57,7 @@ import type {
   ListLeasesRequest,
   ListRequest,
   PeerCredentials,
-  PolicyInfo,
+  Policy,
   PolicyUpdate,
   PolicyView,
   PoolDaemon,
@@ -93,7 +93,7 @@ export class PoolManager implements PoolDaemon {
     return this.#started;
   }
 
-  reloadPolicy(update: PolicyUpdate): Promise<PolicyInfo> {
+  reloadPolicy(update: PolicyUpdate): Promise<Policy> {
     return reloadPolicy(this.#ctx, update);
   }
 
@@ -133,7 +133,7 @@ export class PoolManager implements PoolDaemon {
 
   // ---- reads
 
-  getCapabilities(caller: Caller): Capabilities {
+  getCapabilities(caller: Caller): DaemonCapabilities {
     return queries.getCapabilities(this.#ctx, caller);
   }
 

@@ -10,7 +10,7 @@ import type { DaemonContext } from "./daemon-context.ts";
 import type {
   ArenaInfo,
   Caller,
-  Capabilities,
+  DaemonCapabilities,
   DaemonMetrics,
   FragmentationMap,
   GetFragmentationMapRequest,
@@ -44,7 +44,7 @@ function arenasOf(ctx: DaemonContext, caller: Caller, allOwners: boolean): Arena
   return [...ctx.pool.arenas()].filter((a) => allOwners || a.owner === caller.identity).sort(byId);
 }
 
-export function getCapabilities(ctx: DaemonContext, caller: Caller): Capabilities {
+export function getCapabilities(ctx: DaemonContext, caller: Caller): DaemonCapabilities {
   const caps = ctx.caps();
   const features: KernelFeature[] = [...ctx.reserve.features];
   if (caps === undefined) {

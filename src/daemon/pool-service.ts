@@ -9,8 +9,9 @@
  *   length (exact over the whole uint64 range: the server does `BigInt(s)` on the proto's
  *   decimal strings and `String(b)` back). Every `*UnitCount` / `firstUnit` is a plain integer.
  *   The daemon validates bytes (alignment, overflow past an arena's end) itself.
- * - **Enums are string unions** in the daemon's spelling ("shared", "in-place", "defer"); the
- *   server maps them to the proto names. `*_UNSPECIFIED` arrives here as `undefined` where the
+ * - **Enums are string unions** in the API's spelling ("shared", "in-place", "defer"); the
+ *   resources are the API's (@gmempool/contract, shared with the client library), and the
+ *   server maps them to the proto names with the contract's codec, which only translates. `*_UNSPECIFIED` arrives here as `undefined` where the
  *   proto requires a value, and the daemon answers invalid-argument naming the field.
  * - **Identity**: every method takes the `Caller` the server obtained from `identify(peer)`,
  *   with the SO_PEERCRED of the socket. Another owner's id is not-found, exactly like an
@@ -28,8 +29,8 @@
  */
 import type { Fd } from "../kvm/fd.ts";
 import type { PeerCredentials, Caller, FdType, ServingState } from "./service-vocabulary.ts";
-import type { ArenaInfo, LeaseInfo, PolicyInfo, PoolStatus, Capabilities, FdInspection } from "./service-resources.ts";
-import type { RegisterGuestMemfdArenaRequest, CreateMemfdArenaRequest, CreateArenaPairRequest, ReattachArenaRequest, ArenaResult, DeleteArenaRequest, DeleteArenaResult, AllocateRequest, AllocateResult, ReleaseRequest, ReleaseResult, ArenaRangeRequest, DiscardResult, PopulateResult, ConvertRequest, ConvertResult, ListRequest, ListLeasesRequest, GetFragmentationMapRequest, FragmentationMap, PolicyView, PolicyUpdate, SetPolicyRequest, SetPolicyResult, ForceReleaseRequest, ForceReleaseResult } from "./service-requests.ts";
+import type { ArenaInfo, LeaseInfo, Policy, PoolStatus, DaemonCapabilities, FdInspection, FragmentationMap, PolicyView } from "./service-resources.ts";
+import type { RegisterGuestMemfdArenaRequest, CreateMemfdArenaRequest, CreateArenaPairRequest, ReattachArenaRequest, ArenaResult, DeleteArenaRequest, DeleteArenaResult, AllocateRequest, AllocateResult, ReleaseRequest, ReleaseResult, ArenaRangeRequest, DiscardResult, PopulateResult, ConvertRequest, ConvertResult, ListRequest, ListLeasesRequest, GetFragmentationMapRequest, PolicyUpdate, SetPolicyRequest, SetPolicyResult, ForceReleaseRequest, ForceReleaseResult } from "./service-requests.ts";
 import type { WatchRequest, WatchStream, DaemonMetrics, KernelCallObserver } from "./service-events.ts";
 
 export type * from "./service-vocabulary.ts";
@@ -61,7 +62,7 @@ export interface FdInspector {
 
 /** Pool: reads (they work while starting). */
 export interface PoolReader {
-  getCapabilities(caller: Caller): Capabilities;
+  getCapabilities(caller: Caller): DaemonCapabilities;
   getPoolStatus(caller: Caller): PoolStatus;
   getArena(caller: Caller, arenaId: string): ArenaInfo;
   listArenas(caller: Caller, request: ListRequest): ArenaInfo[];
@@ -123,7 +124,7 @@ export interface PoolDaemon extends PoolService {
    */
   start(): Promise<void>;
   /** SIGHUP: re-applies the config file's pool-wide policy (arena overrides are kept). */
-  reloadPolicy(policy: PolicyUpdate): Promise<PolicyInfo>;
+  reloadPolicy(policy: PolicyUpdate): Promise<Policy>;
   /**
    * SIGTERM: new mutations answer unavailable, Watch streams get pool-status "draining" and
    * end with unavailable, in-flight mutations finish.

@@ -1,5 +1,5 @@
 /**
- * The service's resource views (ArenaInfo, LeaseInfo, PolicyInfo, unit maps), computed from
+ * The service's resource views (ArenaInfo, LeaseInfo, Policy, unit maps), computed from
  * the pool core's records and the daemon's metadata. Read-only; cost is linear in the units
  * viewed (page-state counts work a 32-page word at a time).
  */
@@ -8,7 +8,7 @@ import { PAGES_PER_UNIT, PAGE_BYTES, UNIT_BYTES, fragmentationReport, type Arena
 import { countPageStates } from "../pool/page-state-counts.ts";
 import { populatedPredicate } from "../pool/population-planner.ts";
 import type { ArenaMeta, LeaseMeta } from "./durable-state.ts";
-import type { ArenaInfo, ArenaPolicyOverride, ArenaState, ArenaUnitMap, BuddyZone, Identity, LeaseInfo, PolicyInfo, ReserveMap, ReserveMode, UnitRun, UnitState } from "./pool-service.ts";
+import type { ArenaInfo, ArenaPolicyOverride, ArenaState, ArenaUnitMap, BuddyZone, Identity, LeaseInfo, Policy, ReserveMap, ReserveMode, UnitRun, UnitState } from "./pool-service.ts";
 
 const PAGES = PAGES_PER_UNIT as number;
 const PAGE = BigInt(PAGE_BYTES);
@@ -31,7 +31,7 @@ function populatedUnits(lease: Lease, side: 0 | 1): number {
   return n;
 }
 
-export function policyInfo(policy: PoolPolicy): PolicyInfo {
+export function policyInfo(policy: PoolPolicy): Policy {
   return {
     discardPolicy: policy.discard,
     punchGranularityBytes: BigInt(policy.punchGranularityBytes),

@@ -1,46 +1,12 @@
 /**
  * Watch events and the numbers the daemon exports for metrics. Conventions: pool-service.ts.
  */
-import { type Identity, type Visibility, type DeferredOverflowPolicy, type ConversionMode, type ReleaseReason, type PolicySource } from "./service-vocabulary.ts";
-import { type ArenaInfo, type LeaseInfo, type PolicyInfo, type ArenaPolicyOverride, type PoolStatus } from "./service-resources.ts";
+import type { PoolEvent, PoolEventKind } from "@gmempool/contract";
 
 // ================================================================================== watch
 
-export type PoolEventKind =
-  | "pool-status"
-  | "arena-created"
-  | "arena-state-changed"
-  | "arena-deleted"
-  | "lease-allocated"
-  | "lease-released"
-  | "range-discarded"
-  | "range-populated"
-  | "range-converted"
-  | "policy-changed"
-  | "owner-exited"
-  | "deferred-cap-reached";
-
-/** WatchResponse.event, as a tagged union (`kind` is the oneof case). */
-export type PoolEventBody =
-  | { readonly kind: "pool-status"; readonly status: PoolStatus }
-  | { readonly kind: "arena-created"; readonly arena: ArenaInfo }
-  | { readonly kind: "arena-state-changed"; readonly arena: ArenaInfo }
-  | { readonly kind: "arena-deleted"; readonly arenaId: string; readonly owner: Identity; readonly releasedLeaseCount: number; readonly releasedUnitCount: number; readonly reason: ReleaseReason }
-  | { readonly kind: "lease-allocated"; readonly lease: LeaseInfo }
-  | { readonly kind: "lease-released"; readonly leaseId: string; readonly arenaId: string; readonly releasedUnitCount: number; readonly reason: ReleaseReason }
-  | { readonly kind: "range-discarded"; readonly arenaId: string; readonly offsetBytes: bigint; readonly lengthBytes: bigint; readonly punchedBytes: bigint; readonly releasedUnitCount: number; readonly zeroedBytes: bigint; readonly deferredBytes: bigint }
-  | { readonly kind: "range-populated"; readonly arenaId: string; readonly offsetBytes: bigint; readonly lengthBytes: bigint; readonly populatedUnitCount: number }
-  | { readonly kind: "range-converted"; readonly arenaId: string; readonly offsetBytes: bigint; readonly lengthBytes: bigint; readonly toVisibility: Visibility; readonly mode: ConversionMode }
-  | { readonly kind: "policy-changed"; readonly poolPolicy: PolicyInfo; readonly arenaOverride: ArenaPolicyOverride | undefined; readonly source: PolicySource }
-  | { readonly kind: "owner-exited"; readonly owner: Identity; readonly deletedArenaCount: number; readonly releasedLeaseCount: number; readonly releasedUnitCount: number }
-  | { readonly kind: "deferred-cap-reached"; readonly deferredBytes: bigint; readonly deferredCapBytes: bigint; readonly overflowPolicy: DeferredOverflowPolicy };
-
-export interface PoolEvent {
-  /** Pool-wide, +1 per committed event (a filtered stream skips numbers). */
-  readonly sequence: bigint;
-  readonly time: Date;
-  readonly body: PoolEventBody;
-}
+/** Watch events are the API's (@gmempool/contract's pool-event.ts): the hub numbers and times a body. */
+export type { PoolEvent, PoolEventBody } from "@gmempool/contract";
 
 export interface WatchRequest {
   /** "" for every arena the caller can see. */

@@ -1,9 +1,12 @@
 /**
- * The requests and results of the daemon service's RPCs. Conventions: pool-service.ts.
+ * The requests and results of the daemon service's RPCs: the requests as the service takes them
+ * (fds resolved, enums decoded, UNSPECIFIED as undefined), the results as the API's
+ * (@gmempool/contract's results.ts) plus `replayed`. Conventions: pool-service.ts.
  */
 import type { Fd } from "../kvm/fd.ts";
-import { type MemfdBacking, type Visibility, type DiscardPolicyName, type DeferredOverflowPolicy, type ConversionMode, type ContentIntent } from "./service-vocabulary.ts";
-import { type ArenaInfo, type LeaseInfo, type PolicyInfo, type ArenaPolicyOverride, type ArenaUnitMap, type ReserveMap, type BuddyZone, type UnitSpan, type FdDelivery } from "./service-resources.ts";
+import type * as api from "@gmempool/contract";
+import type { ContentIntent, ConversionMode, DeferredOverflowPolicy, DiscardPolicy, MemfdBacking, PageVisibility } from "./service-vocabulary.ts";
+import type { ArenaInfo, FdDelivery, LeaseInfo } from "./service-resources.ts";
 
 // ================================================================================== requests
 
@@ -28,7 +31,7 @@ export interface RegisterGuestMemfdArenaRequest extends MutatingRequest {
   readonly gmemFd: Fd;
   readonly sizeBytes: bigint;
   /** Required: `undefined` (UNSPECIFIED) is invalid-argument. */
-  readonly initialVisibility: Visibility | undefined;
+  readonly initialVisibility: PageVisibility | undefined;
   readonly name: string;
 }
 
@@ -45,7 +48,7 @@ export interface CreateArenaPairRequest extends MutatingRequest {
   readonly gmemFd: Fd;
   readonly sizeBytes: bigint;
   readonly sharedBacking: MemfdBacking | undefined;
-  readonly initialVisibility: Visibility | undefined;
+  readonly initialVisibility: PageVisibility | undefined;
   readonly name: string;
   /** Sends the shared-side memfd; see `FdDelivery`. */
   readonly deliver: FdDelivery;
@@ -68,10 +71,7 @@ export interface DeleteArenaRequest extends MutatingRequest {
   readonly releaseLeases: boolean;
 }
 
-export interface DeleteArenaResult extends MutatingResult {
-  readonly releasedLeaseCount: number;
-  readonly releasedUnitCount: number;
-}
+export interface DeleteArenaResult extends MutatingResult, api.DeleteArenaResult {}
 
 export interface AllocateRequest extends MutatingRequest {
   readonly arenaId: string;
@@ -89,9 +89,7 @@ export interface ReleaseRequest extends MutatingRequest {
   readonly leaseId: string;
 }
 
-export interface ReleaseResult extends MutatingResult {
-  readonly releasedUnitCount: number;
-}
+export interface ReleaseResult extends MutatingResult, api.ReleaseResult {}
 
 /** A 4 KiB-aligned range of an arena, possibly spanning several of the caller's leases. */
 export interface ArenaRangeRequest extends MutatingRequest {
@@ -100,34 +98,18 @@ export interface ArenaRangeRequest extends MutatingRequest {
   readonly lengthBytes: bigint;
 }
 
-export interface DiscardResult extends MutatingResult {
-  readonly punchedBytes: bigint;
-  readonly releasedUnitCount: number;
-  readonly zeroedBytes: bigint;
-  readonly deferredBytes: bigint;
-  /** undefined when the range was whole granules (proto UNSPECIFIED). */
-  readonly appliedPolicy: DiscardPolicyName | undefined;
-}
+export interface DiscardResult extends MutatingResult, api.DiscardResult {}
 
-export interface PopulateResult extends MutatingResult {
-  readonly populatedUnitCount: number;
-  readonly restoredBytes: bigint;
-}
+export interface PopulateResult extends MutatingResult, api.PopulateResult {}
 
 export interface ConvertRequest extends ArenaRangeRequest {
-  readonly toVisibility: Visibility | undefined;
+  readonly toVisibility: PageVisibility | undefined;
   readonly mode: ConversionMode | undefined;
   /** undefined: no requirement (the platform's behaviour). */
   readonly contentIntent: ContentIntent | undefined;
 }
 
-export interface ConvertResult extends MutatingResult {
-  readonly convertedBytes: bigint;
-  readonly populatedUnitCount: number;
-  readonly stalePunchedBytes: bigint;
-  readonly staleReleasedUnitCount: number;
-  readonly collapsibleUnits: readonly UnitSpan[];
-}
+export interface ConvertResult extends MutatingResult, api.ConvertResult {}
 
 export interface ListRequest {
   /** Every owner's instead of the caller's: admin only, else permission-denied. */
@@ -144,21 +126,9 @@ export interface GetFragmentationMapRequest extends ListRequest {
   readonly arenaId: string;
 }
 
-export interface FragmentationMap {
-  readonly arenas: readonly ArenaUnitMap[];
-  readonly reserve: ReserveMap;
-  readonly kernelBuddyZones: readonly BuddyZone[];
-  readonly time: Date;
-}
-
-export interface PolicyView {
-  readonly poolPolicy: PolicyInfo;
-  readonly arenaOverrides: readonly ArenaPolicyOverride[];
-}
-
 /** A policy change: only the fields present change. Also what a config reload applies. */
 export interface PolicyUpdate {
-  readonly discardPolicy?: DiscardPolicyName;
+  readonly discardPolicy?: DiscardPolicy;
   readonly punchGranularityBytes?: bigint;
   readonly deferredCapBytes?: bigint;
   readonly deferredOverflowPolicy?: DeferredOverflowPolicy;
@@ -170,11 +140,7 @@ export interface SetPolicyRequest extends MutatingRequest, PolicyUpdate {
   readonly clearArenaOverride: boolean;
 }
 
-export interface SetPolicyResult extends MutatingResult {
-  readonly poolPolicy: PolicyInfo;
-  /** Set for an arena change. */
-  readonly arenaOverride: ArenaPolicyOverride | undefined;
-}
+export interface SetPolicyResult extends MutatingResult, api.SetPolicyResult {}
 
 export type ForceReleaseTarget =
   | { readonly kind: "lease"; readonly leaseId: string }
@@ -186,8 +152,4 @@ export interface ForceReleaseRequest extends MutatingRequest {
   readonly target: ForceReleaseTarget | undefined;
 }
 
-export interface ForceReleaseResult extends MutatingResult {
-  readonly releasedLeaseCount: number;
-  readonly deletedArenaCount: number;
-  readonly releasedUnitCount: number;
-}
+export interface ForceReleaseResult extends MutatingResult, api.ForceReleaseResult {}

@@ -1,159 +1,40 @@
 /**
  * What the daemon service reports (arenas, leases, status, capabilities, maps) and how fds
- * cross its boundary. Conventions: pool-service.ts.
+ * cross its boundary. The resources are the API's (@gmempool/contract's resources.ts, one
+ * definition for the daemon and the client library); here are the daemon's names for two of
+ * them and what is the daemon's own. Conventions: pool-service.ts.
  */
 import type { Fd } from "../kvm/fd.ts";
-import { type Identity, type ReserveMode, type ArenaKind, type ArenaState, type MemfdBacking, type FdType, type Visibility, type DiscardPolicyName, type DeferredOverflowPolicy, type ConversionMode, type ServingState, type UnitState } from "./service-vocabulary.ts";
+import type { Arena, Capabilities, FdType, Lease } from "@gmempool/contract";
 
 // ================================================================================== resources
 
-export interface ArenaFileInfo {
-  readonly fdType: FdType;
-  /** For a pair: "private" (guest_memfd) or "shared" (memfd); undefined for a single file. */
-  readonly serves: Visibility | undefined;
-  readonly sizeBytes: bigint;
-  readonly populatedUnitCount: number;
-  /** memfd_create's name ("gmempool:ARENA_ID"); "" for a guest_memfd. */
-  readonly memfdName: string;
-}
-
-export interface EffectiveArenaPolicy {
-  readonly discardPolicy: DiscardPolicyName;
-  readonly discardPolicyOverridden: boolean;
-  readonly punchGranularityBytes: bigint;
-  readonly punchGranularityOverridden: boolean;
-}
-
-export interface ArenaInfo {
-  readonly arenaId: string;
-  readonly name: string;
-  readonly kind: ArenaKind;
-  readonly state: ArenaState;
-  readonly owner: Identity;
-  readonly sizeBytes: bigint;
-  readonly unitCount: number;
-  readonly leasedUnitCount: number;
-  readonly discardedUnitCount: number;
-  readonly splitUnitCount: number;
-  readonly deferredBytes: bigint;
-  readonly leaseCount: number;
-  readonly initialVisibility: Visibility;
-  readonly files: readonly ArenaFileInfo[];
-  readonly policy: EffectiveArenaPolicy;
-  readonly createTime: Date;
-}
-
-export interface LeaseInfo {
-  readonly leaseId: string;
-  readonly arenaId: string;
-  readonly owner: Identity;
-  readonly offsetBytes: bigint;
-  readonly lengthBytes: bigint;
-  readonly unitCount: number;
-  readonly label: string;
-  readonly sharedBytes: bigint;
-  readonly privateBytes: bigint;
-  readonly discardedBytes: bigint;
-  readonly discardedUnitCount: number;
-  readonly splitUnitCount: number;
-  readonly createTime: Date;
-}
-
-/** resources.proto `Policy`. */
-export interface PolicyInfo {
-  readonly discardPolicy: DiscardPolicyName;
-  readonly punchGranularityBytes: bigint;
-  readonly deferredCapBytes: bigint;
-  readonly deferredOverflowPolicy: DeferredOverflowPolicy;
-}
-
-/** resources.proto `ArenaPolicyOverride`: an absent field follows the pool policy. */
-export interface ArenaPolicyOverride {
-  readonly arenaId: string;
-  readonly discardPolicy?: DiscardPolicyName;
-  readonly punchGranularityBytes?: bigint;
-}
-
-/** resources.proto `PoolStatus`: free + claimed + leased = capacity. */
-export interface PoolStatus {
-  readonly servingState: ServingState;
-  readonly reserveMode: ReserveMode;
-  readonly capacityUnitCount: number;
-  readonly freeUnitCount: number;
-  readonly claimedUnitCount: number;
-  readonly leasedUnitCount: number;
-  readonly reservePopulatedUnitCount: number;
-  readonly splitUnitCount: number;
-  readonly deferredBytes: bigint;
-  readonly deferredCapBytes: bigint;
-  readonly arenaCount: number;
-  readonly leaseCount: number;
-  readonly largestFreeRunUnitCount: number;
-  readonly startTime: Date;
-  readonly lastEventSequence: bigint;
-}
-
-export interface KernelFeature {
-  readonly name: string;
-  readonly available: boolean;
-  readonly detail: string;
-}
+export type {
+  ArenaPolicyOverride,
+  ArenaUnitMap,
+  BuddyZone,
+  FragmentationMap,
+  KernelFeature,
+  Policy,
+  PolicyView,
+  PoolStatus,
+  ReserveMap,
+  UnitRun,
+} from "@gmempool/contract";
 
 /**
- * The daemon's part of GetCapabilitiesResponse. The fd channel's parameters (socket path,
- * version, token TTL, pending-token limit) and the message size limit are the server's own and
- * are added by it.
+ * The contract's `Arena` and `Lease` resources. In the daemon the bare names are the core's
+ * classes (src/pool: the records the resources are views of, resource-views.ts), so the
+ * resources go by these.
  */
-export interface Capabilities {
-  readonly daemonVersion: string;
-  readonly unitBytes: bigint;
-  readonly pageBytes: bigint;
-  readonly reserveMode: ReserveMode;
-  readonly arenaKinds: readonly ArenaKind[];
-  readonly memfdBackings: readonly MemfdBacking[];
-  readonly conversionModes: readonly ConversionMode[];
-  readonly kernelFeatures: readonly KernelFeature[];
-  readonly requestIdRetentionMs: number;
-  readonly caller: Identity;
-  readonly callerIsAdmin: boolean;
-}
+export type ArenaInfo = Arena;
+export type LeaseInfo = Lease;
 
-export interface UnitRun {
-  readonly firstUnit: number;
-  readonly unitCount: number;
-  readonly state: UnitState;
-  /** "" for "free". */
-  readonly leaseId: string;
-}
+/** The transport's part of GetCapabilitiesResponse: the fd channel's parameters and the message size limit. */
+export type TransportCapabilityField = "fdSocketPath" | "fdChannelVersion" | "fdTokenTtlMs" | "maxPendingFdTokens" | "maxRequestMessageBytes";
 
-export interface ArenaUnitMap {
-  readonly arenaId: string;
-  readonly unitCount: number;
-  readonly runs: readonly UnitRun[];
-  readonly largestFreeRunUnitCount: number;
-}
-
-export interface ReserveMap {
-  readonly mode: ReserveMode;
-  readonly freeUnitCount: number;
-  readonly largestFreeRunUnitCount: number;
-  /** [k] = maximal free runs of length in [2^k, 2^(k+1)) units; trailing zeros omitted. */
-  readonly freeRunCountsByOrder: readonly number[];
-}
-
-export interface BuddyZone {
-  readonly node: number;
-  readonly zone: string;
-  /** Always 9 (2 MiB). */
-  readonly firstOrder: number;
-  readonly freeBlockCounts: readonly bigint[];
-  readonly freeBytes: bigint;
-}
-
-export interface UnitSpan {
-  readonly firstUnit: number;
-  readonly unitCount: number;
-}
+/** The daemon's part of GetCapabilitiesResponse; the server adds the transport's own. */
+export type DaemonCapabilities = Omit<Capabilities, TransportCapabilityField>;
 
 // ================================================================================== fds
 

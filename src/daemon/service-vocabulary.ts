@@ -1,7 +1,28 @@
 /**
- * The daemon service's vocabulary: who calls (identity) and the string unions its types use
- * (the server maps them to the proto enums). Conventions: pool-service.ts.
+ * The daemon service's vocabulary: who calls (identity) and the string unions its types use.
+ * The unions and `Identity` are the API's (@gmempool/contract's vocabulary.ts and resources.ts,
+ * whose codec maps them to the proto enums); what is the daemon's own is here. Conventions:
+ * pool-service.ts.
  */
+import type { DiscardPolicy, Identity } from "@gmempool/contract";
+
+export type {
+  ArenaKind,
+  ArenaState,
+  ContentIntent,
+  ConversionMode,
+  DiscardPolicy,
+  FdType,
+  Identity,
+  MemfdBacking,
+  PageVisibility,
+  PolicySource,
+  PoolEventKind,
+  ReleaseReason,
+  ReserveMode,
+  ServingState,
+  UnitState,
+} from "@gmempool/contract";
 
 // ================================================================================== identity
 
@@ -10,12 +31,6 @@ export interface PeerCredentials {
   readonly uid: number;
   readonly gid: number;
   readonly pid: number;
-}
-
-/** resources.proto `Identity`: a process, with its start time against pid reuse. */
-export interface Identity extends PeerCredentials {
-  /** Field 22 of /proc/PID/stat (clock ticks since boot); 0n when it could not be read. */
-  readonly startTimeTicks: bigint;
 }
 
 /**
@@ -31,17 +46,5 @@ export interface Caller extends Identity {
 
 // ================================================================================== vocabulary
 
-export type ReserveMode = "gmem" | "hugetlb" | "none";
-export type ArenaKind = "guest_memfd" | "memfd" | "pair";
-export type ArenaState = "active" | "detached" | "deleting";
-export type MemfdBacking = "shmem" | "hugetlb";
-export type FdType = "guest_memfd" | "memfd_shmem" | "memfd_hugetlb";
-export type Visibility = "shared" | "private";
-export type DiscardPolicyName = "reject" | "zero" | "defer";
-export type DeferredOverflowPolicy = "reject" | "zero";
-export type ConversionMode = "in-place" | "notify";
-export type ContentIntent = "preserve" | "destroy";
-export type ServingState = "starting" | "serving" | "draining";
-export type ReleaseReason = "client" | "force-release" | "owner-exited";
-export type PolicySource = "admin" | "config";
-export type UnitState = "free" | "claimed" | "leased" | "split" | "deferred" | "discarded";
+/** What DEFER becomes while the deferred cap is reached (admin.proto SetPolicy: REJECT or ZERO). */
+export type DeferredOverflowPolicy = Extract<DiscardPolicy, "reject" | "zero">;

@@ -32,10 +32,10 @@ describe("e2e on the real kernel", { skip }, () => {
     const admin = new TestClient({ apiSocket: daemon.paths.apiSocket });
     try {
       assert.equal((await admin.call("GetPoolStatus", {})).status!.reserveMode, "RESERVE_MODE_GMEM");
-      const done = await startClientProcess(daemon.paths.dir, "gmem", 32, false);
+      const done = await startClientProcess(daemon.paths.runtimeDir, "gmem", 32, false);
       assert.equal(await done.exited, 0);
       assert.deepEqual(await assertConservation(admin), { free: 128, leased: 0, capacity: 128 });
-      const held = await startClientProcess(daemon.paths.dir, "gmem", 16, true);
+      const held = await startClientProcess(daemon.paths.runtimeDir, "gmem", 16, true);
       assert.equal((await assertConservation(admin)).leased, 16);
       held.child.kill("SIGKILL");
       await held.exited;
@@ -56,7 +56,7 @@ describe("e2e on the real kernel", { skip }, () => {
     try {
       assert.equal((await admin.call("GetPoolStatus", {})).status!.reserveMode, "RESERVE_MODE_HUGETLB");
       assert.ok(nrHugepages() >= before + 32, `nr_hugepages ${nrHugepages()} after reserving 32 pages on ${before}`);
-      const client = await startClientProcess(daemon.paths.dir, "hugetlb", 8, false);
+      const client = await startClientProcess(daemon.paths.runtimeDir, "hugetlb", 8, false);
       assert.equal(await client.exited, 0);
       assert.deepEqual(await assertConservation(admin), { free: 32, leased: 0, capacity: 32 });
     } finally {
@@ -76,7 +76,7 @@ describe("e2e on the real kernel", { skip }, () => {
     const outcome = await churnThenKill(admin, { arenaId, keep: 6, workers: 4, killAfterAllocations: 40 }, () => daemon.kill());
     admin.close();
     channel.close();
-    daemon = await DaemonProcess.start({ config: config("gmem", "128MiB"), dir: daemon.paths.dir });
+    daemon = await DaemonProcess.start({ config: config("gmem", "128MiB"), dir: daemon.paths.runtimeDir });
     started.push(daemon);
     admin = new TestClient({ apiSocket: daemon.paths.apiSocket });
     try {

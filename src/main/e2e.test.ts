@@ -29,7 +29,7 @@ describe("e2e: gmempool serve with reserve none and memfd arenas", () => {
     started.push(daemon);
     const admin = new TestClient({ apiSocket: daemon.paths.apiSocket });
     try {
-      const client = await startClientProcess(daemon.paths.dir, "memfd", 8, false);
+      const client = await startClientProcess(daemon.paths.runtimeDir, "memfd", 8, false);
       assert.equal(await client.exited, 0);
       assert.deepEqual(await assertConservation(admin), { free: 128, leased: 0, capacity: 128 });
     } finally {
@@ -44,7 +44,7 @@ describe("e2e: gmempool serve with reserve none and memfd arenas", () => {
     started.push(daemon);
     const admin = new TestClient({ apiSocket: daemon.paths.apiSocket });
     try {
-      const client = await startClientProcess(daemon.paths.dir, "memfd", 16, true);
+      const client = await startClientProcess(daemon.paths.runtimeDir, "memfd", 16, true);
       assert.equal((await assertConservation(admin)).leased, 16);
       client.child.kill("SIGKILL");
       await client.exited;
@@ -64,7 +64,7 @@ describe("e2e: gmempool serve with reserve none and memfd arenas", () => {
     const admin = new TestClient({ apiSocket: daemon.paths.apiSocket });
     try {
       assert.equal((await admin.call("GetPolicy", {})).poolPolicy!.discardPolicy, "DISCARD_POLICY_DEFER");
-      writeFileSync(`${daemon.paths.dir}/gmempool.toml`, config('[policy]\ndiscard = "reject"\n'));
+      writeFileSync(`${daemon.paths.runtimeDir}/gmempool.toml`, config('[policy]\ndiscard = "reject"\n'));
       daemon.child.kill("SIGHUP");
       await waitFor(async () => (await admin.call("GetPolicy", {})).poolPolicy!.discardPolicy === "DISCARD_POLICY_REJECT", 5000);
     } finally {
@@ -84,7 +84,7 @@ describe("e2e: gmempool serve with reserve none and memfd arenas", () => {
     admin.close();
     channel.close();
 
-    daemon = await DaemonProcess.start({ config: config(), dir: daemon.paths.dir });
+    daemon = await DaemonProcess.start({ config: config(), dir: daemon.paths.runtimeDir });
     started.push(daemon);
     admin = new TestClient({ apiSocket: daemon.paths.apiSocket });
     try {

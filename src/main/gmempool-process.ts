@@ -12,11 +12,11 @@
  * removed), daemon.close() (fds closed, journal flushed), the kernel port released.
  */
 import type { Logger } from "pino";
-import type { PoolDaemon, PolicyUpdate, PolicyInfo } from "../daemon/pool-service.ts";
+import type { PoolDaemon, PolicyUpdate, Policy } from "../daemon/pool-service.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { GmempoolServer, type GmempoolServerOptions } from "../server/gmempool-server.ts";
 import type { SocketPeerCredentials } from "../server/grpc/unix-grpc-listener.ts";
-import type { RuntimePaths } from "./runtime-dir.ts";
+import type { DaemonSockets } from "@gmempool/contract";
 import { prepareRuntimeDir } from "./runtime-dir-setup.ts";
 import { sdNotify } from "./sd-notify.ts";
 
@@ -24,7 +24,7 @@ export interface GmempoolProcessOptions {
   readonly daemon: PoolDaemon;
   readonly kernel: KernelPort;
   readonly logger: Logger;
-  readonly paths: RuntimePaths;
+  readonly paths: DaemonSockets;
   readonly peerCredentials: SocketPeerCredentials;
   /** Transport tuning (token TTL, message limits, grace period). */
   readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "socketMode">>;
@@ -35,7 +35,7 @@ export interface GmempoolProcessOptions {
 export class GmempoolProcess {
   readonly daemon: PoolDaemon;
   readonly server: GmempoolServer;
-  readonly paths: RuntimePaths;
+  readonly paths: DaemonSockets;
   readonly #kernel: KernelPort;
   readonly #logger: Logger;
   #stopping: Promise<void> | null = null;
@@ -79,7 +79,7 @@ export class GmempoolProcess {
   }
 
   /** SIGHUP: re-applies the configuration's pool-wide policy. */
-  async reload(policy: PolicyUpdate): Promise<PolicyInfo> {
+  async reload(policy: PolicyUpdate): Promise<Policy> {
     const applied = await this.daemon.reloadPolicy(policy);
     this.#logger.info({ policy: applied }, "policy reloaded");
     return applied;

@@ -21,8 +21,7 @@ import { ConfigError, DEFAULT_CONFIG, loadConfig, policyUpdateOf, type DaemonCon
 import { PoolManager } from "../daemon/pool-manager.ts";
 import { LinuxKernel } from "../kvm/linux-kernel.ts";
 import { GmempoolProcess } from "./gmempool-process.ts";
-import { RUNTIME_DIR_ENV, defaultRuntimeDir } from "@gmempool/contract";
-import { runtimePaths } from "./runtime-dir.ts";
+import { RUNTIME_DIR_ENV, daemonSockets, defaultRuntimeDir } from "@gmempool/contract";
 import { socketPeerCredentials } from "./socket-peer-credentials.ts";
 import { SystemdFdStore, takeListenFds, underSystemd } from "./systemd-fd-store.ts";
 
@@ -54,8 +53,8 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Gmem
   const config = await readConfig(options.config);
   const fromEnv = process.env[RUNTIME_DIR_ENV];
   const explicit = options.runtimeDir ?? (fromEnv === undefined || fromEnv === "" ? config.paths.runtimeDir : undefined);
-  const paths = runtimePaths(defaultRuntimeDir(explicit));
-  logger.info({ runtimeDir: paths.dir, config: options.config ?? "(embedded default)" }, "starting gmempool");
+  const paths = daemonSockets(defaultRuntimeDir(explicit));
+  logger.info({ runtimeDir: paths.runtimeDir, config: options.config ?? "(embedded default)" }, "starting gmempool");
   const kernel = new LinuxKernel({ maxInFlight: config.limits.kernelParallelism });
   // Under systemd (Type=notify, FileDescriptorStoreMax=) arena files live on in the fd store
   // across restarts and come back as LISTEN_FDS; elsewhere VMMs re-register after a restart.
@@ -66,7 +65,7 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Gmem
     config,
     kernel,
     logger: logger.child({ component: "daemon" }),
-    journalDir: config.paths.journalDir ?? join(paths.dir, "journal"),
+    journalDir: config.paths.journalDir ?? join(paths.runtimeDir, "journal"),
     daemonVersion: VERSION,
     ...(systemd ? { fdStore: new SystemdFdStore(logger.child({ component: "fd-store" })), inheritedFds } : {}),
   });

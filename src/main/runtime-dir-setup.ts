@@ -6,7 +6,7 @@
  */
 import { lstatSync, mkdirSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import type { RuntimePaths } from "./runtime-dir.ts";
+import type { DaemonSockets } from "@gmempool/contract";
 
 export const RUNTIME_DIR_MODE = 0o750;
 
@@ -24,8 +24,8 @@ function answers(path: string): Promise<boolean> {
   });
 }
 
-export async function prepareRuntimeDir(paths: RuntimePaths): Promise<void> {
-  mkdirSync(paths.dir, { recursive: true, mode: RUNTIME_DIR_MODE });
+export async function prepareRuntimeDir(paths: DaemonSockets): Promise<void> {
+  mkdirSync(paths.runtimeDir, { recursive: true, mode: RUNTIME_DIR_MODE });
   if (await answers(paths.apiSocket)) throw new Error(`another gmempool daemon is serving on ${paths.apiSocket}; stop it first (or use another --runtime-dir)`);
   for (const path of [paths.apiSocket, paths.fdSocket, paths.metricsSocket]) {
     const stat = lstatSync(path, { throwIfNoEntry: false });

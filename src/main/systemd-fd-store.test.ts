@@ -67,7 +67,7 @@ describe("e2e: the systemd fd store keeps arena files across kill -9", () => {
     client.close();
 
     await daemon.kill();
-    daemon = await DaemonProcess.start({ config, env, dir: daemon.paths.dir, listenFds: [{ name, fd: storedFd }] });
+    daemon = await DaemonProcess.start({ config, env, dir: daemon.paths.runtimeDir, listenFds: [{ name, fd: storedFd }] });
     started.push(daemon);
     kernel.close(storedFd);
     client = new TestClient({ apiSocket: daemon.paths.apiSocket });

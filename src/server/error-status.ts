@@ -6,7 +6,7 @@
  * What leaves here is a plain grpc-js status object ({ code, details, metadata }), never an
  * Error with a numeric `.code` (STYLE.md rule 3).
  */
-import { ERROR_OFFSET_METADATA_KEY, GRPC_STATUS_OF_KIND } from "@gmempool/contract";
+import { ERROR_OFFSET_METADATA_KEY, GRPC_STATUS_OF_KIND, WireValueError } from "@gmempool/contract";
 import { Metadata, status, type StatusObject } from "@grpc/grpc-js";
 import { isGmempoolError, type ErrorKind } from "../pool/errors.ts";
 
@@ -22,7 +22,9 @@ export function statusForErrorKind(kind: ErrorKind): status {
 
 /**
  * The status a handler reports for anything thrown by the service or by its own decoding. A
- * GmempoolError keeps its message; anything else is a bug, reported as INTERNAL with its message.
+ * GmempoolError keeps its message. A WireValueError is the contract's codec refusing a value: in
+ * a request it decodes, the client's invalid argument (the message names the field); in a reply
+ * it encodes, the daemon's bug. Anything else is a bug, reported as INTERNAL with its message.
  */
 export function statusForError(error: unknown): StatusObject {
   const metadata = new Metadata();
@@ -30,6 +32,7 @@ export function statusForError(error: unknown): StatusObject {
     if (error.errorOffsetBytes !== undefined) metadata.set(ERROR_OFFSET_METADATA_KEY, String(error.errorOffsetBytes));
     return { code: statusForErrorKind(error.kind), details: error.message, metadata };
   }
+  if (error instanceof WireValueError && error.direction === "decode") return { code: statusForErrorKind("invalid-argument"), details: error.message, metadata };
   const message = error instanceof Error ? error.message : String(error);
   return { code: status.INTERNAL, details: `internal error: ${message}`, metadata };
 }

@@ -85,16 +85,20 @@ import {
   encodeWatch,
 } from "./wire/request-codec.ts";
 import {
+  decodeArena,
+  decodeCapabilities,
   decodeConvertResult,
   decodeDeleteArenaResult,
   decodeDiscardResult,
   decodeForceReleaseResult,
+  decodeFragmentationMap,
+  decodeLease,
   decodePolicyView,
+  decodePoolStatus,
   decodePopulateResult,
   decodeReleaseResult,
   decodeSetPolicyResult,
-} from "./wire/result-codec.ts";
-import { decodeArena, decodeCapabilities, decodeFragmentationMap, decodeLease, decodePoolStatus } from "./wire/wire-codec.ts";
+} from "./wire/reply-codec.ts";
 
 export const DEFAULT_DEADLINE_MS = 30_000;
 /** Each automatic reattach pass gets at most this long (or the client's deadline, if shorter). */

@@ -18,7 +18,7 @@ import type { WatchResponse__Output } from "@gmempool/contract/generated/gmempoo
 import type { WatchStream } from "./pool.ts";
 import { CancelledError, isPoolError, type PoolError } from "./pool-errors.ts";
 import type { PoolEvent } from "./resources.ts";
-import { decodeWatchEvent } from "./wire/wire-codec.ts";
+import { decodeWatchEvent } from "./wire/reply-codec.ts";
 
 /** Events queued before the stream is paused. */
 export const HIGH_WATER_EVENTS = 256;

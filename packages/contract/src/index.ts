@@ -3,7 +3,10 @@
  * (clients/node), in the manner of containerd's `api` module: the .proto files (../proto/), the
  * loader options every runtime load uses, the fd channel's message format, the
  * runtime-directory rule (where the daemon's sockets are), the error kinds and their gRPC status
- * codes, and the sizes every `_bytes` field is counted in. The protos' generated TypeScript types are the subpath `@gmempool/contract/generated/*`
+ * codes, the sizes every `_bytes` field is counted in, and the API's vocabulary: its resources
+ * (vocabulary.ts, resources.ts, results.ts, pool-event.ts: what the daemon reports and the client
+ * returns) with their one codec (codec/: resource -> proto for the daemon's server, proto ->
+ * resource for the client library, one table per enum). The protos' generated TypeScript types are the subpath `@gmempool/contract/generated/*`
  * (e.g. `@gmempool/contract/generated/gmempool/v1/Arena`), generated once by
  * `npm run gen:proto` and drift-checked by `npm run check:proto`.
  *
@@ -25,11 +28,94 @@ export { encodeFdMessage, readFdMessageDetail, readFdMessageHeader, truncateDeta
 export { findProtoRoot, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions } from "./proto-options.ts";
 export {
   API_SOCKET_NAME,
+  daemonSockets,
   defaultRuntimeDir,
   FD_SOCKET_NAME,
   METRICS_SOCKET_NAME,
   resolveRuntimeDir,
   RUNTIME_DIR_ENV,
+  type DaemonSockets,
   type RuntimeDirInputs,
 } from "./runtime-dir.ts";
 export { PAGE_BYTES, UNIT_BYTES } from "./units.ts";
+
+// ---- the API's vocabulary -------------------------------------------------------------------
+export {
+  POOL_EVENT_KINDS,
+  type ArenaKind,
+  type ArenaState,
+  type ContentIntent,
+  type ConversionMode,
+  type DiscardPolicy,
+  type FdType,
+  type MemfdBacking,
+  type PageVisibility,
+  type PolicySource,
+  type PoolEventKind,
+  type ReleaseReason,
+  type ReserveMode,
+  type ServingState,
+  type UnitState,
+} from "./vocabulary.ts";
+export type {
+  Arena,
+  ArenaFile,
+  ArenaPolicyOverride,
+  ArenaUnitMap,
+  BuddyZone,
+  Capabilities,
+  EffectiveArenaPolicy,
+  FragmentationMap,
+  Identity,
+  KernelFeature,
+  Lease,
+  Policy,
+  PolicyView,
+  PoolStatus,
+  ReserveMap,
+  UnitRun,
+  UnitSpan,
+} from "./resources.ts";
+export type { ConvertResult, DeleteArenaResult, DiscardResult, ForceReleaseResult, PopulateResult, ReleaseResult, SetPolicyResult } from "./results.ts";
+export type { PoolEvent, PoolEventBody, PoolEventHeader } from "./pool-event.ts";
+
+// ---- its codec ------------------------------------------------------------------------------
+export { WireValueError, type WireDirection } from "./codec/wire-value-error.ts";
+export { EnumTable } from "./codec/enum-table.ts";
+export {
+  ARENA_KIND,
+  ARENA_STATE,
+  CONTENT_INTENT,
+  CONVERSION_MODE,
+  DISCARD_POLICY,
+  ENUM_TABLES,
+  FD_TYPE,
+  MEMFD_BACKING,
+  PAGE_VISIBILITY,
+  POLICY_SOURCE,
+  POOL_EVENT_KIND,
+  RELEASE_REASON,
+  RESERVE_MODE,
+  SERVING_STATE,
+  UNIT_STATE,
+} from "./codec/enum-tables.ts";
+export { decodeDurationMs, decodeTimestamp, decodeUint64, encodeDuration, encodeTimestamp, encodeUint32, encodeUint64 } from "./codec/scalars.ts";
+export {
+  decodeArena,
+  decodeArenaPolicyOverride,
+  decodeCapabilities,
+  decodeFragmentationMap,
+  decodeIdentity,
+  decodeLease,
+  decodePolicy,
+  decodePolicyView,
+  decodePoolStatus,
+  encodeArena,
+  encodeArenaPolicyOverride,
+  encodeIdentity,
+  encodeLease,
+  encodePolicy,
+  encodePoolStatus,
+} from "./codec/resource-codec.ts";
+export { decodeConvertResult, decodeDeleteArenaResult, decodeDiscardResult, decodeForceReleaseResult, decodePopulateResult, decodeReleaseResult, decodeSetPolicyResult } from "./codec/result-codec.ts";
+export { decodePoolEvent, encodePoolEvent } from "./codec/event-codec.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { resolveRuntimeDir } from "./runtime-dir.ts";
+import { daemonSockets, resolveRuntimeDir } from "./runtime-dir.ts";
 
 test("runtime dir: --runtime-dir, then GMEMPOOL_RUNTIME_DIR, then /run/gmempool as root, then XDG_RUNTIME_DIR, then ./run", () => {
   const base = { env: {}, uid: 1000, cwd: "/home/u/gmempool" };
@@ -14,4 +14,8 @@ test("runtime dir: --runtime-dir, then GMEMPOOL_RUNTIME_DIR, then /run/gmempool 
   assert.equal(resolveRuntimeDir(base), "/home/u/gmempool/run");
   assert.equal(resolveRuntimeDir({ ...base, uid: undefined }), "/home/u/gmempool/run");
   assert.equal(resolveRuntimeDir({ ...base, env: { GMEMPOOL_RUNTIME_DIR: "" } }), "/home/u/gmempool/run");
+});
+
+test("the daemon's sockets are api.sock, fd.sock and metrics.sock in its runtime directory", () => {
+  assert.deepEqual(daemonSockets("/r"), { runtimeDir: "/r", apiSocket: "/r/api.sock", fdSocket: "/r/fd.sock", metricsSocket: "/r/metrics.sock" });
 });

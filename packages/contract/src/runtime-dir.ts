@@ -10,7 +10,9 @@
  *   5. else `./run` under the current directory (a checkout running `npm start`).
  *
  * In it: `api.sock` (gRPC), `fd.sock` (the fd channel, SOCK_SEQPACKET), `metrics.sock`
- * (Prometheus over HTTP; the daemon's operators, not the client library, use it).
+ * (Prometheus over HTTP; the daemon's operators, not the client library, use it):
+ * `daemonSockets(dir)`. Creating the directory and its sockets' permissions are the daemon's
+ * (src/main/runtime-dir-setup.ts).
  */
 import { isAbsolute, join, resolve } from "node:path";
 
@@ -43,4 +45,16 @@ export function resolveRuntimeDir(inputs: RuntimeDirInputs): string {
 /** The rule applied to this process. */
 export function defaultRuntimeDir(explicit?: string): string {
   return resolveRuntimeDir({ explicit, env: process.env, uid: process.getuid?.(), cwd: process.cwd() });
+}
+
+/** The daemon's sockets in a runtime directory. */
+export interface DaemonSockets {
+  readonly runtimeDir: string;
+  readonly apiSocket: string;
+  readonly fdSocket: string;
+  readonly metricsSocket: string;
+}
+
+export function daemonSockets(runtimeDir: string): DaemonSockets {
+  return { runtimeDir, apiSocket: join(runtimeDir, API_SOCKET_NAME), fdSocket: join(runtimeDir, FD_SOCKET_NAME), metricsSocket: join(runtimeDir, METRICS_SOCKET_NAME) };
 }

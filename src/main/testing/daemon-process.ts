@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runtimePaths, type RuntimePaths } from "../runtime-dir.ts";
+import { daemonSockets, type DaemonSockets } from "@gmempool/contract";
 
 const ENTRY = fileURLToPath(new URL("../gmempool.ts", import.meta.url));
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
@@ -37,12 +37,12 @@ export interface DaemonProcessOptions {
 }
 
 export class DaemonProcess {
-  readonly paths: RuntimePaths;
+  readonly paths: DaemonSockets;
   readonly child: ChildProcess;
   readonly log: string[] = [];
   readonly exited: Promise<number | null>;
 
-  private constructor(paths: RuntimePaths, child: ChildProcess) {
+  private constructor(paths: DaemonSockets, child: ChildProcess) {
     this.paths = paths;
     this.child = child;
     this.exited = once(child, "exit").then(([code]) => code as number | null);
@@ -64,7 +64,7 @@ export class DaemonProcess {
       listen.length === 0
         ? spawn(argv[0]!, argv.slice(1), { cwd: REPO, env, stdio, ...options.runAs })
         : spawn("/bin/sh", ["-c", 'LISTEN_PID=$$ exec "$0" "$@"', ...argv], { cwd: REPO, env, stdio, ...options.runAs });
-    const daemon = new DaemonProcess(runtimePaths(dir), child);
+    const daemon = new DaemonProcess(daemonSockets(dir), child);
     let buffered = "";
     const serving = new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer): void => {
@@ -111,6 +111,6 @@ export class DaemonProcess {
 
   /** Removes the runtime directory (after stop/kill). */
   removeDir(): void {
-    rmSync(this.paths.dir, { recursive: true, force: true });
+    rmSync(this.paths.runtimeDir, { recursive: true, force: true });
   }
 }

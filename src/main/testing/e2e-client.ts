@@ -7,14 +7,14 @@
  * otherwise it releases, deletes the arena and exits 0.
  */
 import { LinuxKernel } from "../../kvm/linux-kernel.ts";
-import { runtimePaths } from "../runtime-dir.ts";
+import { daemonSockets } from "@gmempool/contract";
 import { createArena } from "./e2e-arena.ts";
 import { FdChannelClient, TestClient } from "./test-client.ts";
 
 async function main(argv: readonly string[]): Promise<void> {
   const [dir, kind, units, hold] = argv;
   if (dir === undefined || (kind !== "memfd" && kind !== "hugetlb" && kind !== "gmem") || units === undefined) throw new Error("usage: e2e-client.ts RUNTIME_DIR memfd|hugetlb|gmem UNITS [hold]");
-  const paths = runtimePaths(dir);
+  const paths = daemonSockets(dir);
   const kernel = new LinuxKernel();
   const client = new TestClient({ apiSocket: paths.apiSocket });
   const channel = await FdChannelClient.connect(kernel, paths.fdSocket);

@@ -9,7 +9,7 @@ import { GmempoolError } from "../../pool/errors.ts";
 import type { AdminHandlers } from "@gmempool/contract/generated/gmempool/v1/Admin";
 import type { SetPolicyRequest__Output } from "@gmempool/contract/generated/gmempool/v1/SetPolicyRequest";
 import type { ForceReleaseRequest__Output } from "@gmempool/contract/generated/gmempool/v1/ForceReleaseRequest";
-import { DISCARD_POLICY, arenaOverrideToProto, bytesFromProto, policyToProto } from "../proto-codec.ts";
+import { DISCARD_POLICY, encodeArenaPolicyOverride, decodeUint64, encodePolicy } from "@gmempool/contract";
 import { unaryHandler, type HandlerContext } from "./handler-context.ts";
 
 export function decodePolicyUpdate(r: SetPolicyRequest__Output): PolicyUpdate {
@@ -19,8 +19,8 @@ export function decodePolicyUpdate(r: SetPolicyRequest__Output): PolicyUpdate {
     if (policy === undefined) throw new GmempoolError("invalid-argument", "discard_policy is DISCARD_POLICY_UNSPECIFIED; leave the field out to keep the current policy");
     update.discardPolicy = policy;
   }
-  if (r.punchGranularityBytes !== undefined) update.punchGranularityBytes = bytesFromProto(r.punchGranularityBytes, "punch_granularity_bytes");
-  if (r.deferredCapBytes !== undefined) update.deferredCapBytes = bytesFromProto(r.deferredCapBytes, "deferred_cap_bytes");
+  if (r.punchGranularityBytes !== undefined) update.punchGranularityBytes = decodeUint64(r.punchGranularityBytes, "punch_granularity_bytes");
+  if (r.deferredCapBytes !== undefined) update.deferredCapBytes = decodeUint64(r.deferredCapBytes, "deferred_cap_bytes");
   if (r.deferredOverflowPolicy !== undefined) {
     const policy = DISCARD_POLICY.decode(r.deferredOverflowPolicy, "deferred_overflow_policy");
     if (policy !== "reject" && policy !== "zero") throw new GmempoolError("invalid-argument", `deferred_overflow_policy ${r.deferredOverflowPolicy} is not allowed: REJECT or ZERO`);
@@ -51,7 +51,7 @@ export function adminHandlers(context: HandlerContext<AdminService>): AdminHandl
       const update = caller.isAdmin ? decodePolicyUpdate(r) : {};
       const result = await service.setPolicy(caller, { requestId: r.requestId, arenaId: r.arenaId, clearArenaOverride: r.clearArenaOverride, ...update });
       return {
-        response: { poolPolicy: policyToProto(result.poolPolicy), arenaOverride: result.arenaOverride === undefined ? null : arenaOverrideToProto(result.arenaOverride) },
+        response: { poolPolicy: encodePolicy(result.poolPolicy), arenaOverride: result.arenaOverride === undefined ? null : encodeArenaPolicyOverride(result.arenaOverride) },
         replayed: result.replayed,
       };
     }),

@@ -15,19 +15,19 @@ import {
   MEMFD_BACKING,
   RESERVE_MODE,
   UNIT_STATE,
-  VISIBILITY,
+  PAGE_VISIBILITY,
   DISCARD_POLICY,
-  arenaOverrideToProto,
-  arenaToProto,
-  bytesFromProto,
-  bytesToProto,
-  durationToProto,
-  identityToProto,
-  leaseToProto,
-  policyToProto,
-  poolStatusToProto,
-  timestampToProto,
-} from "../proto-codec.ts";
+  encodeArenaPolicyOverride,
+  encodeArena,
+  decodeUint64,
+  encodeUint64,
+  encodeDuration,
+  encodeIdentity,
+  encodeLease,
+  encodePolicy,
+  encodePoolStatus,
+  encodeTimestamp,
+} from "@gmempool/contract";
 import type { FdTokenClaim, FdTokenExpectation } from "../fd-channel/fd-token-table.ts";
 import { unaryHandler, type HandlerContext, type UnaryAnswer } from "./handler-context.ts";
 import type { WatchRegistry } from "./watch-handler.ts";
@@ -70,8 +70,8 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
       return {
         response: {
           daemonVersion: c.daemonVersion,
-          unitBytes: bytesToProto(c.unitBytes),
-          pageBytes: bytesToProto(c.pageBytes),
+          unitBytes: encodeUint64(c.unitBytes),
+          pageBytes: encodeUint64(c.pageBytes),
           reserveMode: RESERVE_MODE.encode(c.reserveMode),
           arenaKinds: c.arenaKinds.map((k) => ARENA_KIND.encode(k)),
           memfdBackings: c.memfdBackings.map((b) => MEMFD_BACKING.encode(b)),
@@ -79,40 +79,40 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
           kernelFeatures: c.kernelFeatures.map((f) => ({ name: f.name, available: f.available, detail: f.detail })),
           fdSocketPath: t.fdSocketPath,
           fdChannelVersion: t.fdChannelVersion,
-          fdTokenTtl: durationToProto(t.fdTokenTtlMs),
+          fdTokenTtl: encodeDuration(t.fdTokenTtlMs),
           maxPendingFdTokens: t.maxPendingFdTokens,
-          requestIdRetention: durationToProto(c.requestIdRetentionMs),
-          caller: identityToProto(c.caller),
+          requestIdRetention: encodeDuration(c.requestIdRetentionMs),
+          caller: encodeIdentity(c.caller),
           callerIsAdmin: c.callerIsAdmin,
           maxRequestMessageBytes: t.maxRequestMessageBytes,
         },
       };
     }),
 
-    GetPoolStatus: unary("GetPoolStatus", (caller) => ({ response: { status: poolStatusToProto(service.getPoolStatus(caller)) } })),
+    GetPoolStatus: unary("GetPoolStatus", (caller) => ({ response: { status: encodePoolStatus(service.getPoolStatus(caller)) } })),
 
     RegisterGuestMemfdArena: unary("RegisterGuestMemfdArena", (caller, r) => {
-      const sizeBytes = bytesFromProto(r.sizeBytes, "size_bytes");
-      const initialVisibility = VISIBILITY.decode(r.initialVisibility, "initial_visibility");
+      const sizeBytes = decodeUint64(r.sizeBytes, "size_bytes");
+      const initialVisibility = PAGE_VISIBILITY.decode(r.initialVisibility, "initial_visibility");
       return withTokens(context, caller, [{ bytes: r.gmemFdToken, expect: GMEM_TOKEN }], async ([gmem]) => {
         const result = await service.registerGuestMemfdArena(caller, { requestId: r.requestId, gmemFd: gmem!.fd!, sizeBytes, initialVisibility, name: r.name });
-        return { response: { arena: arenaToProto(result.arena) }, replayed: result.replayed };
+        return { response: { arena: encodeArena(result.arena) }, replayed: result.replayed };
       });
     }),
 
     CreateMemfdArena: unary("CreateMemfdArena", (caller, r) => {
-      const sizeBytes = bytesFromProto(r.sizeBytes, "size_bytes");
+      const sizeBytes = decodeUint64(r.sizeBytes, "size_bytes");
       const backing = MEMFD_BACKING.decode(r.backing, "backing");
       return withTokens(context, caller, [{ bytes: r.memfdFdToken, expect: MEMFD_RECEIVE_TOKEN }], async ([memfd]) => {
         const result = await service.createMemfdArena(caller, { requestId: r.requestId, sizeBytes, backing, name: r.name, deliver: memfd!.deliver! });
-        return { response: { arena: arenaToProto(result.arena) }, replayed: result.replayed };
+        return { response: { arena: encodeArena(result.arena) }, replayed: result.replayed };
       });
     }),
 
     CreateArenaPair: unary("CreateArenaPair", (caller, r) => {
-      const sizeBytes = bytesFromProto(r.sizeBytes, "size_bytes");
+      const sizeBytes = decodeUint64(r.sizeBytes, "size_bytes");
       const sharedBacking = MEMFD_BACKING.decode(r.sharedBacking, "shared_backing");
-      const initialVisibility = VISIBILITY.decode(r.initialVisibility, "initial_visibility");
+      const initialVisibility = PAGE_VISIBILITY.decode(r.initialVisibility, "initial_visibility");
       return withTokens(
         context,
         caller,
@@ -122,7 +122,7 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
         ],
         async ([gmem, memfd]) => {
           const result = await service.createArenaPair(caller, { requestId: r.requestId, gmemFd: gmem!.fd!, sizeBytes, sharedBacking, initialVisibility, name: r.name, deliver: memfd!.deliver! });
-          return { response: { arena: arenaToProto(result.arena) }, replayed: result.replayed };
+          return { response: { arena: encodeArena(result.arena) }, replayed: result.replayed };
         },
       );
     }),
@@ -142,7 +142,7 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
             ...(gmem?.fd === undefined ? {} : { gmemFd: gmem.fd }),
             ...(memfd?.fd === undefined ? {} : { memfdFd: memfd.fd }),
           });
-          return { response: { arena: arenaToProto(result.arena) }, replayed: result.replayed };
+          return { response: { arena: encodeArena(result.arena) }, replayed: result.replayed };
         },
       ),
     ),
@@ -152,14 +152,14 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
       return { response: { releasedLeaseCount: result.releasedLeaseCount, releasedUnitCount: result.releasedUnitCount }, replayed: result.replayed };
     }),
 
-    GetArena: unary("GetArena", (caller, r) => ({ response: { arena: arenaToProto(service.getArena(caller, r.arenaId)) } })),
+    GetArena: unary("GetArena", (caller, r) => ({ response: { arena: encodeArena(service.getArena(caller, r.arenaId)) } })),
 
-    ListArenas: unary("ListArenas", (caller, r) => ({ response: { arenas: service.listArenas(caller, { allOwners: r.allOwners }).map(arenaToProto) } })),
+    ListArenas: unary("ListArenas", (caller, r) => ({ response: { arenas: service.listArenas(caller, { allOwners: r.allOwners }).map(encodeArena) } })),
 
     Allocate: unary("Allocate", async (caller, r) => {
-      const offsetBytes = r.offsetBytes === undefined ? undefined : bytesFromProto(r.offsetBytes, "offset_bytes");
+      const offsetBytes = r.offsetBytes === undefined ? undefined : decodeUint64(r.offsetBytes, "offset_bytes");
       const result = await service.allocate(caller, { requestId: r.requestId, arenaId: r.arenaId, unitCount: r.unitCount, label: r.label, ...(offsetBytes === undefined ? {} : { offsetBytes }) });
-      return { response: { lease: leaseToProto(result.lease) }, replayed: result.replayed };
+      return { response: { lease: encodeLease(result.lease) }, replayed: result.replayed };
     }),
 
     Release: unary("Release", async (caller, r) => {
@@ -168,13 +168,13 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
     }),
 
     Discard: unary("Discard", async (caller, r) => {
-      const result = await service.discard(caller, { requestId: r.requestId, arenaId: r.arenaId, offsetBytes: bytesFromProto(r.offsetBytes, "offset_bytes"), lengthBytes: bytesFromProto(r.lengthBytes, "length_bytes") });
+      const result = await service.discard(caller, { requestId: r.requestId, arenaId: r.arenaId, offsetBytes: decodeUint64(r.offsetBytes, "offset_bytes"), lengthBytes: decodeUint64(r.lengthBytes, "length_bytes") });
       return {
         response: {
-          punchedBytes: bytesToProto(result.punchedBytes),
+          punchedBytes: encodeUint64(result.punchedBytes),
           releasedUnitCount: result.releasedUnitCount,
-          zeroedBytes: bytesToProto(result.zeroedBytes),
-          deferredBytes: bytesToProto(result.deferredBytes),
+          zeroedBytes: encodeUint64(result.zeroedBytes),
+          deferredBytes: encodeUint64(result.deferredBytes),
           appliedPolicy: result.appliedPolicy === undefined ? DISCARD_POLICY.unspecified : DISCARD_POLICY.encode(result.appliedPolicy),
         },
         replayed: result.replayed,
@@ -182,25 +182,25 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
     }),
 
     Populate: unary("Populate", async (caller, r) => {
-      const result = await service.populate(caller, { requestId: r.requestId, arenaId: r.arenaId, offsetBytes: bytesFromProto(r.offsetBytes, "offset_bytes"), lengthBytes: bytesFromProto(r.lengthBytes, "length_bytes") });
-      return { response: { populatedUnitCount: result.populatedUnitCount, restoredBytes: bytesToProto(result.restoredBytes) }, replayed: result.replayed };
+      const result = await service.populate(caller, { requestId: r.requestId, arenaId: r.arenaId, offsetBytes: decodeUint64(r.offsetBytes, "offset_bytes"), lengthBytes: decodeUint64(r.lengthBytes, "length_bytes") });
+      return { response: { populatedUnitCount: result.populatedUnitCount, restoredBytes: encodeUint64(result.restoredBytes) }, replayed: result.replayed };
     }),
 
     Convert: unary("Convert", async (caller, r) => {
       const result = await service.convert(caller, {
         requestId: r.requestId,
         arenaId: r.arenaId,
-        offsetBytes: bytesFromProto(r.offsetBytes, "offset_bytes"),
-        lengthBytes: bytesFromProto(r.lengthBytes, "length_bytes"),
-        toVisibility: VISIBILITY.decode(r.toVisibility, "to_visibility"),
+        offsetBytes: decodeUint64(r.offsetBytes, "offset_bytes"),
+        lengthBytes: decodeUint64(r.lengthBytes, "length_bytes"),
+        toVisibility: PAGE_VISIBILITY.decode(r.toVisibility, "to_visibility"),
         mode: CONVERSION_MODE.decode(r.mode, "mode"),
         contentIntent: CONTENT_INTENT.decode(r.contentIntent, "content_intent"),
       });
       return {
         response: {
-          convertedBytes: bytesToProto(result.convertedBytes),
+          convertedBytes: encodeUint64(result.convertedBytes),
           populatedUnitCount: result.populatedUnitCount,
-          stalePunchedBytes: bytesToProto(result.stalePunchedBytes),
+          stalePunchedBytes: encodeUint64(result.stalePunchedBytes),
           staleReleasedUnitCount: result.staleReleasedUnitCount,
           collapsibleUnits: result.collapsibleUnits.map((u) => ({ firstUnit: u.firstUnit, unitCount: u.unitCount })),
         },
@@ -208,9 +208,9 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
       };
     }),
 
-    GetLease: unary("GetLease", (caller, r) => ({ response: { lease: leaseToProto(service.getLease(caller, r.leaseId)) } })),
+    GetLease: unary("GetLease", (caller, r) => ({ response: { lease: encodeLease(service.getLease(caller, r.leaseId)) } })),
 
-    ListLeases: unary("ListLeases", (caller, r) => ({ response: { leases: service.listLeases(caller, { arenaId: r.arenaId, allOwners: r.allOwners }).map(leaseToProto) } })),
+    ListLeases: unary("ListLeases", (caller, r) => ({ response: { leases: service.listLeases(caller, { arenaId: r.arenaId, allOwners: r.allOwners }).map(encodeLease) } })),
 
     GetFragmentationMap: unary("GetFragmentationMap", (caller, r) => {
       const map = service.getFragmentationMap(caller, { arenaId: r.arenaId, allOwners: r.allOwners });
@@ -228,15 +228,15 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
             largestFreeRunUnitCount: map.reserve.largestFreeRunUnitCount,
             freeRunCountsByOrder: [...map.reserve.freeRunCountsByOrder],
           },
-          kernelBuddyZones: map.kernelBuddyZones.map((z) => ({ node: z.node, zone: z.zone, firstOrder: z.firstOrder, freeBlockCounts: z.freeBlockCounts.map(bytesToProto), freeBytes: bytesToProto(z.freeBytes) })),
-          time: timestampToProto(map.time),
+          kernelBuddyZones: map.kernelBuddyZones.map((z) => ({ node: z.node, zone: z.zone, firstOrder: z.firstOrder, freeBlockCounts: z.freeBlockCounts.map((n) => encodeUint64(n)), freeBytes: encodeUint64(z.freeBytes) })),
+          time: encodeTimestamp(map.time),
         },
       };
     }),
 
     GetPolicy: unary("GetPolicy", (caller) => {
       const view = service.getPolicy(caller);
-      return { response: { poolPolicy: policyToProto(view.poolPolicy), arenaOverrides: view.arenaOverrides.map(arenaOverrideToProto) } };
+      return { response: { poolPolicy: encodePolicy(view.poolPolicy), arenaOverrides: view.arenaOverrides.map(encodeArenaPolicyOverride) } };
     }),
 
     Watch: (call: ServerWritableStream<WatchRequest__Output, WatchResponse>) => {

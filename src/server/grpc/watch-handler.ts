@@ -17,7 +17,7 @@ import { statusForError } from "../error-status.ts";
 import { decodedRequest } from "../request-decoding.ts";
 import type { WatchRequest__Output } from "@gmempool/contract/generated/gmempool/v1/WatchRequest";
 import type { WatchResponse } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
-import { POOL_EVENT_KIND, poolEventToProto } from "../proto-codec.ts";
+import { POOL_EVENT_KIND, encodePoolEvent } from "@gmempool/contract";
 import { statusName, type HandlerContext } from "./handler-context.ts";
 
 type WatchCall = ServerWritableStream<WatchRequest__Output, WatchResponse>;
@@ -70,7 +70,7 @@ export class WatchRegistry {
       try {
         for await (const event of watch) {
           if (call.cancelled || !this.#open.has(call)) break;
-          if (!call.write(poolEventToProto(event))) {
+          if (!call.write(encodePoolEvent(event))) {
             await Promise.race([once(call, "drain"), once(call, "cancelled"), once(call, "close")]);
           }
         }

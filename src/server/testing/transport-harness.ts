@@ -12,7 +12,7 @@ import { pino } from "pino";
 import { FakeDaemon, type FakeDaemonOptions, type FakeVmm } from "../../daemon/testing/fake-daemon.ts";
 import type { Caller } from "../../daemon/pool-service.ts";
 import { GmempoolProcess } from "../../main/gmempool-process.ts";
-import { runtimePaths, type RuntimePaths } from "../../main/runtime-dir.ts";
+import { daemonSockets, type DaemonSockets } from "@gmempool/contract";
 import { FdChannelClient, TestClient } from "../../main/testing/test-client.ts";
 
 export interface TransportPeer {
@@ -26,11 +26,11 @@ export interface TransportPeer {
 export class TransportHarness {
   readonly daemon: FakeDaemon;
   readonly process: GmempoolProcess;
-  readonly paths: RuntimePaths;
+  readonly paths: DaemonSockets;
   readonly #peers: TransportPeer[] = [];
   #next = 0;
 
-  private constructor(daemon: FakeDaemon, process: GmempoolProcess, paths: RuntimePaths) {
+  private constructor(daemon: FakeDaemon, process: GmempoolProcess, paths: DaemonSockets) {
     this.daemon = daemon;
     this.process = process;
     this.paths = paths;
@@ -39,7 +39,7 @@ export class TransportHarness {
   /** `options.clock` times both the daemon (request ids) and the server (fd token TTL). */
   static async start(options: FakeDaemonOptions & { readonly fdTokenTtlMs?: number; readonly maxPendingFdTokens?: number } = {}): Promise<TransportHarness> {
     const daemon = await FakeDaemon.start({ capacityUnits: 64, ...options, noStart: true });
-    const paths = runtimePaths(mkdtempSync(join(tmpdir(), "gmempool-transport-")));
+    const paths = daemonSockets(mkdtempSync(join(tmpdir(), "gmempool-transport-")));
     // The main API socket's peer is the daemon's own (fake) process: uid 0, the admin.
     const process = await GmempoolProcess.start({
       daemon: daemon.manager,
@@ -55,7 +55,7 @@ export class TransportHarness {
   /** A new simulated process with its own API socket and fd channel connection. */
   async peer(options: { uid?: number; gid?: number } = {}): Promise<TransportPeer> {
     const vmm = this.daemon.vmm(options);
-    const apiSocket = join(this.paths.dir, `peer-${this.#next++}.sock`);
+    const apiSocket = join(this.paths.runtimeDir, `peer-${this.#next++}.sock`);
     await this.process.server.addApiListener(apiSocket, () => vmm.kernel.credentials);
     const peer: TransportPeer = {
       vmm,
@@ -74,6 +74,6 @@ export class TransportHarness {
       p.fd.close();
     }
     await this.process.stop("test over");
-    rmSync(this.paths.dir, { recursive: true, force: true });
+    rmSync(this.paths.runtimeDir, { recursive: true, force: true });
   }
 }

@@ -67,7 +67,7 @@ export class SpawnedDaemon {
 
   /** The runtime directory: api.sock, fd.sock, metrics.sock, the journal and the config. */
   get dir(): string {
-    return this.#process.paths.dir;
+    return this.#process.paths.runtimeDir;
   }
 
   get apiSocket(): string {

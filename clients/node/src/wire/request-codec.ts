@@ -1,7 +1,9 @@
 /**
- * Encoding the client's requests (pool.ts) into the API's wire objects. Only what the wire
- * cannot carry is refused here (a bigint beyond uint64, a count beyond uint32, an enum name the
- * table does not know); every rule about values (alignment, sizes, lengths, limits) is the
+ * Encoding the client's requests (pool.ts) into the API's wire objects, with the contract's enum
+ * tables and scalars (@gmempool/contract codec/). The requests are the client's own (optional
+ * fields, defaults, fd tokens); the daemon decodes the same messages into its service's requests.
+ * Only what the wire cannot carry is refused here (a bigint beyond uint64, a count beyond
+ * uint32, an enum name the table does not know: InvalidArgumentError); every rule about values (alignment, sizes, lengths, limits) is the
  * daemon's, so that the client and the daemon can never disagree about it.
  *
  * Optional client fields map to absent wire fields (proto3 presence where the proto has
@@ -16,75 +18,87 @@ import type { RegisterGuestMemfdArenaRequest as RegisterWire } from "@gmempool/c
 import type { SetPolicyRequest as SetPolicyWire } from "@gmempool/contract/generated/gmempool/v1/SetPolicyRequest";
 import type { WatchRequest as WatchWire } from "@gmempool/contract/generated/gmempool/v1/WatchRequest";
 import type { AllocateRequest, ByteRange, ConvertRequest, CreateArenaPairRequest, CreateMemfdArenaRequest, ForceReleaseTarget, RegisterGuestMemfdArenaRequest, SetPolicyRequest, WatchRequest } from "../pool.ts";
+import { CONTENT_INTENT, CONVERSION_MODE, DISCARD_POLICY, encodeUint32, encodeUint64, MEMFD_BACKING, PAGE_VISIBILITY, POOL_EVENT_KIND, WireValueError } from "@gmempool/contract";
 import { InvalidArgumentError } from "../pool-errors.ts";
-import { CONTENT_INTENT, CONVERSION_MODE, DISCARD_POLICY, encodeBytes, encodeUint32, MEMFD_BACKING, PAGE_VISIBILITY, POOL_EVENT_KIND } from "./wire-codec.ts";
 
-export function encodeRegisterGuestMemfdArena(requestId: string, token: Buffer, r: RegisterGuestMemfdArenaRequest): RegisterWire {
-  return { requestId, gmemFdToken: token, sizeBytes: encodeBytes(r.sizeBytes, "sizeBytes"), initialVisibility: PAGE_VISIBILITY.encode(r.initialVisibility), name: r.name ?? "" };
+/** `encode` with what the wire cannot carry (the contract's WireValueError) as the caller's InvalidArgumentError. */
+function writingRequest<A extends unknown[], R>(encode: (...args: A) => R): (...args: A) => R {
+  return (...args) => {
+    try {
+      return encode(...args);
+    } catch (error) {
+      if (error instanceof WireValueError) throw new InvalidArgumentError(error.message, { cause: error });
+      throw error;
+    }
+  };
 }
 
-export function encodeCreateMemfdArena(requestId: string, token: Buffer, r: CreateMemfdArenaRequest): CreateMemfdArenaWire {
-  return { requestId, memfdFdToken: token, sizeBytes: encodeBytes(r.sizeBytes, "sizeBytes"), backing: MEMFD_BACKING.encode(r.backing ?? "shmem"), name: r.name ?? "" };
-}
+export const encodeRegisterGuestMemfdArena = writingRequest((requestId: string, token: Buffer, r: RegisterGuestMemfdArenaRequest): RegisterWire => {
+  return { requestId, gmemFdToken: token, sizeBytes: encodeUint64(r.sizeBytes, "sizeBytes"), initialVisibility: PAGE_VISIBILITY.encode(r.initialVisibility, "initialVisibility"), name: r.name ?? "" };
+});
 
-export function encodeCreateArenaPair(requestId: string, gmemToken: Buffer, memfdToken: Buffer, r: CreateArenaPairRequest): CreateArenaPairWire {
+export const encodeCreateMemfdArena = writingRequest((requestId: string, token: Buffer, r: CreateMemfdArenaRequest): CreateMemfdArenaWire => {
+  return { requestId, memfdFdToken: token, sizeBytes: encodeUint64(r.sizeBytes, "sizeBytes"), backing: MEMFD_BACKING.encode(r.backing ?? "shmem"), name: r.name ?? "" };
+});
+
+export const encodeCreateArenaPair = writingRequest((requestId: string, gmemToken: Buffer, memfdToken: Buffer, r: CreateArenaPairRequest): CreateArenaPairWire => {
   return {
     requestId,
     gmemFdToken: gmemToken,
     memfdFdToken: memfdToken,
-    sizeBytes: encodeBytes(r.sizeBytes, "sizeBytes"),
+    sizeBytes: encodeUint64(r.sizeBytes, "sizeBytes"),
     sharedBacking: MEMFD_BACKING.encode(r.sharedBacking ?? "shmem"),
-    initialVisibility: PAGE_VISIBILITY.encode(r.initialVisibility),
+    initialVisibility: PAGE_VISIBILITY.encode(r.initialVisibility, "initialVisibility"),
     name: r.name ?? "",
   };
-}
+});
 
-export function encodeAllocate(requestId: string, arenaId: string, r: AllocateRequest): AllocateWire {
+export const encodeAllocate = writingRequest((requestId: string, arenaId: string, r: AllocateRequest): AllocateWire => {
   return {
     requestId,
     arenaId,
     unitCount: encodeUint32(r.unitCount, "unitCount"),
-    ...(r.offsetBytes === undefined ? {} : { offsetBytes: encodeBytes(r.offsetBytes, "offsetBytes") }),
+    ...(r.offsetBytes === undefined ? {} : { offsetBytes: encodeUint64(r.offsetBytes, "offsetBytes") }),
     label: r.label ?? "",
   };
-}
+});
 
 /** Discard and Populate share this shape. */
-export function encodeRange(requestId: string, arenaId: string, range: ByteRange): { requestId: string; arenaId: string; offsetBytes: string; lengthBytes: string } {
-  return { requestId, arenaId, offsetBytes: encodeBytes(range.offsetBytes, "offsetBytes"), lengthBytes: encodeBytes(range.lengthBytes, "lengthBytes") };
-}
+export const encodeRange = writingRequest((requestId: string, arenaId: string, range: ByteRange): { requestId: string; arenaId: string; offsetBytes: string; lengthBytes: string } => {
+  return { requestId, arenaId, offsetBytes: encodeUint64(range.offsetBytes, "offsetBytes"), lengthBytes: encodeUint64(range.lengthBytes, "lengthBytes") };
+});
 
-export function encodeConvert(requestId: string, arenaId: string, r: ConvertRequest): ConvertWire {
+export const encodeConvert = writingRequest((requestId: string, arenaId: string, r: ConvertRequest): ConvertWire => {
   return {
     ...encodeRange(requestId, arenaId, r),
     toVisibility: PAGE_VISIBILITY.encode(r.toVisibility),
     mode: CONVERSION_MODE.encode(r.mode),
-    contentIntent: r.contentIntent === undefined ? "CONTENT_INTENT_UNSPECIFIED" : CONTENT_INTENT.encode(r.contentIntent),
+    contentIntent: CONTENT_INTENT.encodeOptional(r.contentIntent, "contentIntent"),
   };
-}
+});
 
-export function encodeSetPolicy(requestId: string, r: SetPolicyRequest): SetPolicyWire {
+export const encodeSetPolicy = writingRequest((requestId: string, r: SetPolicyRequest): SetPolicyWire => {
   return {
     requestId,
     arenaId: r.arenaId ?? "",
     ...(r.discardPolicy === undefined ? {} : { discardPolicy: DISCARD_POLICY.encode(r.discardPolicy) }),
-    ...(r.punchGranularityBytes === undefined ? {} : { punchGranularityBytes: encodeBytes(r.punchGranularityBytes, "punchGranularityBytes") }),
-    ...(r.deferredCapBytes === undefined ? {} : { deferredCapBytes: encodeBytes(r.deferredCapBytes, "deferredCapBytes") }),
+    ...(r.punchGranularityBytes === undefined ? {} : { punchGranularityBytes: encodeUint64(r.punchGranularityBytes, "punchGranularityBytes") }),
+    ...(r.deferredCapBytes === undefined ? {} : { deferredCapBytes: encodeUint64(r.deferredCapBytes, "deferredCapBytes") }),
     ...(r.deferredOverflowPolicy === undefined ? {} : { deferredOverflowPolicy: DISCARD_POLICY.encode(r.deferredOverflowPolicy) }),
     clearArenaOverride: r.clearArenaOverride ?? false,
   };
-}
+});
 
 /** The oneof `target`: exactly one member; anything else cannot be put on the wire. */
-export function encodeForceRelease(requestId: string, target: ForceReleaseTarget): ForceReleaseWire {
+export const encodeForceRelease = writingRequest((requestId: string, target: ForceReleaseTarget): ForceReleaseWire => {
   const given = target as Partial<Record<"leaseId" | "arenaId" | "ownerPid", unknown>>;
   const members = (["leaseId", "arenaId", "ownerPid"] as const).filter((k) => given[k] !== undefined);
   if (members.length !== 1) throw new InvalidArgumentError(`a ForceRelease target is exactly one of leaseId, arenaId, ownerPid; got ${members.length === 0 ? "none" : members.join(" and ")}`);
   if ("leaseId" in target) return { requestId, leaseId: target.leaseId };
   if ("arenaId" in target) return { requestId, arenaId: target.arenaId };
   return { requestId, ownerPid: encodeUint32(target.ownerPid, "ownerPid") };
-}
+});
 
-export function encodeWatch(r: WatchRequest): WatchWire {
+export const encodeWatch = writingRequest((r: WatchRequest): WatchWire => {
   return { arenaId: r.arenaId ?? "", kinds: (r.kinds ?? []).map((k) => POOL_EVENT_KIND.encode(k)), allOwners: r.allOwners ?? false };
-}
+});
