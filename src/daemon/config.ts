@@ -55,6 +55,8 @@ export interface DaemonConfig {
     readonly requestIdRetentionMs: number;
     /** Most idempotency records kept (per daemon, all identities). */
     readonly requestIdEntries: number;
+    /** Most idempotency records kept for one identity (one process): its churn evicts only its own. */
+    readonly requestIdEntriesPerIdentity: number;
     /** Kernel steps of one plan in flight at once. */
     readonly kernelParallelism: number;
     /** KVM_SET_MEMORY_ATTRIBUTES2 EAGAIN retries before giving up (with doubling backoff). */
@@ -79,6 +81,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
     watchBufferEvents: 4096,
     requestIdRetentionMs: 15 * 60 * 1000,
     requestIdEntries: 100_000,
+    requestIdEntriesPerIdentity: 4096,
     kernelParallelism: 8,
     conversionRetries: 8,
   },
@@ -161,6 +164,7 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
       watchBufferEvents: limits.integer("watch_buffer_events", d.limits.watchBufferEvents, 16, 10_000_000),
       requestIdRetentionMs: limits.duration("request_id_retention", d.limits.requestIdRetentionMs, 10 * 60 * 1000),
       requestIdEntries: limits.integer("request_id_entries", d.limits.requestIdEntries, 1, 100_000_000),
+      requestIdEntriesPerIdentity: limits.integer("request_id_entries_per_identity", d.limits.requestIdEntriesPerIdentity, 1, 100_000_000),
       kernelParallelism: limits.integer("kernel_parallelism", d.limits.kernelParallelism, 1, 256),
       conversionRetries: limits.integer("conversion_retries", d.limits.conversionRetries, 0, 64),
     },

@@ -118,13 +118,26 @@ export class DaemonContext {
       conversionRetries: config.limits.conversionRetries,
       ...(this.deferredPunch === undefined ? {} : { deferredPunch: this.deferredPunch }),
     });
-    this.idempotency = new IdempotencyStore({ maxEntries: config.limits.requestIdEntries, retentionMs: config.limits.requestIdRetentionMs, clock: options.clock });
+    this.idempotency = new IdempotencyStore({
+      maxEntries: config.limits.requestIdEntries,
+      maxEntriesPerIdentity: config.limits.requestIdEntriesPerIdentity,
+      retentionMs: config.limits.requestIdRetentionMs,
+      clock: options.clock,
+      isLive: (identity) => this.#identityIsLive(identity),
+    });
     this.events = new EventHub({ bufferEvents: config.limits.watchBufferEvents, maxStreams: config.limits.watchStreams, statusIntervalMs: 1000, status: () => this.status() });
     this.peers = new PeerTracker(kernel, logger, (owner) => this.onOwnerExited(owner));
     this.files = new ArenaFiles({ kernel, timer: this.timer, logger, registry: this.registry, fdStore: this.fdStore });
     this.journal = new JournalWriter({ pool: () => this.pool, registry: this.registry, idempotency: this.idempotency, logger, compactAfterRecords: config.journal.compactAfterRecords });
     this.transactions = new TransactionRunner({ journal: this.journal, events: this.events, logger });
     this.plans = { pool: () => this.pool, executor: this.executor, environment: (plan) => this.#environment(plan), logger };
+  }
+
+  /** Whether the process an identity ("uid:pid:start", PoolManager.identify) names still runs. */
+  #identityIsLive(identity: string): boolean {
+    const [, pid, start] = identity.split(":");
+    if (pid === undefined || start === undefined || !/^\d+$/.test(pid) || !/^\d+$/.test(start)) return true;
+    return this.startTimeOf(Number(pid)) === BigInt(start);
   }
 
   /** What /dev/kvm can do, probed once; undefined when it is not usable. */

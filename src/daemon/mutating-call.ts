@@ -30,7 +30,7 @@ export async function mutatingCall<R extends object>(
     IdempotencyStore.validateRequestId(request.requestId);
     if (request.requestId === "") return { ...(await body(NO_IDEM)), replayed: false };
     const store = ctx.idempotency;
-    const key = IdempotencyStore.key(caller, rpc, request.requestId);
+    const key = IdempotencyStore.key(caller, request.requestId);
     const fingerprint = IdempotencyStore.fingerprint({ rpc, ...fields });
     return await store.exclusive(key, async () => {
       const recorded = store.lookup(key, fingerprint, rpc, request.requestId);

@@ -27,6 +27,9 @@ export class OwnerReaper {
   /** The owner process is gone: release its leases and delete its arenas. */
   ownerExited(owner: string): void {
     this.#ctx.registry.markGone(owner);
+    // No retry can come from a process that is gone: its request ids go (the journal's next
+    // snapshot leaves them out).
+    this.#ctx.idempotency.forgetIdentity(owner);
     void this.#reap(owner);
   }
 

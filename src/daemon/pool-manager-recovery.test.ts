@@ -11,6 +11,7 @@ import type { FakeKernel } from "../kvm/fake/fake-kernel.ts";
 import type { Fd } from "../kvm/fd.ts";
 import { ManualClock } from "../kvm/manual-clock.ts";
 import { FakeDaemon, type FakeVmm } from "./testing/fake-daemon.ts";
+import { until } from "./testing/manager-test-kit.ts";
 import { type ArenaFdStore, type PoolEvent } from "./pool-service.ts";
 import { isGmempoolError } from "../pool/errors.ts";
 
@@ -35,15 +36,6 @@ async function gmemArena(d: FakeDaemon, vmm: FakeVmm, units: number, requestId =
 
 async function reattach(d: FakeDaemon, vmm: FakeVmm, arenaId: string, gmem: Fd): Promise<void> {
   await vmm.withSentFd(gmem, (fd) => d.manager.reattachArena(vmm.caller(d), { requestId: "", arenaId, gmemFd: fd }), d);
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<number> {
-  const start = performance.now();
-  while (!condition()) {
-    if (performance.now() - start > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  return performance.now() - start;
 }
 
 describe("restart without loss", () => {

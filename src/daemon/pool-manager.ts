@@ -21,6 +21,7 @@
  * - every pool arena has a record and every record a pool arena, with one fd per side;
  * - every owner with an arena is tracked by the peer tracker, or known to be gone.
  */
+import type { DurableState } from "./durable-state.ts";
 import type { Fd } from "../kvm/fd.ts";
 import type { Pool } from "../pool/index.ts";
 import { forceRelease, reloadPolicy, setPolicy } from "./admin-operations.ts";
@@ -286,6 +287,11 @@ export class PoolManager implements PoolDaemon {
   /** Undo failures so far (kernel state drift, see plan-executor.ts). */
   get driftCount(): number {
     return this.#ctx.executor.driftCount;
+  }
+
+  /** For tests: the state the journal's next snapshot would hold. */
+  durableState(): DurableState {
+    return this.#ctx.journal.durableState();
   }
 
   /** For tests: transactions in flight. */

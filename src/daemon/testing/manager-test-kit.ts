@@ -71,3 +71,12 @@ export async function rejects(promise: Promise<unknown>, kind: string, pattern?:
   });
 }
 
+/** Waits until `condition` holds; resolves with the milliseconds it took, rejects after `timeoutMs`. */
+export async function until(condition: () => boolean, timeoutMs: number): Promise<number> {
+  const start = performance.now();
+  while (!condition()) {
+    if (performance.now() - start > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  return performance.now() - start;
+}
