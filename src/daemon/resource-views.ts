@@ -127,24 +127,24 @@ const SYMBOL_STATE: Record<UnitMapSymbol, UnitState> = {
   C: "claimed",
 };
 
-/** Unit maps of the given arenas, as runs of one state and one lease. */
+/**
+ * Unit maps of the given arenas, as runs of one state and one lease: the core's runs with their
+ * symbols read as the proto's states (a stale copy is leased), adjacent runs merged when alike.
+ * The work is the arenas' leased units and runs, never their sizes.
+ */
 export function unitMaps(pool: Pool, arenaIds: ReadonlySet<string>): ArenaUnitMap[] {
-  const report = fragmentationReport(pool);
+  const report = fragmentationReport(pool, { arenaIds });
   const maps: ArenaUnitMap[] = [];
   for (const a of report.arenas) {
-    if (!arenaIds.has(a.id)) continue;
-    const arena = pool.arena(a.id);
-    const leaseAt = new Array<string>(arena.sizeUnits).fill("");
-    for (const lease of arena.leases.values()) leaseAt.fill(lease.id, lease.start, lease.end);
     const runs: UnitRun[] = [];
-    for (let u = 0; u < arena.sizeUnits; u++) {
-      const state = SYMBOL_STATE[a.unitMap[u] as UnitMapSymbol];
-      const leaseId = leaseAt[u]!;
+    for (const run of a.unitRuns) {
+      const state = SYMBOL_STATE[run.symbol];
+      const leaseId = run.leaseId ?? "";
       const last = runs[runs.length - 1];
-      if (last?.state === state && last.leaseId === leaseId) runs[runs.length - 1] = { ...last, unitCount: last.unitCount + 1 };
-      else runs.push({ firstUnit: u, unitCount: 1, state, leaseId });
+      if (last?.state === state && last.leaseId === leaseId) runs[runs.length - 1] = { ...last, unitCount: last.unitCount + run.unitCount };
+      else runs.push({ firstUnit: run.firstUnit, unitCount: run.unitCount, state, leaseId });
     }
-    maps.push({ arenaId: a.id, unitCount: arena.sizeUnits, runs, largestFreeRunUnitCount: a.largestFreeRun });
+    maps.push({ arenaId: a.id, unitCount: a.sizeUnits, runs, largestFreeRunUnitCount: a.largestFreeRun });
   }
   return maps.sort((x, y) => (x.arenaId < y.arenaId ? -1 : x.arenaId > y.arenaId ? 1 : 0));
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { fragmentationReport } from "./fragmentation.ts";
+import { fragmentationReport, unitMapText } from "./fragmentation.ts";
 import { Pool } from "./pool.ts";
 import { PAGE_BYTES, UNIT_BYTES } from "./units.ts";
 
@@ -26,8 +26,8 @@ test("the unit map shows free, leased, hole, deferred, split and claimed units",
   const vm1 = report.arenas.find((x) => x.id === "vm1")!;
   const cvm = report.arenas.find((x) => x.id === "cvm")!;
   // Unit 3 has a discarded page waiting (deferred before split); unit 4 mixes visibilities.
-  assert.equal(vm1.unitMap, ".LHDSC..");
-  assert.equal(cvm.unitMap, "LL");
+  assert.equal(unitMapText(vm1.unitRuns), ".LHDSC..");
+  assert.equal(unitMapText(cvm.unitRuns), "LL");
   assert.equal(vm1.freeUnits, 3);
   assert.equal(vm1.largestFreeRun, 2);
   assert.equal(vm1.leaseCount, 1);
@@ -50,11 +50,11 @@ test("a pair with a partly converted unit shows it stale; maps can be left out",
   pool.commit(pool.convert("vmm", { leaseId: b.leaseId, offsetBytes: 0, lengthBytes: PAGE_BYTES, toPrivate: true, mode: "notify" }).id);
   const report = fragmentationReport(pool, { withoutMaps: true });
   const cvm = report.arenas.find((x) => x.id === "cvm")!;
-  assert.equal(cvm.unitMap, "");
+  assert.deepEqual(cvm.unitRuns, []);
   assert.equal(cvm.staleBytes, UNIT_BYTES);
   assert.equal(report.staleBytes, UNIT_BYTES);
   const withMap = fragmentationReport(pool).arenas.find((x) => x.id === "cvm")!;
-  assert.equal(withMap.unitMap, "SL");
+  assert.equal(unitMapText(withMap.unitRuns), "SL");
 });
 
 test("pages punched inside leased units count as free memory that is not intact", () => {
@@ -83,7 +83,7 @@ test("a whole unit discarded inside a larger punch block is deferred; a stale co
   const punch = convert.steps.findIndex((s) => s.op === "punch");
   pool.commit(convert.id, [punch]);
   const report = fragmentationReport(pool);
-  assert.deepEqual(report.arenas.map((x) => x.unitMap), ["DL", "T"]);
+  assert.deepEqual(report.arenas.map((x) => unitMapText(x.unitRuns)), ["DL", "T"]);
   pool.assertInvariants();
 });
 
@@ -100,4 +100,29 @@ test("pages punched inside a pair's leased units count too", () => {
   assert.equal(report.staleBytes, UNIT_BYTES / 2);
   assert.ok(report.intactFreeFraction < 1);
   pool.assertInvariants();
+});
+
+test("a sparse arena as large as the pool maps as runs: a few leases, a few runs, whatever its size", () => {
+  const capacity = 1 << 27; // 256 TiB: a per-unit map of it did not fit in the heap (issue 12)
+  const pool = new Pool({ capacityUnits: capacity });
+  const arena = pool.registerArena("vmm", { id: "huge", sizeBytes: capacity * UNIT_BYTES, files: ["memfd"] });
+  pool.commit(pool.allocate("vmm", { arenaId: arena.id, unitCount: 2, offsetUnits: 5 }).id);
+  pool.commit(pool.allocate("vmm", { arenaId: arena.id, unitCount: 1, offsetUnits: capacity - 1 }).id);
+  const [map] = fragmentationReport(pool, { arenaIds: new Set(["huge"]) }).arenas;
+  assert.deepEqual(
+    map!.unitRuns.map((r) => [r.firstUnit, r.unitCount, r.symbol]),
+    [
+      [0, 5, "."],
+      [5, 2, "L"],
+      [7, capacity - 8, "."],
+      [capacity - 1, 1, "L"],
+    ],
+  );
+});
+
+test("the arena filter reports only the arenas asked for; the pool-wide figures stay pool-wide", () => {
+  const { pool } = build();
+  const report = fragmentationReport(pool, { arenaIds: new Set(["cvm"]) });
+  assert.deepEqual(report.arenas.map((a) => a.id), ["cvm"]);
+  assert.equal(report.leasedUnits, fragmentationReport(pool).leasedUnits);
 });

@@ -12,8 +12,7 @@ import { PAGES_PER_UNIT, PAGE_BYTES, UNIT_BYTES } from "./units.ts";
 const PAGES = PAGES_PER_UNIT as number;
 
 /**
- * One character per arena unit, so that a map of 524,288 units is a 512 KiB string, not an
- * array of objects. Precedence when several apply: claimed > deferred > split > stale > leased.
+ * One symbol per unit state. Precedence when several apply: claimed > deferred > split > stale > leased.
  * Deferred comes before split: a partly discarded unit always has mixed page states, and what
  * an operator needs to see is that discarded pages wait there for the rest of their unit.
  */
@@ -27,6 +26,26 @@ export const UNIT_MAP_LEGEND = {
   C: "claimed: a kernel call is in flight",
 } as const;
 export type UnitMapSymbol = keyof typeof UNIT_MAP_LEGEND;
+
+/**
+ * A run of units alike: one symbol, one lease (none for free units). An arena's map is its runs
+ * in order, every unit once. Runs, not a symbol per unit: building them costs the leased units
+ * (at most the pool's capacity) and one run per gap, never the arena's size, so a sparse arena
+ * of any size maps in the time its leases take (issue 12: a 2^28-unit arena's per-unit map
+ * exhausted the heap).
+ */
+export interface UnitMapRun {
+  readonly firstUnit: number;
+  readonly unitCount: number;
+  readonly symbol: UnitMapSymbol;
+  /** The lease covering the run; undefined for free units. */
+  readonly leaseId: string | undefined;
+}
+
+/** The runs as one symbol per unit (tests and small maps only: it costs the arena's size). */
+export function unitMapText(runs: readonly UnitMapRun[]): string {
+  return runs.map((r) => r.symbol.repeat(r.unitCount)).join("");
+}
 
 export interface ArenaFragmentation {
   readonly id: string;
@@ -47,7 +66,8 @@ export interface ArenaFragmentation {
   readonly punchedInsideUnitsBytes: number;
   readonly granularityBytes: number;
   readonly discardPolicy: string;
-  readonly unitMap: string;
+  /** The unit map as runs (empty with `withoutMaps`). */
+  readonly unitRuns: readonly UnitMapRun[];
 }
 
 export interface PoolFragmentation {
@@ -66,13 +86,18 @@ export interface PoolFragmentation {
 }
 
 export interface FragmentationOptions {
-  /** Leave out unit maps (they are the only part that grows with arena size). */
+  /** Leave out unit maps (they are the only part that grows with the number of leases). */
   readonly withoutMaps?: boolean;
+  /** Only these arenas (the pool-wide figures still cover every arena). */
+  readonly arenaIds?: ReadonlySet<string>;
 }
 
 export function fragmentationReport(pool: Pool, options: FragmentationOptions = {}): PoolFragmentation {
-  const arenas = [...pool.arenas()].map((arena) => arenaFragmentation(pool, arena, options.withoutMaps !== true));
-  const punched = arenas.reduce((n, a) => n + a.punchedInsideUnitsBytes, 0);
+  const wanted = options.arenaIds;
+  const all = [...pool.arenas()];
+  const arenas = (wanted === undefined ? all : all.filter((a) => wanted.has(a.id))).map((arena) => arenaFragmentation(pool, arena, options.withoutMaps !== true));
+  // Pages punched inside leased units, pool-wide, whatever the filter.
+  const punched = wanted === undefined ? arenas.reduce((n, a) => n + a.punchedInsideUnitsBytes, 0) : all.reduce((n, a) => n + arenaFragmentation(pool, a, false).punchedInsideUnitsBytes, 0);
   const intactFree = pool.reserve.freeUnits * UNIT_BYTES;
   return {
     capacityUnits: pool.capacityUnits,
@@ -89,14 +114,23 @@ export function fragmentationReport(pool: Pool, options: FragmentationOptions = 
   };
 }
 
+/** Appends `count` units of `symbol` (in `leaseId`) at `first`, merging with the last run when alike. */
+function pushRun(runs: UnitMapRun[], first: number, count: number, symbol: UnitMapSymbol, leaseId: string | undefined): void {
+  if (count === 0) return;
+  const last = runs[runs.length - 1];
+  if (last !== undefined && last.symbol === symbol && last.leaseId === leaseId && last.firstUnit + last.unitCount === first) runs[runs.length - 1] = { ...last, unitCount: last.unitCount + count };
+  else runs.push({ firstUnit: first, unitCount: count, symbol, leaseId });
+}
+
 function arenaFragmentation(pool: Pool, arena: Arena, withMap: boolean): ArenaFragmentation {
   let populatedUnits = 0;
   let splitUnits = 0;
   let deferredPages = 0;
   let stalePages = 0;
   let punchedPages = 0;
-  const map = withMap ? new Array<string>(arena.sizeUnits).fill(".") : undefined;
-  for (const lease of arena.leases.values()) {
+  const runs: UnitMapRun[] = [];
+  let next = 0;
+  for (const lease of [...arena.leases.values()].sort((x, y) => x.start - y.start)) {
     const counts = countPageStates(lease.pages, 0, lease.unitCount);
     splitUnits += counts.splitUnits;
     deferredPages += counts.deferredPages;
@@ -109,9 +143,14 @@ function arenaFragmentation(pool: Pool, arena: Arena, withMap: boolean): ArenaFr
           punchedPages += PAGES - populated;
         }
       }
-      if (map !== undefined) map[lease.start + u] = unitSymbol(lease, u);
+    }
+    if (withMap) {
+      pushRun(runs, next, lease.start - next, ".", undefined);
+      for (let u = 0; u < lease.unitCount; u++) pushRun(runs, lease.start + u, 1, unitSymbol(lease, u), lease.id);
+      next = lease.end;
     }
   }
+  if (withMap) pushRun(runs, next, arena.sizeUnits - next, ".", undefined);
   return {
     id: arena.id,
     owner: arena.owner,
@@ -128,7 +167,7 @@ function arenaFragmentation(pool: Pool, arena: Arena, withMap: boolean): ArenaFr
     punchedInsideUnitsBytes: punchedPages * PAGE_BYTES,
     granularityBytes: pool.granularityOf(arena),
     discardPolicy: pool.discardPolicyOf(arena),
-    unitMap: map?.join("") ?? "",
+    unitRuns: runs,
   };
 }
 

@@ -214,7 +214,10 @@ describe("Pool: populate", () => {
   });
 
   test("populating needs free units and leaves the lease unchanged when there are none", () => {
-    const { pool, arena, leaseId, base } = leased({ capacityUnits: 5 });
+    const { pool, arena, leaseId, base } = leased({ capacityUnits: 32 });
+    // Another arena takes all but one of the units the first lease left.
+    const other = pool.registerArena("vmm", { sizeBytes: 27 * UNIT_BYTES, files: ["guest_memfd"] });
+    settle(pool, pool.allocate("vmm", { arenaId: other.id, unitCount: 27 }));
     settle(pool, pool.discard("vmm", { leaseId, offsetBytes: base, lengthBytes: UNIT_BYTES }));
     settle(pool, pool.allocate("vmm", { arenaId: arena.id, unitCount: 2 }));
     assert.throws(() => pool.populate("vmm", { leaseId, offsetBytes: base, lengthBytes: PAGE_BYTES }), (e) => e instanceof ExhaustedError && e.message.includes("needs 1 more units, 0 free"));

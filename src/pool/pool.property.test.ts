@@ -535,6 +535,10 @@ function registerArena(m: Model, r: Real, choice: ArenaChoice, invalid: boolean)
     expectFailure(() => r.pool.registerArena("vmm", { sizeBytes, files, policy }), InvalidArgumentError, "refused: arena size");
     return;
   }
+  if (sizeUnits > m.capacity) {
+    expectFailure(() => r.pool.registerArena("vmm", { sizeBytes: sizeUnits * UNIT_BYTES, files, policy }), InvalidArgumentError, "refused: larger than the pool");
+    return;
+  }
   const arena = r.pool.registerArena("vmm", { sizeBytes: sizeUnits * UNIT_BYTES, files, policy });
   m.arenas.push({ id: arena.id, sizeUnits, pair: choice.kind === "pair", memfd: choice.kind === "memfd", used: new Array<boolean>(sizeUnits).fill(false), granularityPages, policy: choice.policy ?? m.policy });
 }
@@ -975,7 +979,8 @@ test("the pool agrees with a naive page-array model under random commands", () =
         const model: Model = { ...setup, arenas: [], leases: [] };
         // Start with arenas and leases, so that the commands find something to work on.
         for (const choice of arenas) registerArena(model, { pool }, choice, false);
-        for (const [arena, blocks, priv] of leases) new Allocate(arena, blocks, false, "fit", 0, priv, 0).run(model, { pool });
+        // (An arena larger than the pool is refused: then there may be none to lease in.)
+        if (model.arenas.length > 0) for (const [arena, blocks, priv] of leases) new Allocate(arena, blocks, false, "fit", 0, priv, 0).run(model, { pool });
         fc.modelRun(() => ({ model, real: { pool } }), cmds);
       },
     ),

@@ -83,10 +83,18 @@ describe("Pool: allocate and release", () => {
   });
 
   test("allocating more units than are free is exhausted and names both numbers", () => {
-    const { pool, arena } = poolWithArena(8, 32);
-    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 9 }), (e) => e instanceof ExhaustedError && e.message === "requested 9 units, 8 free in the pool of 8");
-    assert.equal(pool.reserve.freeUnits, 8);
-    assert.equal(arena.free.size, 32);
+    const { pool, arena } = poolWithArena(8, 8);
+    const other = pool.registerArena("vmm-b", { sizeBytes: 8 * UNIT_BYTES, files: ["guest_memfd"] });
+    commitChecked(pool, pool.allocate("vmm-b", { arenaId: other.id, unitCount: 3 }));
+    assert.throws(() => pool.allocate("vmm-a", { arenaId: arena.id, unitCount: 6 }), (e) => e instanceof ExhaustedError && e.message === "requested 6 units, 5 free in the pool of 8");
+    assert.equal(pool.reserve.freeUnits, 5);
+    assert.equal(arena.free.size, 8);
+  });
+
+  test("an arena larger than the pool is refused, naming both sizes", () => {
+    const pool = new Pool({ capacityUnits: 8 });
+    assert.throws(() => pool.registerArena("vmm", { sizeBytes: 9 * UNIT_BYTES, files: ["memfd"] }), (e) => e instanceof InvalidArgumentError && /9 units\) is larger than the pool \(8 units, 16 MiB\)/.test(e.message));
+    assert.deepEqual([...pool.arenas()], []);
   });
 
   test("no contiguous run in the arena is exhausted and names the largest run", () => {

@@ -247,7 +247,12 @@ export class Pool {
    */
   checkArena(spec: ArenaSpec): void {
     requireCount(spec.sizeBytes, "size_bytes");
-    arenaUnitsOf(BigInt(spec.sizeBytes));
+    const sizeUnits = arenaUnitsOf(BigInt(spec.sizeBytes));
+    // No lease could use units beyond the pool's; an arena larger than it only makes every
+    // per-arena structure and answer larger (issue 12: a 512 TiB sparse arena).
+    if (sizeUnits > this.capacityUnits) {
+      throw new InvalidArgumentError(`size_bytes ${spec.sizeBytes} (${sizeUnits} units) is larger than the pool (${this.capacityUnits} units, ${formatBytes(this.capacityUnits * UNIT_BYTES)}): an arena is at most the pool's capacity`, { field: "size_bytes", value: String(spec.sizeBytes) });
+    }
     validateFiles(spec.files);
     const policy = validateArenaPolicy(spec.policy ?? {});
     const block = populateBlockBytes(policy.punchGranularityBytes ?? this.poolPolicy.punchGranularityBytes);

@@ -5,7 +5,7 @@
  * is example-vmm.kvm.test.ts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -120,12 +120,23 @@ describe("the example VMM in memfd-only mode, against the real daemon", () => {
     assert.deepEqual(await poolAccount(daemon.dir), wholePool(CAPACITY_UNITS));
   });
 
-  test("a step that fails (a boot lease bigger than the pool) ends the run with status 1 and the daemon's error, after a full teardown", async () => {
-    const run = await runExampleVmm(["--runtime-dir", daemon.dir, "--memory", "1GiB", "--no-kvm", "--json"]);
+  test("a step that fails (a boot lease bigger than what is free) ends the run with status 1 and the daemon's error, after a full teardown", async () => {
+    // Another VMM holds 100 of the 128 units: the 256 MiB VM's arena fits the pool, its 64-unit boot lease does not.
+    const other = await PoolClient.connect({ runtimeDir: daemon.dir });
+    const held = await other.createMemfdArena({ sizeBytes: 100n * 2n * 1024n * 1024n });
+    await other.allocate(held.arena.arenaId, { unitCount: 100 });
+    let run;
+    try {
+      run = await runExampleVmm(["--runtime-dir", daemon.dir, "--memory", "256MiB", "--no-kvm", "--json"]);
+    } finally {
+      closeSync(held.memfd);
+      await other.deleteArena(held.arena.arenaId, { releaseLeases: true });
+      other.close();
+    }
     const summary = summaryOf(run);
     assert.equal(run.status, 1, run.stderr);
     assert.equal(summary.ok, false);
-    assert.match(summary.error ?? "", /^ExhaustedError \(exhausted\): Allocate: .*256 units.*128 free/);
+    assert.match(summary.error ?? "", /^ExhaustedError \(exhausted\): Allocate: .*64 units.*28 free/);
     assert.deepEqual(summary.leases, []);
     assert.match(run.stderr, /tear down, in reverse order of set-up\n.*arena .* deleted/);
     assert.deepEqual(summary.checks.filter((c) => !c.ok), []);

@@ -236,10 +236,15 @@ describe("PoolClient against the daemon", () => {
   });
 
   test("errors arrive as their classes with the daemon's messages", async () => {
-    const { arena, memfd } = await client.createMemfdArena({ sizeBytes: unitsToBytes(160) });
+    await assert.rejects(client.createMemfdArena({ sizeBytes: unitsToBytes(160) }), (e) => e instanceof InvalidArgumentError && e.message === "CreateMemfdArena: size_bytes 335544320 (160 units) is larger than the pool (128 units, 256 MiB): an arena is at most the pool's capacity");
+    const { arena, memfd } = await client.createMemfdArena({ sizeBytes: unitsToBytes(128) });
+    // Two units leased elsewhere: the arena (the whole pool) has room for more than is free.
+    const holder = await client.createMemfdArena({ sizeBytes: unitsToBytes(2) });
+    closeSync(holder.memfd);
+    await client.allocate(holder.arena.arenaId, { unitCount: 2 });
     try {
       const free = (await client.getPoolStatus()).freeUnitCount;
-      await assert.rejects(client.allocate(arena.arenaId, { unitCount: free + 2 }), (e) => e instanceof ExhaustedError && e.message === `Allocate: requested ${free + 2} units, ${free} free in the pool of 128`);
+      await assert.rejects(client.allocate(arena.arenaId, { unitCount: free + 1 }), (e) => e instanceof ExhaustedError && e.message === `Allocate: requested ${free + 1} units, ${free} free in the pool of 128`);
       await assert.rejects(client.allocate(arena.arenaId, { unitCount: 1, offsetBytes: 4096n }), (e) => e instanceof InvalidArgumentError && /4096/.test(e.message));
       await assert.rejects(client.getLease("lease-does-not-exist"), (e) => e instanceof NotFoundError && e.details === 'lease "lease-does-not-exist" does not exist');
       await assert.rejects(client.getArena("arena-does-not-exist"), NotFoundError);
@@ -253,6 +258,7 @@ describe("PoolClient against the daemon", () => {
     } finally {
       closeSync(memfd);
       await client.deleteArena(arena.arenaId, { releaseLeases: true });
+      await client.deleteArena(holder.arena.arenaId, { releaseLeases: true });
     }
   });
 

@@ -221,7 +221,8 @@ export async function runPoolScenario(pool: Pool, options: ScenarioOptions = {})
     await step("allocate: label of 65 bytes", () => pool.allocate(A, { unitCount: 1, label: "l".repeat(65) }));
     await step("allocate: unknown arena", () => pool.allocate("arena-0123456789ab", { unitCount: 1 }));
     await step("allocate: empty arena id", () => pool.allocate("", { unitCount: 1 }));
-    const b = await must("createMemfdArena B 512 MiB", () => pool.createMemfdArena({ sizeBytes: 256n * UNIT, name: "vm-b" }), (r) => {
+    await step("createMemfdArena: larger than the pool", () => pool.createMemfdArena({ sizeBytes: 129n * UNIT, name: "too-big" }));
+    const b = await must("createMemfdArena B 256 MiB (the whole pool)", () => pool.createMemfdArena({ sizeBytes: 128n * UNIT, name: "vm-b" }), (r) => {
       memfds.push(r.memfd);
       return n.value(r.arena);
     });
