@@ -62,6 +62,10 @@ export interface DaemonConfig {
     /** KVM_SET_MEMORY_ATTRIBUTES2 EAGAIN retries before giving up (with doubling backoff). */
     readonly conversionRetries: number;
   };
+  readonly metrics: {
+    /** Series per arena, labelled with arena ids and owner identities: only for a trusted reader. */
+    readonly perArena: boolean;
+  };
   readonly journal: {
     /** Compact (snapshot + new log segment) after this many records. */
     readonly compactAfterRecords: number;
@@ -85,6 +89,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
     kernelParallelism: 8,
     conversionRetries: 8,
   },
+  metrics: { perArena: false },
   journal: { compactAfterRecords: 4096, fsync: true },
 };
 
@@ -137,6 +142,7 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
   const paths = top.table("paths");
   const limits = top.table("limits");
   const journal = top.table("journal");
+  const metrics = top.table("metrics");
   top.done();
   const d = DEFAULT_CONFIG;
 
@@ -168,13 +174,14 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
       kernelParallelism: limits.integer("kernel_parallelism", d.limits.kernelParallelism, 1, 256),
       conversionRetries: limits.integer("conversion_retries", d.limits.conversionRetries, 0, 64),
     },
+    metrics: { perArena: metrics.boolean("per_arena", d.metrics.perArena) },
     journal: {
       compactAfterRecords: journal.integer("compact_after_records", d.journal.compactAfterRecords, 1, 100_000_000),
       fsync: journal.boolean("fsync", d.journal.fsync),
     },
   };
   if (config.policy.deferredCapBytes % PAGE_BYTES !== 0) throw new ConfigError("policy.deferred_cap", `${config.policy.deferredCapBytes} bytes is not a multiple of 4 KiB`);
-  for (const reader of [pool, policy, admin, paths, limits, journal]) reader.done();
+  for (const reader of [pool, policy, admin, paths, limits, metrics, journal]) reader.done();
   return config;
 
   function granularity(bytes: number): number {

@@ -55,6 +55,8 @@ export interface GmempoolServerOptions {
   readonly shutdownGraceMs?: number;
   /** Node process metrics (event loop lag, heap) in the registry; default true. */
   readonly processMetrics?: boolean;
+  /** Per-arena series (arena ids, owner identities) in the metrics; default false (config metrics.per_arena). */
+  readonly metricsPerArena?: boolean;
 }
 
 function service(definition: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition {
@@ -113,7 +115,7 @@ export class GmempoolServer {
         pendingFdTokens: () => this.tokens.size,
         watchStreams: () => this.watches.size,
       },
-      { processMetrics: options.processMetrics ?? true },
+      { processMetrics: options.processMetrics ?? true, perArena: options.metricsPerArena ?? false },
     );
     const handlers = new ServiceHandlers({
       service: options.service,

@@ -43,7 +43,7 @@ export class ServerMetrics {
   readonly #rpcErrors: Counter<"method">;
   readonly #unsubscribe: () => void;
 
-  constructor(service: DaemonObservability, transport: TransportGauges, options: { readonly processMetrics?: boolean } = {}) {
+  constructor(service: DaemonObservability, transport: TransportGauges, options: { readonly processMetrics?: boolean; readonly perArena?: boolean } = {}) {
     const registry = this.registry;
     if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "gmempool_" });
 
@@ -75,20 +75,44 @@ export class ServerMetrics {
     new Gauge({ name: "gmempool_deferred_bytes", help: "Bytes discarded under the defer policy and still populated", registers: [registry], collect() { this.set(Number(read().deferredBytes)); } });
     new Gauge({ name: "gmempool_arenas", help: "Arenas, all owners", registers: [registry], collect() { this.set(read().arenaCount); } });
     new Gauge({ name: "gmempool_leases", help: "Leases, all owners", registers: [registry], collect() { this.set(read().leaseCount); } });
+    // Arena figures summed over every arena: whoever reaches metrics.sock learns no owner's
+    // arena ids or identity (DESIGN.md invariant 5). Per-arena series only when the operator
+    // says the reader is trusted (metrics.per_arena).
     new Gauge({
       name: "gmempool_arena_units",
-      help: "Per-arena units: size, leased, populated",
-      labelNames: ["arena_id", "owner", "kind"],
+      help: "Units of all arenas: size, leased, populated",
+      labelNames: ["kind"],
       registers: [registry],
       collect() {
-        this.reset();
+        let size = 0;
+        let leased = 0;
+        let populated = 0;
         for (const a of read().arenas) {
-          this.set({ arena_id: a.arenaId, owner: a.owner, kind: "size" }, a.unitCount);
-          this.set({ arena_id: a.arenaId, owner: a.owner, kind: "leased" }, a.leasedUnitCount);
-          this.set({ arena_id: a.arenaId, owner: a.owner, kind: "populated" }, a.populatedUnitCount);
+          size += a.unitCount;
+          leased += a.leasedUnitCount;
+          populated += a.populatedUnitCount;
         }
+        this.set({ kind: "size" }, size);
+        this.set({ kind: "leased" }, leased);
+        this.set({ kind: "populated" }, populated);
       },
     });
+    if (options.perArena === true) {
+      new Gauge({
+        name: "gmempool_arena_units_by_arena",
+        help: "Per-arena units: size, leased, populated (metrics.per_arena: shows arena ids and owner identities)",
+        labelNames: ["arena_id", "owner", "kind"],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const a of read().arenas) {
+            this.set({ arena_id: a.arenaId, owner: a.owner, kind: "size" }, a.unitCount);
+            this.set({ arena_id: a.arenaId, owner: a.owner, kind: "leased" }, a.leasedUnitCount);
+            this.set({ arena_id: a.arenaId, owner: a.owner, kind: "populated" }, a.populatedUnitCount);
+          }
+        },
+      });
+    }
     new Gauge({
       name: "gmempool_connections",
       help: "Open connections by socket",
