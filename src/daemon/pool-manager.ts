@@ -21,7 +21,7 @@
  * - every pool arena has a record and every record a pool arena, with one fd per side;
  * - every owner with an arena is tracked by the peer tracker, or known to be gone.
  */
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import type { Pool } from "../pool/index.ts";
 import { forceRelease, reloadPolicy, setPolicy } from "./admin-operations.ts";
 import { createArenaPair, createMemfdArena, deleteArena, reattachArena, registerGuestMemfdArena } from "./arena-lifecycle.ts";

@@ -26,7 +26,7 @@
  * - **fds** (STYLE.md rule 7): see `RegisterGuestMemfdArenaRequest.gmemFd` (fds coming in) and
  *   `FdDelivery` (fds going out).
  */
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import type { PeerCredentials, Caller, FdType, ServingState } from "./service-vocabulary.ts";
 import type { ArenaInfo, LeaseInfo, PolicyInfo, PoolStatus, Capabilities, FdInspection } from "./service-resources.ts";
 import type { RegisterGuestMemfdArenaRequest, CreateMemfdArenaRequest, CreateArenaPairRequest, ReattachArenaRequest, ArenaResult, DeleteArenaRequest, DeleteArenaResult, AllocateRequest, AllocateResult, ReleaseRequest, ReleaseResult, ArenaRangeRequest, DiscardResult, PopulateResult, ConvertRequest, ConvertResult, ListRequest, ListLeasesRequest, GetFragmentationMapRequest, FragmentationMap, PolicyView, PolicyUpdate, SetPolicyRequest, SetPolicyResult, ForceReleaseRequest, ForceReleaseResult } from "./service-requests.ts";

@@ -1,7 +1,7 @@
 /**
  * The requests and results of the daemon service's RPCs. Conventions: pool-service.ts.
  */
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { type MemfdBacking, type Visibility, type DiscardPolicyName, type DeferredOverflowPolicy, type ConversionMode, type ContentIntent } from "./service-vocabulary.ts";
 import { type ArenaInfo, type LeaseInfo, type PolicyInfo, type ArenaPolicyOverride, type ArenaUnitMap, type ReserveMap, type BuddyZone, type UnitSpan, type FdDelivery } from "./service-resources.ts";
 

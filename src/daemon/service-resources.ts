@@ -2,7 +2,7 @@
  * What the daemon service reports (arenas, leases, status, capabilities, maps) and how fds
  * cross its boundary. Conventions: pool-service.ts.
  */
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { type Identity, type ReserveMode, type ArenaKind, type ArenaState, type MemfdBacking, type FdType, type Visibility, type DiscardPolicyName, type DeferredOverflowPolicy, type ConversionMode, type ServingState, type UnitState } from "./service-vocabulary.ts";
 
 // ================================================================================== resources
