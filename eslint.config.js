@@ -6,8 +6,9 @@ import tseslint from "typescript-eslint";
  * Which folders a layer may import from (besides itself and node_modules).
  * Imports flow downward only: server -> daemon -> pool and kvm. src/pool imports nothing
  * outside itself, not even Node built-ins (types of the wire contract only). Clients import nothing from src/. The wire contract
- * (packages/contract, @gmempool/contract) is below both: it imports only node_modules, and the
- * daemon and the clients import it by its package name.
+ * (packages/contract, @gmempool/contract) and the koffi binding of Linux (packages/sys,
+ * @gmempool/sys) are below both: they import only node_modules (not even each other), and the
+ * daemon and the clients import them by their package names.
  */
 const LAYERS = [
   // The core loads nothing; it may name the wire contract's types (erased: ErrorKind).
@@ -20,8 +21,13 @@ const LAYERS = [
   { layer: "clients", forbidden: [], forbiddenRegex: "^(\\.\\./)+src/" },
   // The contract's own sources live in packages/contract/src, so "**/src/**" cannot name the
   // daemon here either: anything reached by climbing out of the package is forbidden.
-  { layer: "packages/contract", forbidden: ["@gmempool/client", "@gmempool/client/*"], forbiddenRegex: "^(\\.\\./)+(\\.\\.|src|clients|bench|scripts)(/|$)" },
+  { layer: "packages/contract", forbidden: ["@gmempool/client", "@gmempool/client/*", "@gmempool/sys", "@gmempool/sys/*"], forbiddenRegex: "^(\\.\\./)+(\\.\\.|src|clients|bench|scripts)(/|$)" },
+  // The same for the koffi binding (packages/sys/src): koffi and Node built-ins only.
+  { layer: "packages/sys", forbidden: ["@gmempool/*"], forbiddenRegex: "^(\\.\\./)+(\\.\\.|src|clients|bench|scripts|packages)(/|$)" },
 ];
+
+/** Test support of the workspace packages (the real-kernel test gate): tests only. */
+const PACKAGE_TEST_SUPPORT = ["@gmempool/sys/testing"];
 
 export default tseslint.config(
   { ignores: ["dist/**", "coverage/**", "node_modules/**", "packages/contract/src/generated/**", "**/dist/**"] },
@@ -57,7 +63,7 @@ export default tseslint.config(
       blocks.push({
         files: [`${layer}/**/*.ts`],
         ignores: ["**/*.test.ts", "src/kvm/fake/**", "**/testing/**"],
-        rules: rule([{ group: ["**/fake/**", "./fake/**", "**/testing/**", "./testing/**"], message: "Production code may not import the kernel fakes or test support (tsconfig.build.json)." }]),
+        rules: rule([{ group: ["**/fake/**", "./fake/**", "**/testing/**", "./testing/**", ...PACKAGE_TEST_SUPPORT], message: "Production code may not import the kernel fakes or test support (tsconfig.build.json)." }]),
       });
     }
     return blocks;
@@ -79,6 +85,7 @@ export default tseslint.config(
           patterns: [
             { regex: "^(\\.\\./)+src/", message: "Layer rule (DESIGN.md §4): clients may not import this." },
             { group: ["**/test-double/**", "./test-double/**", "**/testing.ts", "./testing.ts"], message: "The client library may not import its test double (it runs the daemon); use @gmempool/client/testing from tests." },
+            { group: PACKAGE_TEST_SUPPORT, message: "The client library may not import test support (@gmempool/sys/testing loads node:test and is not packed)." },
           ],
         },
       ],

@@ -25,7 +25,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { UNIT_BYTES } from "@gmempool/contract";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "../src/kvm/kernel-constants.ts";
+import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "@gmempool/sys";
 import { formatTable, percentile, type Bench, type BenchResult } from "./bench.ts";
 import { crossProcessFloor, startBenchDaemon } from "./rpc.ts";
 

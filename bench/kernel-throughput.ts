@@ -10,11 +10,8 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { DEFAULT_CHUNK_PARALLELISM, fallocateChunked } from "../src/kvm/fallocate-chunked.ts";
-import type { Fd } from "../src/kvm/fd.ts";
+import { errnoName, FALLOCATE_POPULATE, FALLOCATE_PUNCH, type Fd, HUGETLB_PAGE_BYTES, lastErrno, libc } from "@gmempool/sys";
 import { UNIT_BYTES } from "@gmempool/contract";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, HUGETLB_PAGE_BYTES } from "../src/kvm/kernel-constants.ts";
-import { errnoName } from "../src/kvm/errno-names.ts";
-import { lastErrno, libc } from "../src/kvm/libc.ts";
 import { LinuxKernel } from "../src/kvm/linux-kernel.ts";
 import { formatTable, median, type Bench, type BenchResult } from "./bench.ts";
 

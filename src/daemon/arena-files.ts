@@ -7,9 +7,7 @@
  * them; `dupAll` returns the daemon's own dups (F_DUPFD_CLOEXEC), `closeQuietly` closes one.
  */
 import type { Logger } from "pino";
-import type { Fd } from "../kvm/fd.ts";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, HUGETLB_PAGE_BYTES } from "../kvm/kernel-constants.ts";
-import { KernelError } from "../kvm/kernel-error.ts";
+import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, type Fd, HUGETLB_PAGE_BYTES, KernelError } from "@gmempool/sys";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { GmempoolError } from "../pool/errors.ts";
 import { UNIT_BYTES, type Arena, type Side } from "../pool/index.ts";

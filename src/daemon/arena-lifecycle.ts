@@ -5,7 +5,7 @@
  * kernel phase makes the files match the books (a new file is punched whole; a reattached one
  * reconciled) and delivers a memfd, the commit records the arena.
  */
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { GmempoolError } from "../pool/errors.ts";
 import { arenaUnitsOf, UNIT_BYTES, type Arena, type FileKind } from "../pool/index.ts";
 import { ownedArena } from "./access-checks.ts";

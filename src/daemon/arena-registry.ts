@@ -13,7 +13,7 @@
  *   arena of an exited owner is deleted without its files);
  * - no two arenas record the same file identity (pool.proto: a file is at most one arena's).
  */
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import type { ArenaMeta, FileIdentity, LeaseMeta } from "./durable-state.ts";
 import type { ArenaState } from "./pool-service.ts";
 

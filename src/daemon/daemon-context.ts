@@ -11,7 +11,7 @@
  */
 import type { Logger } from "pino";
 import type { Clock } from "../kvm/clock.ts";
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import type { KernelPort, KvmCapabilities } from "../kvm/kernel-port.ts";
 import { Pool, type Plan } from "../pool/index.ts";
 import { populatedByteRuns } from "../pool/population-planner.ts";

@@ -6,7 +6,7 @@
  */
 import { GmempoolError } from "../pool/errors.ts";
 import { UNIT_BYTES } from "../pool/index.ts";
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { attachFiles } from "./arena-lifecycle.ts";
 import type { DaemonContext } from "./daemon-context.ts";
 import { rebuild, type DurableState, type JournalRecord } from "./durable-state.ts";

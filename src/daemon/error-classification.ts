@@ -4,7 +4,7 @@
  * transport.
  */
 import { UNIT_BYTES } from "../pool/index.ts";
-import { KernelError } from "../kvm/kernel-error.ts";
+import { KernelError } from "@gmempool/sys";
 import { GmempoolError, type ErrorKind } from "../pool/errors.ts";
 
 /** What the daemon was doing when the kernel said no: named in the message. */

@@ -7,10 +7,9 @@
  * guest_memfd's memory is charged to the daemon's memory cgroup (KERNEL.md §4).
  */
 import type { Logger } from "pino";
-import type { Fd } from "../kvm/fd.ts";
+import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, type Fd, KVM_X86_DEFAULT_VM } from "@gmempool/sys";
 import { fallocateChunked } from "../kvm/fallocate-chunked.ts";
 import { UNIT_BYTES } from "@gmempool/contract";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, KVM_X86_DEFAULT_VM } from "../kvm/kernel-constants.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import type { UnitRange } from "../pool/index.ts";
 import type { KernelTimer } from "./kernel-timer.ts";

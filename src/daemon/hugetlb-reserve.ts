@@ -8,10 +8,9 @@
  * back to what it was before `start()` (KERNEL.md §1: restore the old value).
  */
 import type { Logger } from "pino";
-import type { Fd } from "../kvm/fd.ts";
+import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, type Fd } from "@gmempool/sys";
 import { fallocateChunked } from "../kvm/fallocate-chunked.ts";
 import { UNIT_BYTES } from "@gmempool/contract";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH } from "../kvm/kernel-constants.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import type { UnitRange } from "../pool/index.ts";
 import type { KernelTimer } from "./kernel-timer.ts";

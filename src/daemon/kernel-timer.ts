@@ -4,7 +4,7 @@
  * `time`, and registered observers get one sample per call. Observers must be quick and must
  * not throw (a throwing observer is dropped, never allowed to fail a kernel step).
  */
-import { KernelError } from "../kvm/kernel-error.ts";
+import { KernelError } from "@gmempool/sys";
 import type { KernelCallObserver, KernelCallSample } from "./pool-service.ts";
 
 export class KernelTimer {

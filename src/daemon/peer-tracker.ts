@@ -10,7 +10,7 @@
  * Ownership: the tracker owns its watches; `untrack` and `close` close them.
  */
 import type { Logger } from "pino";
-import { isKernelError } from "../kvm/kernel-error.ts";
+import { isKernelError } from "@gmempool/sys";
 import type { KernelPort, ProcessExitWatch } from "../kvm/kernel-port.ts";
 
 export class PeerTracker {

@@ -30,10 +30,8 @@
  * the next reattach (or the arena's deletion) reconciles the kernel with it.
  */
 import type { Logger } from "pino";
-import type { Fd } from "../kvm/fd.ts";
+import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, type Fd, KernelError, KVM_MEMORY_ATTRIBUTE_PRIVATE } from "@gmempool/sys";
 import { UNIT_BYTES } from "@gmempool/contract";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, KVM_MEMORY_ATTRIBUTE_PRIVATE } from "../kvm/kernel-constants.ts";
-import { KernelError } from "../kvm/kernel-error.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import type { FileKind, KernelStep, Plan, PopulateStep, PunchStep, SetAttributesStep, Side, ZeroStep } from "../pool/index.ts";
 import { toGmempoolError, type KernelContext } from "./error-classification.ts";

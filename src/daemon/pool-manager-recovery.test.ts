@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FakeHost } from "../kvm/fake/fake-host.ts";
 import type { FakeKernel } from "../kvm/fake/fake-kernel.ts";
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { ManualClock } from "../kvm/manual-clock.ts";
 import { FakeDaemon, type FakeVmm } from "./testing/fake-daemon.ts";
 import { until } from "./testing/manager-test-kit.ts";

@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { IN_PLACE_CONVERSION_V8, MAINLINE_PRIVATE_MEMORY } from "../kvm/fake/fake-capabilities.ts";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_SW_PROTECTED_VM } from "../kvm/kernel-constants.ts";
-import type { Fd } from "../kvm/fd.ts";
+import {
+  FALLOCATE_POPULATE,
+  FALLOCATE_PUNCH,
+  type Fd,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_X86_SW_PROTECTED_VM,
+} from "@gmempool/sys";
 import { PUNCH_DELAY_MS } from "./deferred-reserve-punch.ts";
 import { FakeDaemon } from "./testing/fake-daemon.ts";
 import { type AllocateResult, type PoolEvent } from "./pool-service.ts";

@@ -22,7 +22,7 @@
  * - every owner with an arena is tracked by the peer tracker, or known to be gone.
  */
 import type { DurableState } from "./durable-state.ts";
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import type { Pool } from "../pool/index.ts";
 import { forceRelease, reloadPolicy, setPolicy } from "./admin-operations.ts";
 import { createArenaPair, createMemfdArena, deleteArena, reattachArena, registerGuestMemfdArena } from "./arena-lifecycle.ts";

@@ -27,7 +27,7 @@
  * - **fds** (STYLE.md rule 7): see `RegisterGuestMemfdArenaRequest.gmemFd` (fds coming in) and
  *   `FdDelivery` (fds going out).
  */
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import type { PeerCredentials, Caller, FdType, ServingState } from "./service-vocabulary.ts";
 import type { ArenaInfo, LeaseInfo, Policy, PoolStatus, DaemonCapabilities, FdInspection, FragmentationMap, PolicyView } from "./service-resources.ts";
 import type { RegisterGuestMemfdArenaRequest, CreateMemfdArenaRequest, CreateArenaPairRequest, ReattachArenaRequest, ArenaResult, DeleteArenaRequest, DeleteArenaResult, AllocateRequest, AllocateResult, ReleaseRequest, ReleaseResult, ArenaRangeRequest, DiscardResult, PopulateResult, ConvertRequest, ConvertResult, ListRequest, ListLeasesRequest, GetFragmentationMapRequest, PolicyUpdate, SetPolicyRequest, SetPolicyResult, ForceReleaseRequest, ForceReleaseResult } from "./service-requests.ts";

@@ -15,7 +15,7 @@
  *   other order would fail with ENOSPC: the pool is sized for the reserve exactly.
  * Taking a unit back is always "punch the arena, then populate the slot".
  */
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import type { UnitRange } from "../pool/index.ts";
 import type { KernelFeature, ReserveMode } from "./pool-service.ts";
 

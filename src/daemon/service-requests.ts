@@ -3,7 +3,7 @@
  * (fds resolved, enums decoded, UNSPECIFIED as undefined), the results as the API's
  * (@gmempool/contract's results.ts) plus `replayed`. Conventions: pool-service.ts.
  */
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import type * as api from "@gmempool/contract";
 import type { ContentIntent, ConversionMode, DeferredOverflowPolicy, DiscardPolicy, MemfdBacking, PageVisibility } from "./service-vocabulary.ts";
 import type { ArenaInfo, FdDelivery, LeaseInfo } from "./service-resources.ts";

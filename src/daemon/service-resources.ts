@@ -4,7 +4,7 @@
  * definition for the daemon and the client library); here are the daemon's names for two of
  * them and what is the daemon's own. Conventions: pool-service.ts.
  */
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import type { Arena, Capabilities, FdType, Lease } from "@gmempool/contract";
 
 // ================================================================================== resources

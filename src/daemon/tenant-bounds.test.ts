@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { daemon, deliverTo, rejects } from "./testing/manager-test-kit.ts";
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 
 const UNIT = 2n * 1024n * 1024n;
 

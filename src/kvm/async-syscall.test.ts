@@ -6,11 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { asyncSyscall } from "./async-syscall.ts";
-import { errnoNumber } from "./errno-names.ts";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, MFD_CLOEXEC } from "./kernel-constants.ts";
-import { libc } from "./libc.ts";
+import { errnoNumber, FALLOCATE_POPULATE, FALLOCATE_PUNCH, isKernelError, libc, MFD_CLOEXEC } from "@gmempool/sys";
 import { LinuxKernel } from "./linux-kernel.ts";
-import { isKernelError } from "./kernel-error.ts";
 
 describe("koffi async calls", () => {
   test("the errno of a failing fallocate on a worker thread reaches the completion callback", async () => {

@@ -7,7 +7,7 @@
  * callback — after a promise hop it may be gone. abi.test.ts checks this on a failing fallocate.
  */
 import type { KoffiFunc } from "koffi";
-import { lastErrno } from "./libc.ts";
+import { lastErrno } from "@gmempool/sys";
 
 export interface AsyncSyscallResult {
   readonly result: number;

@@ -7,9 +7,8 @@
  * Works on any KernelPort: the real port's own in-flight limit bounds the total across callers;
  * `parallelism` bounds this one range.
  */
-import type { Fd } from "./fd.ts";
+import { type Fd, KernelError } from "@gmempool/sys";
 import { UNIT_BYTES } from "@gmempool/contract";
-import { KernelError } from "./kernel-error.ts";
 import type { ByteRange, KernelPort } from "./kernel-port.ts";
 
 export interface FallocateChunkedOptions {

@@ -5,8 +5,14 @@
  * reports back. Run as `node --import tsx src/kvm/gmem-peer-child.ts SOCKET`.
  */
 import { fallocateChunked } from "./fallocate-chunked.ts";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD } from "./kernel-constants.ts";
-import { KernelError } from "./kernel-error.ts";
+import {
+  FALLOCATE_POPULATE,
+  FALLOCATE_PUNCH,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KernelError,
+  KVM_MEM_GUEST_MEMFD,
+} from "@gmempool/sys";
 import { LinuxKernel } from "./linux-kernel.ts";
 
 /** What the test asks for. Offsets are decimal strings (JSON has no bigint). */

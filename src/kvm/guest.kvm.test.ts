@@ -9,18 +9,29 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
-import type { Fd } from "./fd.ts";
+import koffi from "koffi";
+import {
+  check,
+  type Fd,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_GET_VCPU_MMAP_SIZE,
+  KVM_MEM_GUEST_MEMFD,
+  kvm_segment,
+  kvm_sregs,
+  libc,
+  setTssAddr,
+  Vcpu,
+} from "@gmempool/sys";
+import { kvmSkipReason } from "@gmempool/sys/testing";
 import type { PeerReport, PeerRequest } from "./gmem-peer-child.ts";
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD } from "./kernel-constants.ts";
 import type { Mapping } from "./kernel-port.ts";
 import { LinuxKernel } from "./linux-kernel.ts";
-import { kvmSkipReason } from "./require-kvm.ts";
-import { setTssAddr, Vcpu } from "./vcpu.ts";
 
 const skip = kvmSkipReason();
 const MiB = 1n << 20n;
@@ -42,10 +53,35 @@ function guestCode(seed: number): Uint8Array {
 
 const pattern = (seed: number): Uint8Array => Uint8Array.from({ length: PATTERN_BYTES }, (_, i) => (seed + i) & 0xff);
 
+/** KVM_GET_VCPU_MMAP_SIZE of /dev/kvm: the bytes of a vCPU's kvm_run mapping. */
+function vcpuMmapSize(): number {
+  const kvm = openSync("/dev/kvm", "r+");
+  try {
+    return check(libc.ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, "unsigned long", 0), "ioctl(KVM_GET_VCPU_MMAP_SIZE)");
+  } finally {
+    closeSync(kvm);
+  }
+}
+
+/**
+ * Real mode, CS = DS = ES = SS = 0 (base 0, so real-mode addresses are guest physical ones, as
+ * in the probe vm.c), IP = `rip`, interrupts off.
+ */
+function enterRealMode(vcpu: Vcpu, rip: bigint): void {
+  const sregs = vcpu.getSregs();
+  for (const segment of ["cs", "ds", "es", "ss"]) {
+    const at = koffi.offsetof(kvm_sregs, segment);
+    sregs.writeBigUInt64LE(0n, at + koffi.offsetof(kvm_segment, "base"));
+    sregs.writeUInt16LE(0, at + koffi.offsetof(kvm_segment, "selector"));
+  }
+  vcpu.setSregs(sregs);
+  vcpu.setRegs({ rip, rflags: 2n }); // bit 1 of rflags is reserved, always set
+}
+
 /** Runs the guest from 0x1000 to its hlt; returns the bytes it wrote to port 0x10. */
 function runGuest(kernel: LinuxKernel, vcpu: Vcpu, map: Mapping, seed: number): number[] {
   kernel.writeMapped(map, CODE_AT, guestCode(seed));
-  vcpu.enterRealMode(CODE_AT);
+  enterRealMode(vcpu, CODE_AT);
   const out: number[] = [];
   for (let exits = 0; exits < 16; exits++) {
     const exit = vcpu.run();
@@ -66,7 +102,7 @@ function guestVm(kernel: LinuxKernel): { vm: Fd; gmem: Fd; map: Mapping; vcpu: V
   // On a default VM the memslot's userspace_addr must be a mapping of the same guest_memfd range
   // (KERNEL.md §4), or emulated accesses see other memory.
   kernel.setUserMemoryRegion2(vm, { slot: 0, flags: KVM_MEM_GUEST_MEMFD, guestPhysAddr: 0n, memorySize: GUEST_BYTES, userspaceAddr: map.address, guestMemfd: gmem, guestMemfdOffset: 0n });
-  const vcpu = Vcpu.create(vm);
+  const vcpu = Vcpu.create(vm, 0, vcpuMmapSize());
   return {
     vm,
     gmem,

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe } from "node:test";
 import { registerHugetlbContract } from "./testing/kernel-contract.ts";
 import { LinuxKernel } from "./linux-kernel.ts";
-import { kvmSkipReason } from "./require-kvm.ts";
+import { kvmSkipReason } from "@gmempool/sys/testing";
 
 const skip = kvmSkipReason({ root: true });
 

@@ -18,7 +18,7 @@
  * Slow calls (fallocate, MADV_POPULATE_WRITE, writing nr_hugepages) return promises and never run
  * on the event-loop thread; everything else is quick and synchronous.
  */
-import type { Fd } from "./fd.ts";
+import type { Fd } from "@gmempool/sys";
 
 /** A byte range of a file or of a mapping. */
 export interface ByteRange {

@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { describe } from "node:test";
 import { registerKernelContract } from "./testing/kernel-contract.ts";
 import { LinuxKernel } from "./linux-kernel.ts";
-import { kvmSkipReason } from "./require-kvm.ts";
+import { kvmSkipReason } from "@gmempool/sys/testing";
 
 const skip = kvmSkipReason();
 

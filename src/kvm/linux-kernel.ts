@@ -10,25 +10,20 @@ import { openSync, readFileSync, readlinkSync } from "node:fs";
 import koffi from "koffi";
 import { writeFile } from "node:fs/promises";
 import { asyncSyscall } from "./async-syscall.ts";
-import { errnoNumber } from "./errno-names.ts";
-import { asFd, type Fd } from "./fd.ts";
-import { InFlightLimit } from "./in-flight-limit.ts";
 import {
-  KVM_CHECK_EXTENSION,
-  KVM_CREATE_GUEST_MEMFD,
-  KVM_CREATE_VM,
-  KVM_GET_API_VERSION,
-  KVM_SET_MEMORY_ATTRIBUTES,
-  KVM_SET_MEMORY_ATTRIBUTES2,
-  KVM_SET_USER_MEMORY_REGION2,
-} from "./ioctl-numbers.ts";
-import { PAGE_BYTES } from "@gmempool/contract";
-import {
-  F_DUPFD_CLOEXEC,
-  F_GETFD,
-  F_SETFD,
-  FD_CLOEXEC,
+  asFd,
+  check,
+  encodeStruct,
+  errnoNumber,
+  dupCloexec,
+  fallocateModeName,
+  type Fd,
   GUEST_MEMFD_LINK,
+  iovec,
+  isCloexec,
+  type KernelErrno,
+  KernelError,
+  kernelError,
   KVM_CAP_GUEST_MEMFD,
   KVM_CAP_GUEST_MEMFD_FLAGS,
   KVM_CAP_MEMORY_ATTRIBUTES,
@@ -37,7 +32,21 @@ import {
   KVM_CAP_PRE_FAULT_MEMORY,
   KVM_CAP_USER_MEMORY2,
   KVM_CAP_VM_TYPES,
+  KVM_CHECK_EXTENSION,
+  KVM_CREATE_GUEST_MEMFD,
+  kvm_create_guest_memfd,
+  KVM_CREATE_VM,
+  KVM_GET_API_VERSION,
+  kvm_memory_attributes,
+  kvm_memory_attributes2,
+  KVM_SET_MEMORY_ATTRIBUTES,
+  KVM_SET_MEMORY_ATTRIBUTES2,
+  KVM_SET_USER_MEMORY_REGION2,
+  kvm_userspace_memory_region2,
+  lastErrno,
+  libc,
   MADV_POPULATE_WRITE,
+  MAP_FAILED,
   MAP_SHARED,
   MEMFD_LINK_PREFIX,
   MFD_CLOEXEC,
@@ -45,9 +54,13 @@ import {
   MFD_HUGETLB,
   PROT_READ,
   PROT_WRITE,
-  fallocateModeName,
-} from "./kernel-constants.ts";
-import { KernelError, type KernelErrno } from "./kernel-error.ts";
+  readU64,
+  setCloexec,
+  stableBuffer,
+  stat,
+} from "@gmempool/sys";
+import { InFlightLimit } from "./in-flight-limit.ts";
+import { PAGE_BYTES } from "@gmempool/contract";
 import type {
   FdIdentity,
   GuestMemfdAttributes,
@@ -63,21 +76,8 @@ import type {
   UserMemoryRegion2,
   VmMemoryAttributes,
 } from "./kernel-port.ts";
-import { lastErrno, libc, MAP_FAILED } from "./libc.ts";
 import { LinuxProcessExitWatch } from "./process-exit-watch.ts";
-import { stableBuffer } from "./scm-rights.ts";
 import { connectSeqpacket, LinuxSeqpacketListener, type FdTracker } from "./seqpacket.ts";
-import {
-  encodeStruct,
-  iovec,
-  kvm_create_guest_memfd,
-  kvm_memory_attributes,
-  kvm_memory_attributes2,
-  kvm_userspace_memory_region2,
-  readU64,
-  stat,
-} from "./structs.ts";
-import { check, kernelError } from "./syscall-check.ts";
 
 /** The 2 MiB pool in sysfs; the same pool as /proc/sys/vm/nr_hugepages when 2 MiB is the default size. */
 const HUGEPAGES_2M = "/sys/kernel/mm/hugepages/hugepages-2048kB";
@@ -207,10 +207,11 @@ export class LinuxKernel implements KernelPort {
     const fd = asFd(this.#ioctl(vm, KVM_CREATE_GUEST_MEMFD, "KVM_CREATE_GUEST_MEMFD", arg, `size ${hex(size)} flags ${hex(flags)}`));
     // __kvm_gmem_create installs the fd without O_CLOEXEC (KERNEL.md §3): a VMM we exec must not
     // inherit it, so set it before anything else can happen.
-    if (libc.fcntl(fd, F_SETFD, "int", FD_CLOEXEC) === -1) {
-      const errno = lastErrno();
+    try {
+      setCloexec(fd);
+    } catch (error) {
       libc.close(fd);
-      throw kernelError("fcntl(F_SETFD, FD_CLOEXEC)", errno);
+      throw error;
     }
     return this.#track(fd);
   }
@@ -263,7 +264,7 @@ export class LinuxKernel implements KernelPort {
   identifyFd(fd: Fd): FdIdentity {
     const buffer = stableBuffer(stat.size);
     check(libc.fstat(fd, buffer), "fstat", `fd ${fd}`);
-    const cloexec = (check(libc.fcntl(fd, F_GETFD, "int", 0), "fcntl(F_GETFD)") & FD_CLOEXEC) !== 0;
+    const cloexec = isCloexec(fd);
     let link: string;
     try {
       link = readlinkSync(`/proc/self/fd/${fd}`);
@@ -283,7 +284,7 @@ export class LinuxKernel implements KernelPort {
   }
 
   dupCloexec(fd: Fd): Fd {
-    return this.#track(asFd(check(libc.fcntl(fd, F_DUPFD_CLOEXEC, "int", 0), "fcntl(F_DUPFD_CLOEXEC)", `fd ${fd}`)));
+    return this.#track(dupCloexec(fd));
   }
 
   close(fd: Fd): void {

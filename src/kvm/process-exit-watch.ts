@@ -7,11 +7,8 @@
  * pidfd_open sets O_CLOEXEC on the pidfd itself. The watch owns the pidfd and closes it when
  * the process has exited or when `close()` is called.
  */
-import { asFd, type Fd } from "./fd.ts";
-import { FdPoller } from "./fd-poller.ts";
+import { asFd, check, type Fd, FdPoller, libc } from "@gmempool/sys";
 import type { ProcessExitWatch } from "./kernel-port.ts";
-import { libc } from "./libc.ts";
-import { check } from "./syscall-check.ts";
 
 export class LinuxProcessExitWatch implements ProcessExitWatch {
   readonly pid: number;

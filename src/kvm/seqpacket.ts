@@ -1,26 +1,34 @@
 /**
  * AF_UNIX SOCK_SEQPACKET sockets with SCM_RIGHTS, driven by the event loop (FdPoller): the fd
- * side channel of DESIGN.md §6. Every socket is SOCK_NONBLOCK | SOCK_CLOEXEC; every received fd
- * is close-on-exec (MSG_CMSG_CLOEXEC). Sends use MSG_NOSIGNAL so a vanished peer is EPIPE, not a
- * SIGPIPE that kills the daemon.
+ * side channel of DESIGN.md §6, the kernel port's listener and connections. The syscalls and
+ * their rules (SOCK_NONBLOCK | SOCK_CLOEXEC, MSG_CMSG_CLOEXEC, MSG_NOSIGNAL) are
+ * @gmempool/sys's, shared with the client library's end; the queues and SO_PEERCRED are here.
  */
 import { rmSync } from "node:fs";
-import { asFd, type Fd } from "./fd.ts";
-import { FdPoller } from "./fd-poller.ts";
 import {
-  AF_UNIX,
-  MSG_CMSG_CLOEXEC,
-  MSG_CTRUNC,
-  MSG_DONTWAIT,
-  MSG_NOSIGNAL,
-  MSG_TRUNC,
+  asFd,
+  check,
+  connectSeqpacket as connectSeqpacketFd,
+  errnoNumber,
+  type Fd,
+  FdPoller,
+  IncomingMessageBuffers,
+  KernelError,
+  kernelError,
+  lastErrno,
+  libc,
+  OutgoingMessage,
+  recvSeqpacket,
+  seqpacketAddress,
+  seqpacketSocket,
+  sendSeqpacket,
   SO_PEERCRED,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
-  SOCK_SEQPACKET,
   SOL_SOCKET,
-} from "./kernel-constants.ts";
-import { KernelError } from "./kernel-error.ts";
+  stableBuffer,
+  ucred,
+} from "@gmempool/sys";
 import {
   SEQPACKET_MAX_FDS,
   SEQPACKET_MAX_PAYLOAD_BYTES,
@@ -29,37 +37,15 @@ import {
   type SeqpacketListener,
   type SeqpacketMessage,
 } from "./kernel-port.ts";
-import { lastErrno, libc } from "./libc.ts";
-import { IncomingMessageBuffers, OutgoingMessage, stableBuffer } from "./scm-rights.ts";
-import { sockaddr_un, ucred } from "./structs.ts";
-import { check, kernelError } from "./syscall-check.ts";
-import { errnoNumber } from "./errno-names.ts";
 
 const EAGAIN = errnoNumber("EAGAIN");
 const EINTR = errnoNumber("EINTR");
 const ECONNABORTED = errnoNumber("ECONNABORTED");
 const LISTEN_BACKLOG = 128;
-/** A full listener backlog makes a non-blocking unix connect() fail with EAGAIN: retry this long. */
-const CONNECT_RETRY_MS = 10;
-const CONNECT_RETRIES = 300;
 
 /** What the connection reports to its port: fds it received (now owned by the caller). */
 export interface FdTracker {
   adopt(fd: Fd): Fd;
-}
-
-function socketAddress(path: string): { address: Buffer; length: number } {
-  const bytes = Buffer.from(path, "utf8");
-  // sun_path holds 108 bytes including the terminating NUL.
-  if (bytes.length === 0 || bytes.length > 107) throw new KernelError("bind", "ENAMETOOLONG", { detail: `socket path of ${bytes.length} bytes: ${path}` });
-  const address = stableBuffer(sockaddr_un.size);
-  address.writeUInt16LE(AF_UNIX, 0);
-  bytes.copy(address, 2);
-  return { address, length: 2 + bytes.length + 1 };
-}
-
-function newSocket(): Fd {
-  return asFd(check(libc.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_SEQPACKET)"));
 }
 
 /** SO_PEERCRED of a connected unix socket. */
@@ -144,44 +130,49 @@ export class LinuxSeqpacketConnection implements SeqpacketConnection {
   #trySend(): boolean {
     const head = this.#sends[0];
     if (head === undefined) return false;
-    const sent = libc.sendmsg(this.#fd, head.message.header, MSG_NOSIGNAL | MSG_DONTWAIT);
-    const errno = sent === -1 ? lastErrno() : 0;
-    if (sent === -1 && (errno === EAGAIN || errno === EINTR)) return false;
+    let sent: boolean;
+    try {
+      sent = sendSeqpacket(this.#fd, head.message);
+    } catch (error) {
+      this.#sends.shift();
+      head.reject(error instanceof Error ? error : new Error(String(error)));
+      return true;
+    }
+    if (!sent) return false;
     this.#sends.shift();
-    if (sent === -1) head.reject(kernelError("sendmsg(SCM_RIGHTS)", errno));
-    else head.resolve();
+    head.resolve();
     return true;
   }
 
   /** True when the head receive was settled; false when nothing is there yet. */
   #tryReceive(): boolean {
     if (this.#receivers.length === 0) return false;
-    this.#incoming.reset();
-    const received = libc.recvmsg(this.#fd, this.#incoming.header, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    const errno = received === -1 ? lastErrno() : 0;
-    if (received === -1 && (errno === EAGAIN || errno === EINTR)) return false;
+    let received;
+    try {
+      received = recvSeqpacket(this.#fd, this.#incoming);
+    } catch (error) {
+      this.#receivers.shift()?.reject(error instanceof Error ? error : new Error(String(error)));
+      return true;
+    }
+    if (received.kind === "again") return false;
     const head = this.#receivers.shift();
     if (head === undefined) throw new Error("unreachable: a receiver was queued");
-    if (received === -1) {
-      head.reject(kernelError("recvmsg", errno));
-      return true;
+    switch (received.kind) {
+      case "end":
+        this.#ended = true;
+        head.resolve(null);
+        for (const r of this.#receivers.splice(0)) r.resolve(null);
+        return true;
+      case "truncated": {
+        // The fds are in our table already: the port adopts them, and the caller is told.
+        const fds = received.fds.map((fd) => this.#tracker.adopt(fd));
+        head.reject(new KernelError("recvmsg", "EMSGSIZE", { detail: `message truncated (msg_flags 0x${received.flags.toString(16)}); ${fds.length} fds received and left to the caller: ${fds.join(", ")}` }));
+        return true;
+      }
+      case "message":
+        head.resolve({ payload: received.payload, fds: received.fds.map((fd) => this.#tracker.adopt(fd)) });
+        return true;
     }
-    // The fds are installed in our table as soon as recvmsg returns: adopt them before any
-    // check can throw, so that nothing leaks.
-    const fds = this.#incoming.fds().map((fd) => this.#tracker.adopt(fd));
-    const flags = this.#incoming.flags();
-    if (received === 0 && fds.length === 0) {
-      this.#ended = true;
-      head.resolve(null);
-      for (const r of this.#receivers.splice(0)) r.resolve(null);
-      return true;
-    }
-    if ((flags & (MSG_TRUNC | MSG_CTRUNC)) !== 0) {
-      head.reject(new KernelError("recvmsg", "EMSGSIZE", { detail: `message truncated (msg_flags 0x${flags.toString(16)}); ${fds.length} fds received and left to the caller: ${fds.join(", ")}` }));
-      return true;
-    }
-    head.resolve({ payload: this.#incoming.payload(received), fds });
-    return true;
   }
 }
 
@@ -197,8 +188,8 @@ export class LinuxSeqpacketListener implements SeqpacketListener {
   constructor(path: string, tracker: FdTracker) {
     this.path = path;
     this.#tracker = tracker;
-    const { address, length } = socketAddress(path);
-    const fd = newSocket();
+    const { address, length } = seqpacketAddress(path);
+    const fd = seqpacketSocket();
     try {
       check(libc.bind(fd, address, length), "bind", path);
       check(libc.listen(fd, LISTEN_BACKLOG), "listen", path);
@@ -253,16 +244,8 @@ export class LinuxSeqpacketListener implements SeqpacketListener {
 
 /** Connects to a listener at `path`; retries while its backlog is full (EAGAIN). */
 export async function connectSeqpacket(path: string, tracker: FdTracker): Promise<SeqpacketConnection> {
-  const { address, length } = socketAddress(path);
-  const fd = newSocket();
+  const fd = await connectSeqpacketFd(path);
   try {
-    for (let attempt = 0; ; attempt++) {
-      const result = libc.connect(fd, address, length);
-      const errno = result === -1 ? lastErrno() : 0;
-      if (result === 0) break;
-      if ((errno !== EAGAIN && errno !== EINTR) || attempt >= CONNECT_RETRIES) throw kernelError("connect", errno, path);
-      await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS));
-    }
     return new LinuxSeqpacketConnection(fd, tracker);
   } catch (error) {
     libc.close(fd);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, describe, test } from "node:test";
 import { LinuxKernel } from "../kvm/linux-kernel.ts";
-import { kvmSkipReason } from "../kvm/require-kvm.ts";
+import { kvmSkipReason } from "@gmempool/sys/testing";
 import { DaemonProcess } from "./testing/daemon-process.ts";
 import { createArena } from "./testing/e2e-arena.ts";
 import { churnThenKill, assertNothingAcknowledgedLost } from "./testing/e2e-churn.ts";

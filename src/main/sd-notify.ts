@@ -7,12 +7,19 @@
  * Failures are returned, not thrown: a daemon must not die because its supervisor went away.
  */
 import koffi from "koffi";
-import type { Fd } from "../kvm/fd.ts";
-import { AF_UNIX, MSG_NOSIGNAL, SOCK_CLOEXEC } from "../kvm/kernel-constants.ts";
-import { lastErrno, libc } from "../kvm/libc.ts";
-import { OutgoingMessage, stableBuffer } from "../kvm/scm-rights.ts";
-import { msghdr, sockaddr_un } from "../kvm/structs.ts";
-import { errnoName } from "../kvm/errno-names.ts";
+import {
+  AF_UNIX,
+  errnoName,
+  type Fd,
+  lastErrno,
+  libc,
+  MSG_NOSIGNAL,
+  msghdr,
+  OutgoingMessage,
+  SOCK_CLOEXEC,
+  sockaddr_un,
+  stableBuffer,
+} from "@gmempool/sys";
 
 const SOCK_DGRAM = 2;
 

@@ -8,7 +8,7 @@
  */
 import type { Socket } from "node:net";
 import type { PeerCredentials } from "../daemon/pool-service.ts";
-import { asFd } from "../kvm/fd.ts";
+import { asFd } from "@gmempool/sys";
 import { peerCredentials } from "../kvm/seqpacket.ts";
 
 export function socketPeerCredentials(socket: Socket): PeerCredentials {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { LinuxKernel } from "../kvm/linux-kernel.ts";
 import { takeListenFds } from "./systemd-fd-store.ts";
 import { DaemonProcess } from "./testing/daemon-process.ts";

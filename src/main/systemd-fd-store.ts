@@ -9,7 +9,7 @@
  */
 import type { Logger } from "pino";
 import type { ArenaFdStore } from "../daemon/pool-service.ts";
-import { asFd, type Fd } from "../kvm/fd.ts";
+import { asFd, type Fd } from "@gmempool/sys";
 import { sdNotify } from "./sd-notify.ts";
 
 /** sd_listen_fds(3): passed fds start at 3 (SD_LISTEN_FDS_START). */

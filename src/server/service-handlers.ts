@@ -12,7 +12,7 @@ import type { PoolHandlers } from "@gmempool/contract/generated/gmempool/v1/Pool
 import { FD_CHANNEL_VERSION } from "@gmempool/contract";
 import type { PoolService } from "../daemon/pool-service.ts";
 import type { Clock } from "../kvm/clock.ts";
-import type { Fd } from "../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { DEFAULT_FD_TOKEN_TTL_MS, DEFAULT_MAX_PENDING_FD_TOKENS, FdTokenTable } from "./fd-channel/fd-token-table.ts";
 import { adminHandlers } from "./grpc/admin-handlers.ts";
 import { ConnectionCallers } from "./grpc/connection-callers.ts";

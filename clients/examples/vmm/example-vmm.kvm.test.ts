@@ -6,12 +6,12 @@
  *
  * Needs a usable /dev/kvm whose kernel has KVM_CAP_GUEST_MEMFD with GUEST_MEMFD_FLAG_MMAP |
  * INIT_SHARED (Linux 6.18). Skipped with the reason printed where /dev/kvm is missing; a failure
- * instead under GMEMPOOL_REQUIRE_KVM=1 (kvm/require-kvm.ts).
+ * instead under GMEMPOOL_REQUIRE_KVM=1 (@gmempool/sys/testing).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { SpawnedDaemon } from "../../node/src/testing/spawned-daemon.ts";
-import { kvmSkipReason } from "./kvm/require-kvm.ts";
+import { kvmSkipReason } from "@gmempool/sys/testing";
 import { poolAccount, runExampleVmm, summaryOf, wholePool } from "./testing/run-example-vmm.ts";
 
 const skip = kvmSkipReason();

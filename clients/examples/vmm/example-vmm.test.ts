@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { PoolClient } from "../../node/src/pool-client.ts";
 import { SpawnedDaemon } from "../../node/src/testing/spawned-daemon.ts";
-import { kvmUnavailableReason } from "./kvm/kvm-device.ts";
+import { kvmUnavailableReason } from "@gmempool/sys";
 import { poolAccount, runExampleVmm, summaryOf, wholePool } from "./testing/run-example-vmm.ts";
 
 /** testConfig()'s 256 MiB. */

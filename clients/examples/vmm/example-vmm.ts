@@ -17,7 +17,7 @@ import { isPoolError } from "../../node/src/pool-errors.ts";
 import { formatBytes } from "../../node/src/units.ts";
 import { CleanupStack } from "./cleanup-stack.ts";
 import { HOLD_MARKER, parseVmmArgs, USAGE, UsageError, type VmmOptions } from "./cli-args.ts";
-import { KVM_DEVICE, kvmUnavailableReason } from "./kvm/kvm-device.ts";
+import { KVM_DEVICE, kvmUnavailableReason } from "@gmempool/sys";
 import { runKvmVmm } from "./kvm-vmm.ts";
 import { runMemfdVmm } from "./memfd-vmm.ts";
 import { planMemory, type MemoryPlan } from "./memory-plan.ts";

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { ftruncateSync } from "node:fs";
 import { test } from "node:test";
 import { HostMapping } from "./host-mapping.ts";
-import { libc, MFD_CLOEXEC } from "./kvm/libc.ts";
-import { check } from "./kvm/syscall-error.ts";
+import { check, libc, MFD_CLOEXEC } from "@gmempool/sys";
 import { patternBytes } from "./pattern.ts";
 
 const MiB = 1n << 20n;

@@ -8,8 +8,8 @@
  * over this memory outlives a call, so nothing can touch it after `unmap()`.
  */
 import koffi from "koffi";
-import { libc, MAP_FAILED, MAP_SHARED, PAGE_BYTES, PROT_READ, PROT_WRITE } from "./kvm/libc.ts";
-import { check, errnoName, SyscallError } from "./kvm/syscall-error.ts";
+import { check, errnoName, KernelError, lastErrno, libc, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE } from "@gmempool/sys";
+import { PAGE_BYTES } from "../../node/src/units.ts";
 
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
 
@@ -32,8 +32,8 @@ export class HostMapping {
   static map(fd: number, sizeBytes: bigint): HostMapping {
     const address = libc.mmap(null, sizeBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
     if (address === MAP_FAILED) {
-      const errno = koffi.errno();
-      throw new SyscallError("mmap(MAP_SHARED)", errnoName(errno), `fd ${fd}, ${sizeBytes} bytes`);
+      const errno = lastErrno();
+      throw new KernelError("mmap(MAP_SHARED)", errnoName(errno), { detail: `fd ${fd}, ${sizeBytes} bytes` });
     }
     return new HostMapping(address, sizeBytes);
   }

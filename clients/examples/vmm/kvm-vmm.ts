@@ -25,6 +25,7 @@ import { runUntilHalt } from "./guest/run-until-halt.ts";
 import { HostMapping } from "./host-mapping.ts";
 import { KvmDevice } from "./kvm/kvm-device.ts";
 import {
+  check,
   GUEST_MEMFD_FLAG_INIT_SHARED,
   GUEST_MEMFD_FLAG_MMAP,
   KVM_CAP_GUEST_MEMFD,
@@ -33,11 +34,10 @@ import {
   KVM_CAP_USER_MEMORY2,
   KVM_MEM_GUEST_MEMFD,
   KVM_X86_DEFAULT_VM,
-} from "./kvm/kvm-constants.ts";
-import { KvmVcpu } from "./kvm/kvm-vcpu.ts";
+  libc,
+  Vcpu,
+} from "@gmempool/sys";
 import type { KvmVm, MemoryRegion2 } from "./kvm/kvm-vm.ts";
-import { libc } from "./kvm/libc.ts";
-import { check } from "./kvm/syscall-error.ts";
 import type { MemoryPlan } from "./memory-plan.ts";
 import { describeMismatch, firstMismatch, patternBytes } from "./pattern.ts";
 import { convertRoundTrip } from "./notify-conversion.ts";
@@ -109,7 +109,7 @@ export async function runKvmVmm(ctx: VmmContext): Promise<void> {
   log.step("load the guest into boot memory (page tables, program) and create vCPU 0 in 64-bit mode");
   for (const page of identityPageTables()) mapping.write(page.gpa, page.bytes);
   mapping.write(CODE_GPA, GUEST_PROGRAM);
-  const vcpu = KvmVcpu.create(vm, 0, kvm.vcpuMmapSize());
+  const vcpu = Vcpu.create(vm.fd, 0, kvm.vcpuMmapSize());
   cleanup.push("close vCPU 0", () => {
     vcpu.close();
   });
@@ -161,7 +161,7 @@ function bindMemslot(ctx: VmmContext, vm: KvmVm, gmem: number, mapping: HostMapp
  * One run of the guest program on `lease`'s memory: the VMM writes a pattern for the guest to
  * check, the guest writes one for the VMM to check.
  */
-function runGuest(ctx: VmmContext, vcpu: KvmVcpu, mapping: HostMapping, lease: Lease, fillSeed: number, checkSeed: number): void {
+function runGuest(ctx: VmmContext, vcpu: Vcpu, mapping: HostMapping, lease: Lease, fillSeed: number, checkSeed: number): void {
   const { log, summary } = ctx;
   const task: GuestTask = {
     fillGpa: lease.offsetBytes + GUEST_PATTERN_OFFSET,

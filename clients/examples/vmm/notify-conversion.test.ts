@@ -8,8 +8,7 @@ import { FakePoolClient } from "../../node/src/testing.ts";
 import { UnavailableError } from "../../node/src/pool-errors.ts";
 import type { Arena } from "../../node/src/resources.ts";
 import { CleanupStack } from "./cleanup-stack.ts";
-import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from "./kvm/kvm-constants.ts";
-import { libc } from "./kvm/libc.ts";
+import { KVM_MEMORY_ATTRIBUTE_PRIVATE, libc } from "@gmempool/sys";
 import { planMemory } from "./memory-plan.ts";
 import { convertRoundTrip } from "./notify-conversion.ts";
 import { StepLog } from "./step-log.ts";
@@ -55,7 +54,7 @@ test("on a guest_memfd arena, to private and back in notify mode: two passing ch
 test("a VM with private memory is told apart (the example names the ioctl it would need)", async () => {
   await withFake("guest_memfd", async (ctx, fake, arena, lines) => {
     const boot = await fake.allocate(arena.arenaId, { unitCount: ctx.plan.boot.unitCount, offsetBytes: 0n });
-    await convertRoundTrip(ctx, await fake.getCapabilities(), arena, boot, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+    await convertRoundTrip(ctx, await fake.getCapabilities(), arena, boot, Number(KVM_MEMORY_ATTRIBUTE_PRIVATE));
     assert.match(lines.join("\n"), /KVM_CAP_MEMORY_ATTRIBUTES = 8: this VM could have private memory; a VMM for it issues KVM_SET_MEMORY_ATTRIBUTES first/);
   });
 });

@@ -14,7 +14,7 @@
  */
 import type { Arena, Capabilities, Lease } from "../../node/src/resources.ts";
 import { formatBytes } from "../../node/src/units.ts";
-import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from "./kvm/kvm-constants.ts";
+import { KVM_MEMORY_ATTRIBUTE_PRIVATE } from "@gmempool/sys";
 import { asRefusal } from "./pool-steps.ts";
 import { hex, type VmmContext } from "./vmm-context.ts";
 
@@ -28,7 +28,7 @@ export async function convertRoundTrip(ctx: VmmContext, capabilities: Capabiliti
   const range = plan.conversion;
   log.step(`convert ${formatBytes(range.lengthBytes)} at ${hex(range.offsetBytes)} to private and back (mode notify)`);
   log.note(
-    (memoryAttributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) === 0
+    (BigInt(memoryAttributes) & KVM_MEMORY_ATTRIBUTE_PRIVATE) === 0n
       ? `KVM_CAP_MEMORY_ATTRIBUTES = ${memoryAttributes} on this VM: no private memory, nothing to convert in KVM; the VMM reports the conversion to the daemon`
       : `KVM_CAP_MEMORY_ATTRIBUTES = ${memoryAttributes}: this VM could have private memory; a VMM for it issues KVM_SET_MEMORY_ATTRIBUTES first (not done by this example)`,
   );

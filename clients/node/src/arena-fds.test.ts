@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ArenaFds } from "./arena-fds.ts";
-import { isCloexec } from "./fd-channel/libc.ts";
+import { isCloexec } from "@gmempool/sys";
 
 describe("ArenaFds keeps its own close-on-exec dups and closes only those", () => {
   let dir: string;

@@ -11,7 +11,7 @@
  * Invariants: each arena appears at most once; every kept fd is open, close-on-exec and
  * distinct from every other kept fd.
  */
-import { closeFd, dupCloexec } from "./fd-channel/libc.ts";
+import { closeFd, dupCloexec } from "@gmempool/sys";
 import type { FdType } from "./resources.ts";
 
 /** One of an arena's files, as the client keeps it. */

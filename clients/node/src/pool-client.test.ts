@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { closeSync, fstatSync, readdirSync, readlinkSync, readSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
-import { isCloexec } from "./fd-channel/libc.ts";
+import { isCloexec } from "@gmempool/sys";
 import type { WatchStream } from "./pool.ts";
 import { PoolClient } from "./pool-client.ts";
 import {

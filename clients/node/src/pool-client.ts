@@ -31,7 +31,7 @@ import { deadlineAfter, remainingMs } from "./deadline.ts";
 import type { FdChannel, FdChannelConnector } from "./fd-channel/fd-channel.ts";
 import { FdChannelClient } from "./fd-channel/fd-channel-client.ts";
 import type { FdDelivery } from "./fd-channel/fd-delivery.ts";
-import { closeFd, isCloexec, isOpenFd } from "./fd-channel/libc.ts";
+import { closeFd, isCloexec, isOpenFd } from "@gmempool/sys";
 import { abortedError, GrpcChannel, type CallContext } from "./grpc/grpc-channel.ts";
 import { errorFromGrpc } from "./grpc/grpc-errors.ts";
 import type {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after } from "node:test";
-import type { Fd } from "../../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { isGmempoolError } from "../../pool/errors.ts";
 import { FakeDaemon, type FakeVmm } from "./fake-daemon.ts";
 import type { ArenaInfo, FdDelivery } from "../pool-service.ts";

@@ -2,7 +2,7 @@
  * What the fake kernel can do. Presets model this project's machine and the two kernels with
  * private memory that the daemon must also be correct on.
  */
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_DEFAULT_VM, KVM_X86_SW_PROTECTED_VM } from "../kernel-constants.ts";
+import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_DEFAULT_VM, KVM_X86_SW_PROTECTED_VM } from "@gmempool/sys";
 
 export interface FakeCapabilities {
   /** VM types KVM_CREATE_VM accepts (KVM_CAP_VM_TYPES). */

@@ -4,8 +4,7 @@
  * message in flight on a socket holds one reference; the last `put` releases the object, which
  * is when the kernel frees a file's memory (kvm_gmem_release / shmem_evict_inode).
  */
-import type { KernelErrno } from "../kernel-error.ts";
-import { KernelError } from "../kernel-error.ts";
+import { type KernelErrno, KernelError } from "@gmempool/sys";
 
 /** Inode numbers of fake files: unique per fake host process lifetime, like st_ino on one device. */
 let nextInode = 1n;

@@ -9,17 +9,17 @@
 import { ByteRangeSet } from "../byte-range-set.ts";
 import { FakeFileObject, fail, hex } from "./fake-file-object.ts";
 import { FileMemory } from "./fake-file-memory.ts";
-import { KernelError } from "../kernel-error.ts";
-import type { FakeVm } from "./fake-vm.ts";
-import { PAGE_BYTES } from "@gmempool/contract";
 import {
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
+  fallocateModeName,
   GUEST_MEMFD_FLAG_INIT_SHARED,
   GUEST_MEMFD_FLAG_MMAP,
+  KernelError,
   KVM_MEMORY_ATTRIBUTE_PRIVATE,
-  fallocateModeName,
-} from "../kernel-constants.ts";
+} from "@gmempool/sys";
+import type { FakeVm } from "./fake-vm.ts";
+import { PAGE_BYTES } from "@gmempool/contract";
 
 const aligned = (value: bigint): boolean => value % PAGE_BYTES === 0n;
 const IOCTL_CREATE = "ioctl(KVM_CREATE_GUEST_MEMFD)";

@@ -16,7 +16,7 @@ import { FakeMemfd } from "./fake-memfd.ts";
 import type { FakeSeqpacketListener } from "./fake-seqpacket.ts";
 import { FakeVm } from "./fake-vm.ts";
 import { UNIT_BYTES } from "@gmempool/contract";
-import { HUGETLB_PAGE_BYTES } from "../kernel-constants.ts";
+import { HUGETLB_PAGE_BYTES } from "@gmempool/sys";
 
 export interface FakeProcessOptions {
   readonly pid?: number;

@@ -7,18 +7,18 @@ import { describe, test } from "node:test";
 import { IN_PLACE_CONVERSION_V8, MAINLINE_PRIVATE_MEMORY } from "./fake-capabilities.ts";
 import { FakeHost } from "./fake-host.ts";
 import type { FakeKernel } from "./fake-kernel.ts";
-import type { Fd } from "../fd.ts";
-import { errno } from "../testing/kernel-contract.ts";
-import { KernelError } from "../kernel-error.ts";
-import type { Mapping } from "../kernel-port.ts";
 import {
   FALLOCATE_POPULATE,
   FALLOCATE_PUNCH,
+  type Fd,
   GUEST_MEMFD_FLAG_INIT_SHARED,
   GUEST_MEMFD_FLAG_MMAP,
+  KernelError,
   KVM_MEMORY_ATTRIBUTE_PRIVATE,
   KVM_X86_SW_PROTECTED_VM,
-} from "../kernel-constants.ts";
+} from "@gmempool/sys";
+import { errno } from "../testing/kernel-contract.ts";
+import type { Mapping } from "../kernel-port.ts";
 
 const MiB = 1024n * 1024n;
 const PAGE = 4096n;

@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import { fallocateChunked, FallocateChunkedError } from "../fallocate-chunked.ts";
 import { createFakeKernel, FakeHost } from "./fake-host.ts";
 import { errno } from "../testing/kernel-contract.ts";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "../kernel-constants.ts";
+import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP } from "@gmempool/sys";
 
 const MiB = 1024n * 1024n;
 const SHARED = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;

@@ -5,11 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Fd } from "../fd.ts";
+import {
+  FALLOCATE_POPULATE,
+  FALLOCATE_PUNCH,
+  type Fd,
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_MEM_GUEST_MEMFD,
+} from "@gmempool/sys";
 import { FakeHost } from "./fake-host.ts";
 import type { FakeKernel } from "./fake-kernel.ts";
 import { errno } from "../testing/kernel-contract.ts";
-import { FALLOCATE_POPULATE, FALLOCATE_PUNCH, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_MEM_GUEST_MEMFD } from "../kernel-constants.ts";
 
 const MiB = 1024n * 1024n;
 const SHARED = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;

@@ -12,7 +12,16 @@
  *
  * Invariants (assertFdTable): every fd-table entry and mapping holds a reference on a live file.
  */
-import { asFd, type Fd } from "../fd.ts";
+import {
+  asFd,
+  fallocateModeName,
+  type Fd,
+  GUEST_MEMFD_LINK,
+  GUEST_MEMFD_ST_MODE,
+  HUGETLB_PAGE_BYTES,
+  type KernelErrno,
+  KernelError,
+} from "@gmempool/sys";
 import { fakeCheckExtension } from "./fake-capabilities.ts";
 import { FakeFileObject, fail, hex } from "./fake-file-object.ts";
 import { FakeGuestMemfd } from "./fake-guest-memfd.ts";
@@ -21,8 +30,6 @@ import { FakeMemfd } from "./fake-memfd.ts";
 import { CONNECT_NO_LISTENER, FakeSeqpacketListener, type FakeSocketOwner } from "./fake-seqpacket.ts";
 import { FakeVm, type GuestMemfdArgument } from "./fake-vm.ts";
 import { PAGE_BYTES } from "@gmempool/contract";
-import { GUEST_MEMFD_LINK, GUEST_MEMFD_ST_MODE, HUGETLB_PAGE_BYTES, fallocateModeName } from "../kernel-constants.ts";
-import { KernelError, type KernelErrno } from "../kernel-error.ts";
 import type {
   FdIdentity,
   GuestMemfdAttributes,

@@ -9,7 +9,7 @@ import { FakeFileObject, fail, hex } from "./fake-file-object.ts";
 import { FileMemory } from "./fake-file-memory.ts";
 import type { FakeHugetlbPool } from "./fake-hugetlb-pool.ts";
 import { PAGE_BYTES } from "@gmempool/contract";
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, HUGETLB_PAGE_BYTES, fallocateModeName } from "../kernel-constants.ts";
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, HUGETLB_PAGE_BYTES, fallocateModeName } from "@gmempool/sys";
 
 const roundDown = (value: bigint, unit: bigint): bigint => value - (value % unit);
 const roundUp = (value: bigint, unit: bigint): bigint => roundDown(value + unit - 1n, unit);

@@ -5,9 +5,8 @@
  * (MSG_CMSG_CLOEXEC). Messages never received are dropped with their references when the
  * receiving end closes (unix_release purges the queue).
  */
-import type { Fd } from "../fd.ts";
+import { type Fd, type KernelErrno, KernelError } from "@gmempool/sys";
 import type { FakeFileObject } from "./fake-file-object.ts";
-import { KernelError, type KernelErrno } from "../kernel-error.ts";
 import {
   SEQPACKET_MAX_FDS,
   SEQPACKET_MAX_PAYLOAD_BYTES,

@@ -11,7 +11,7 @@ import { fakeCheckExtension, type FakeCapabilities } from "./fake-capabilities.t
 import { FakeFileObject, fail, hex } from "./fake-file-object.ts";
 import { FakeGuestMemfd } from "./fake-guest-memfd.ts";
 import { PAGE_BYTES } from "@gmempool/contract";
-import { KVM_MEM_GUEST_MEMFD, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from "../kernel-constants.ts";
+import { KVM_MEM_GUEST_MEMFD, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from "@gmempool/sys";
 import type { UserMemoryRegion2, VmMemoryAttributes } from "../kernel-port.ts";
 
 export interface FakeMemslot {

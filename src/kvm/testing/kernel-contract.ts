@@ -15,20 +15,21 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe as nodeDescribe, test as nodeTest } from "node:test";
-import { asFd, type Fd } from "../fd.ts";
-import { fallocateChunked, FallocateChunkedError } from "../fallocate-chunked.ts";
-import { PAGE_BYTES, UNIT_BYTES } from "@gmempool/contract";
 import {
+  asFd,
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_ZERO_RANGE,
   FALLOCATE_POPULATE,
   FALLOCATE_PUNCH,
+  type Fd,
   GUEST_MEMFD_FLAG_INIT_SHARED,
   GUEST_MEMFD_FLAG_MMAP,
   GUEST_MEMFD_LINK,
   GUEST_MEMFD_ST_MODE,
   HUGETLB_PAGE_BYTES,
+  type KernelErrno,
+  KernelError,
   KVM_CAP_GUEST_MEMFD_FLAGS,
   KVM_CAP_USER_MEMORY2,
   KVM_MEM_GUEST_MEMFD,
@@ -36,8 +37,9 @@ import {
   KVM_MEM_READONLY,
   KVM_MEMORY_ATTRIBUTE_PRIVATE,
   KVM_X86_DEFAULT_VM,
-} from "../kernel-constants.ts";
-import { KernelError, type KernelErrno } from "../kernel-error.ts";
+} from "@gmempool/sys";
+import { fallocateChunked, FallocateChunkedError } from "../fallocate-chunked.ts";
+import { PAGE_BYTES, UNIT_BYTES } from "@gmempool/contract";
 import type { KernelPort, Mapping, SeqpacketConnection, SeqpacketListener } from "../kernel-port.ts";
 
 // node:test's describe/test return promises that the runner itself awaits; eslint.config.js

@@ -1,7 +1,6 @@
 /** Creating arenas of each kind through both sockets, as a VMM does (e2e tests and bench). */
-import type { Fd } from "../../kvm/fd.ts";
+import { type Fd, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_DEFAULT_VM } from "@gmempool/sys";
 import { UNIT_BYTES } from "@gmempool/contract";
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_DEFAULT_VM } from "../../kvm/kernel-constants.ts";
 import type { KernelPort } from "../../kvm/kernel-port.ts";
 import type { FdChannelClient, TestClient } from "./test-client.ts";
 

@@ -8,12 +8,20 @@
  * closes the rest.
  */
 import { rmSync } from "node:fs";
-import { errnoName } from "../../kvm/errno-names.ts";
-import { asFd, type Fd } from "../../kvm/fd.ts";
-import { AF_UNIX, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, SOCK_CLOEXEC } from "../../kvm/kernel-constants.ts";
-import { lastErrno, libc } from "../../kvm/libc.ts";
-import { IncomingMessageBuffers, stableBuffer } from "../../kvm/scm-rights.ts";
-import { sockaddr_un } from "../../kvm/structs.ts";
+import {
+  AF_UNIX,
+  asFd,
+  errnoName,
+  type Fd,
+  IncomingMessageBuffers,
+  lastErrno,
+  libc,
+  MSG_CMSG_CLOEXEC,
+  MSG_DONTWAIT,
+  SOCK_CLOEXEC,
+  sockaddr_un,
+  stableBuffer,
+} from "@gmempool/sys";
 
 const SOCK_DGRAM = 2;
 const POLL_MS = 5;

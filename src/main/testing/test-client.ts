@@ -7,7 +7,7 @@
  * drive the daemon exactly as a VMM would, through both sockets.
  */
 import * as grpc from "@grpc/grpc-js";
-import type { Fd } from "../../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import type { KernelPort, SeqpacketConnection } from "../../kvm/kernel-port.ts";
 import { FD_MESSAGE_KIND, FD_TYPE_NUMBER } from "@gmempool/contract";
 import { encodeFdMessage, readFdMessageDetail, readFdMessageHeader, type FdMessage } from "../../server/fd-channel/fd-message.ts";

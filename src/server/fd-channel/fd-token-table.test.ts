@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GmempoolError } from "../../pool/errors.ts";
-import { asFd, type Fd } from "../../kvm/fd.ts";
+import { asFd, type Fd } from "@gmempool/sys";
 import { ManualClock } from "../../kvm/manual-clock.ts";
 import { FdTokenTable } from "./fd-token-table.ts";
 

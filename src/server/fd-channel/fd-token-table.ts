@@ -28,7 +28,7 @@ import { randomBytes } from "node:crypto";
 import { type FdDelivery, type FdInspection, type FdType } from "../../daemon/pool-service.ts";
 import { GmempoolError } from "../../pool/errors.ts";
 import { REAL_CLOCK, type Clock, type ClockTimer } from "../../kvm/clock.ts";
-import type { Fd } from "../../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { FD_TOKEN_BYTES } from "@gmempool/contract";
 
 export type FdTokenDirection = "send" | "receive";

@@ -21,7 +21,7 @@ import { Metadata, status, type StatusObject } from "@grpc/grpc-js";
 import type * as protoLoader from "@grpc/proto-loader";
 import type { Logger } from "pino";
 import type { FdDelivery, FdInspection, FdType, PeerCredentials, PoolService } from "../../daemon/pool-service.ts";
-import type { Fd } from "../../kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { statusForError } from "../error-status.ts";
 import type { FdTokenOwner } from "../fd-channel/fd-token-table.ts";
 import { gmempoolPackageDefinition, REPLAYED_METADATA_KEY } from "@gmempool/contract";

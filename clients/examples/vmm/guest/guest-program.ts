@@ -15,7 +15,7 @@
  * bytes against objdump when it is installed and runs the program in a tiny interpreter of
  * exactly these instructions, so the code is tested on machines without /dev/kvm too.
  */
-import type { KvmRegister } from "../kvm/structs.ts";
+import type { KvmRegister } from "@gmempool/sys";
 import { CODE_GPA, RESULT_PORT, STACK_TOP_GPA } from "./guest-layout.ts";
 import { LONG_MODE_RFLAGS } from "./long-mode.ts";
 

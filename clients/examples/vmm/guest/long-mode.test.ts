@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import koffi from "koffi";
-import { kvm_segment, kvm_sregs } from "../kvm/structs.ts";
+import { kvm_segment, kvm_sregs } from "@gmempool/sys";
 import { PML4_GPA } from "./guest-layout.ts";
 import { enterLongMode } from "./long-mode.ts";
 

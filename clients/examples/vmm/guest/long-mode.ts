@@ -6,7 +6,7 @@
  * guest reloads a segment, which the example's program never does.
  */
 import koffi from "koffi";
-import { kvm_segment, kvm_sregs, type KvmDataSegment } from "../kvm/structs.ts";
+import { kvm_segment, kvm_sregs, type KvmDataSegment } from "@gmempool/sys";
 import { PML4_GPA } from "./guest-layout.ts";
 
 /** CR0: PG | AM | WP | NE | ET | MP | PE. */

@@ -4,7 +4,7 @@
  * program's logic (loop bounds, seeds, the mismatch count, the OUT and the HLT) be tested where
  * /dev/kvm is missing; the KVM test runs the same bytes on a real vCPU.
  */
-import type { KvmRegister } from "../kvm/structs.ts";
+import type { KvmRegister } from "@gmempool/sys";
 
 export interface GuestMemoryAccess {
   read(gpa: bigint): number;

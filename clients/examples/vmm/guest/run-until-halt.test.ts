@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { KvmRegister } from "../kvm/structs.ts";
-import type { VcpuExit } from "../kvm/kvm-vcpu.ts";
+import type { KvmRegister, VcpuExit } from "@gmempool/sys";
 import { runUntilHalt } from "./run-until-halt.ts";
 
 /** A stand-in vCPU that returns `exits` in order, its rip always 0x1013. */

@@ -4,7 +4,7 @@
  * nobody serves, a shutdown (triple fault), an emulation failure, a memory fault — ends the run
  * with an error naming the exit and where the guest was.
  */
-import type { KvmVcpu, VcpuExit } from "../kvm/kvm-vcpu.ts";
+import type { Vcpu, VcpuExit } from "@gmempool/sys";
 import { RESULT_PORT } from "./guest-layout.ts";
 
 export interface GuestRunResult {
@@ -35,7 +35,7 @@ function describeExit(exit: VcpuExit): string {
 }
 
 /** Runs `vcpu` (borrowed; its registers already set) until HLT, at most `maxExits` exits. */
-export function runUntilHalt(vcpu: Pick<KvmVcpu, "run" | "getRegs">, maxExits = 16): GuestRunResult {
+export function runUntilHalt(vcpu: Pick<Vcpu, "run" | "getRegs">, maxExits = 16): GuestRunResult {
   const results: number[] = [];
   for (let exits = 1; exits <= maxExits; exits++) {
     const exit = vcpu.run();

@@ -2,27 +2,19 @@
  * /dev/kvm: the system ioctls (KVM_GET_API_VERSION, KVM_CHECK_EXTENSION,
  * KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VM). Owns its fd.
  */
-import { accessSync, closeSync, constants, openSync } from "node:fs";
-import { KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_API_VERSION, KVM_GET_VCPU_MMAP_SIZE } from "./ioctl-numbers.ts";
-import { KVM_API_VERSION, KVM_X86_DEFAULT_VM } from "./kvm-constants.ts";
+import { closeSync, openSync } from "node:fs";
+import {
+  check,
+  KVM_API_VERSION,
+  KVM_CHECK_EXTENSION,
+  KVM_CREATE_VM,
+  KVM_DEVICE,
+  KVM_GET_API_VERSION,
+  KVM_GET_VCPU_MMAP_SIZE,
+  KVM_X86_DEFAULT_VM,
+  libc,
+} from "@gmempool/sys";
 import { KvmVm } from "./kvm-vm.ts";
-import { libc } from "./libc.ts";
-import { check } from "./syscall-error.ts";
-
-export const KVM_DEVICE = "/dev/kvm";
-
-/**
- * Why KVM cannot be used here (the device is missing, or not read-write for this user), or
- * undefined. The VMM falls back to memfd-only mode on a reason; the tests skip on one.
- */
-export function kvmUnavailableReason(device = KVM_DEVICE): string | undefined {
-  try {
-    accessSync(device, constants.R_OK | constants.W_OK);
-  } catch (error) {
-    return `${device} is not usable here (${(error as { code?: string }).code ?? String(error)})`;
-  }
-  return undefined;
-}
 
 export class KvmDevice {
   /** Owned; opened O_RDWR | O_CLOEXEC (libuv adds O_CLOEXEC to every open). */

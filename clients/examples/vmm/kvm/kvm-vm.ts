@@ -1,11 +1,20 @@
 /**
  * A VM fd and its ioctls: KVM_CHECK_EXTENSION (the VM's own answer), KVM_SET_TSS_ADDR,
- * KVM_CREATE_GUEST_MEMFD, KVM_SET_USER_MEMORY_REGION2 and KVM_CREATE_VCPU. Owns its fd.
+ * KVM_CREATE_GUEST_MEMFD and KVM_SET_USER_MEMORY_REGION2. Owns its fd. Its vCPUs are
+ * @gmempool/sys's Vcpu, created on `fd`.
  */
-import { KVM_CHECK_EXTENSION, KVM_CREATE_GUEST_MEMFD, KVM_CREATE_VCPU, KVM_SET_TSS_ADDR, KVM_SET_USER_MEMORY_REGION2 } from "./ioctl-numbers.ts";
-import { FD_CLOEXEC, F_GETFD, F_SETFD, libc } from "./libc.ts";
-import { encodeStruct, kvm_create_guest_memfd, kvm_userspace_memory_region2 } from "./structs.ts";
-import { check } from "./syscall-error.ts";
+import {
+  check,
+  encodeStruct,
+  KVM_CHECK_EXTENSION,
+  KVM_CREATE_GUEST_MEMFD,
+  kvm_create_guest_memfd,
+  KVM_SET_USER_MEMORY_REGION2,
+  kvm_userspace_memory_region2,
+  libc,
+  setCloexec,
+  setTssAddr,
+} from "@gmempool/sys";
 
 /** One memslot, as KVM_SET_USER_MEMORY_REGION2 takes it. */
 export interface MemoryRegion2 {
@@ -20,9 +29,6 @@ export interface MemoryRegion2 {
   readonly guestMemfd: number;
   readonly guestMemfdOffset: bigint;
 }
-
-/** Where vm.c puts the TSS for real mode on VMX: three pages below 4 GiB - 256 KiB. */
-export const TSS_ADDR = 0xfffbd000;
 
 export class KvmVm {
   /** Owned. */
@@ -43,8 +49,8 @@ export class KvmVm {
   }
 
   /** Intel needs a TSS region for real mode and task switches (vmx_set_tss_addr); AMD ignores it. */
-  setTssAddr(address = TSS_ADDR): void {
-    check(libc.ioctl(this.fd, KVM_SET_TSS_ADDR, "unsigned long", address), "ioctl(KVM_SET_TSS_ADDR)");
+  setTssAddr(): void {
+    setTssAddr(this.fd);
   }
 
   /**
@@ -57,8 +63,7 @@ export class KvmVm {
     const argument = encodeStruct(kvm_create_guest_memfd, { size: sizeBytes, flags });
     const fd = check(libc.ioctl(this.fd, KVM_CREATE_GUEST_MEMFD, "void *", argument), "ioctl(KVM_CREATE_GUEST_MEMFD)", `size ${sizeBytes} flags ${flags}`);
     try {
-      const fdFlags = check(libc.fcntl(fd, F_GETFD, "int", 0), "fcntl(F_GETFD)");
-      check(libc.fcntl(fd, F_SETFD, "int", fdFlags | FD_CLOEXEC), "fcntl(F_SETFD, FD_CLOEXEC)");
+      setCloexec(fd);
     } catch (error) {
       libc.close(fd);
       throw error;
@@ -95,11 +100,6 @@ export class KvmVm {
    */
   deleteUserMemoryRegion2(region: MemoryRegion2): void {
     this.setUserMemoryRegion2({ ...region, memorySize: 0n });
-  }
-
-  /** KVM_CREATE_VCPU: the vCPU fd, owned by the caller (kvm-vcpu.ts wraps it). */
-  createVcpuFd(id: number): number {
-    return check(libc.ioctl(this.fd, KVM_CREATE_VCPU, "unsigned long", id), "ioctl(KVM_CREATE_VCPU)", `id ${id}`);
   }
 
   close(): void {

@@ -23,8 +23,8 @@ import { FdDelivery } from "./fd-delivery.ts";
 import type { FdChannel, SentFd } from "./fd-channel.ts";
 import { FD_CHANNEL_VERSION, FD_MESSAGE_KIND, FD_MESSAGE_MAGIC } from "@gmempool/contract";
 import { decodeFdReply, encodeFdRequest, FD_TYPE_NUMBER_BY_NAME, type FdReply } from "./fd-message.ts";
-import { closeFd, ECONNREFUSED, ENOENT } from "./libc.ts";
-import { SeqpacketConnectError, SeqpacketSocket, type ReceivedMessage } from "./seqpacket-socket.ts";
+import { closeFd, isKernelError } from "@gmempool/sys";
+import { SeqpacketSocket, type ReceivedMessage } from "./seqpacket-socket.ts";
 
 
 interface PendingRequest {
@@ -79,7 +79,7 @@ export class FdChannelClient implements FdChannel {
       client = new FdChannelClient(path, socket, options.onClose);
       return client;
     } catch (error) {
-      const unreachable = error instanceof SeqpacketConnectError && (error.errno === ENOENT || error.errno === ECONNREFUSED);
+      const unreachable = isKernelError(error, "ENOENT") || isKernelError(error, "ECONNREFUSED");
       throw new UnavailableError(`cannot connect to the fd channel at ${path}: ${error instanceof Error ? error.message : String(error)}`, { operation: "fd channel connect", cause: error, unreachable });
     }
   }

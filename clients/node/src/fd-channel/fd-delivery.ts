@@ -13,7 +13,7 @@
 import { DeadlineExceededError, UnavailableError } from "../pool-errors.ts";
 import type { FdType } from "../resources.ts";
 import { remainingMs } from "../deadline.ts";
-import { closeFd } from "./libc.ts";
+import { closeFd } from "@gmempool/sys";
 
 export interface DeliveredFd {
   /** Owned by whoever called `take`. Close-on-exec (MSG_CMSG_CLOEXEC). */

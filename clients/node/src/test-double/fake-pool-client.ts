@@ -33,7 +33,7 @@
  * `simulateOwnerExit`, `simulateDaemonRestart`, `shutdown`, `FakePoolClient.createStandInGuestMemfd`.
  */
 import type { FakeOp } from "../../../../src/kvm/fake/fake-kernel.ts";
-import type { KernelErrno } from "../../../../src/kvm/kernel-error.ts";
+import type { KernelErrno } from "@gmempool/sys";
 import { readProcessStartTime } from "../../../../src/daemon/process-start-time.ts";
 import { PoolClient, DEFAULT_DEADLINE_MS } from "../pool-client.ts";
 import type { PoolError } from "../pool-errors.ts";

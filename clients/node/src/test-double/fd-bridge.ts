@@ -16,9 +16,8 @@
  * Memory is not shared between the two sides: what the test writes into a real memfd is not
  * what the fake kernel counts as populated (the daemon's accounting runs on the fake).
  */
-import { GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_DEFAULT_VM } from "../../../../src/kvm/kernel-constants.ts";
+import { type Fd, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_DEFAULT_VM } from "@gmempool/sys";
 import type { FakeKernel } from "../../../../src/kvm/fake/fake-kernel.ts";
-import type { Fd } from "../../../../src/kvm/fd.ts";
 import { InvalidArgumentError } from "../pool-errors.ts";
 import type { FdType } from "../resources.ts";
 import { inspectFd, memfdCreate, STAND_IN_GUEST_MEMFD_NAME, STAND_IN_PRIVATE_GUEST_MEMFD_NAME } from "./real-fds.ts";

@@ -19,7 +19,7 @@ import { FakeDaemon } from "../../../../src/daemon/testing/fake-daemon.ts";
 import { IN_PLACE_CONVERSION_V8, PVM_6_18, type FakeCapabilities } from "../../../../src/kvm/fake/fake-capabilities.ts";
 import { FakeHost } from "../../../../src/kvm/fake/fake-host.ts";
 import type { FakeKernel } from "../../../../src/kvm/fake/fake-kernel.ts";
-import type { Fd } from "../../../../src/kvm/fd.ts";
+import type { Fd } from "@gmempool/sys";
 import { InProcessServer, type InProcessConnection } from "../../../../src/server/in-process/in-process-server.ts";
 import { pino } from "pino";
 import { FdBridge } from "./fd-bridge.ts";

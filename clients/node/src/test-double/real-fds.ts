@@ -1,21 +1,14 @@
 /**
  * The real files behind the fake: memfd arenas get a real memfd (so that a VMM under test can
  * mmap it), and fds passed in are checked with fstat and readlink the way the daemon checks what
- * arrives on its fd channel. The binding keeps the kernel's spelling (`memfd_create`,
- * `MFD_CLOEXEC`); fstat, ftruncate and readlink go through node:fs, which takes fd numbers.
+ * arrives on its fd channel. memfd_create is @gmempool/sys's binding; fstat, ftruncate and
+ * readlink go through node:fs, which takes fd numbers.
  *
  * Ownership (STYLE.md rule 7): `memfd_create` returns an fd the caller owns; `inspectFd`
  * borrows its fd and never closes it.
  */
 import { closeSync, fstatSync, ftruncateSync, readlinkSync } from "node:fs";
-import koffi, { type KoffiFunc } from "koffi";
-import { errnoName, lastErrno } from "../fd-channel/libc.ts";
-
-const lib = koffi.load("libc.so.6");
-const memfdCreateFunc = lib.func("int memfd_create(const char *name, unsigned int flags)") as KoffiFunc<(name: string, flags: number) => number>;
-
-/** <linux/memfd.h>. */
-export const MFD_CLOEXEC = 0x1;
+import { check, libc, MFD_CLOEXEC } from "@gmempool/sys";
 
 /** The memfd name of a stand-in guest_memfd (`createStandInGuestMemfd`). */
 export const STAND_IN_GUEST_MEMFD_NAME = "gmempool-fake:guest_memfd";
@@ -24,8 +17,7 @@ export const STAND_IN_PRIVATE_GUEST_MEMFD_NAME = "gmempool-fake:guest_memfd:priv
 
 /** A close-on-exec memfd named `name`, `sizeBytes` long (sparse). The caller owns it. */
 export function memfdCreate(name: string, sizeBytes: bigint): number {
-  const fd = memfdCreateFunc(name, MFD_CLOEXEC);
-  if (fd === -1) throw new Error(`memfd_create("${name}", MFD_CLOEXEC): ${errnoName(lastErrno())}`);
+  const fd = check(libc.memfd_create(name, MFD_CLOEXEC), "memfd_create(MFD_CLOEXEC)", name);
   try {
     ftruncateSync(fd, Number(sizeBytes));
   } catch (error) {

@@ -19,7 +19,7 @@
  * - errors become their class, kind, operation and message (`details`).
  */
 import { closeSync, fstatSync, readlinkSync } from "node:fs";
-import { isCloexec } from "../fd-channel/libc.ts";
+import { isCloexec } from "@gmempool/sys";
 import { PoolError } from "../pool-errors.ts";
 import type { Pool, WatchStream } from "../pool.ts";
 import type { Identity, PoolEvent } from "../resources.ts";

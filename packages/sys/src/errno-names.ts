@@ -2,7 +2,8 @@
  * errno numbers of Linux on x86_64 and their names (asm-generic/errno-base.h, asm-generic/errno.h).
  *
  * Kernel errors carry the NAME, never the number: the number is ABI detail of the koffi layer, the
- * name is what the fake kernel, the tests and the daemon's error classification speak. Aliases
+ * name is what the fake kernel, the tests, the daemon's error classification and the client's
+ * error mapping speak. Aliases
  * resolve to one canonical spelling: EWOULDBLOCK -> EAGAIN, ENOTSUP -> EOPNOTSUPP, EDEADLOCK ->
  * EDEADLK.
  */

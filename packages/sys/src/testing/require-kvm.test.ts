@@ -2,14 +2,15 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { kvmUnavailableReason } from "./kvm-device.ts";
+import { kvmUnavailableReason } from "../kvm-unavailable-reason.ts";
 import { kvmRequired, kvmSkipReason } from "./require-kvm.ts";
 
-test("a missing KVM device is a reason to skip that names the device and the error", () => {
-  assert.equal(kvmUnavailableReason("/nonexistent/kvm"), "/nonexistent/kvm is not usable here (ENOENT)");
+test("a missing KVM device is a reason to skip that names the device and the error; a read-write one is usable", () => {
+  assert.equal(kvmUnavailableReason({ device: "/nonexistent/kvm" }), "/nonexistent/kvm is not usable here (ENOENT)");
+  assert.equal(kvmUnavailableReason({ device: "/dev/null" }), undefined, "read-write: usable as far as access(2) can tell");
 });
 
-test("GMEMPOOL_REQUIRE_KVM=1, and only that, makes the real-KVM tests mandatory", () => {
+test("GMEMPOOL_REQUIRE_KVM=1, and only that, makes the real-kernel tests mandatory", () => {
   const saved = process.env["GMEMPOOL_REQUIRE_KVM"];
   try {
     process.env["GMEMPOOL_REQUIRE_KVM"] = "1";
@@ -29,7 +30,7 @@ test("without the device, a suite gated on it is skipped with the reason printed
   const gate = fileURLToPath(new URL("./require-kvm.ts", import.meta.url));
   const source = `import { describe, test } from "node:test";
 import { kvmSkipReason } from ${JSON.stringify(gate)};
-const skip = kvmSkipReason("/nonexistent/kvm");
+const skip = kvmSkipReason({ device: "/nonexistent/kvm" });
 describe("gated", { skip }, () => { test("runs", () => {}); });`;
   const run = (require: string): { status: number | null; output: string } => {
     const result = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "--test-reporter=tap", "--eval", source], {
@@ -38,10 +39,10 @@ describe("gated", { skip }, () => { test("runs", () => {}); });`;
     });
     return { status: result.status, output: result.stdout + result.stderr };
   };
-  assert.equal(kvmSkipReason("/dev/null") ?? "usable", "usable", "a read-write device is usable");
+  assert.equal(kvmSkipReason({ device: "/dev/null" }) ?? "usable", "usable", "a read-write device is usable");
   const skipped = run("0");
   assert.equal(skipped.status, 0, skipped.output);
-  assert.match(skipped.output, /skipping real-KVM tests: \/nonexistent\/kvm is not usable here \(ENOENT\)/);
+  assert.match(skipped.output, /skipping real-kernel tests: \/nonexistent\/kvm is not usable here \(ENOENT\)/);
   assert.match(skipped.output, /# SKIP/);
   const required = run("1");
   assert.notEqual(required.status, 0, required.output);

@@ -12,13 +12,15 @@ export interface KernelErrorOptions {
 }
 
 /**
- * The one error type of the kernel port: a syscall or ioctl failed with an errno.
+ * The one error type of a failed syscall or ioctl, wherever it is made (the daemon's kernel
+ * port, the client library's fd channel, the example VMM).
  *
  * `syscall` names the call in kernel spelling, e.g. `fallocate(PUNCH_HOLE)` or
  * `ioctl(KVM_CREATE_GUEST_MEMFD)`, so that a grep from the message lands on the binding.
  * `errno` is the NAME ("EINVAL"), a string: this object must never carry a numeric `.code`,
  * which grpc-js would read as a status code. The daemon classifies these errors into its own
- * vocabulary (STYLE.md rule 3); they never cross into the transport raw.
+ * vocabulary (STYLE.md rule 3) and the client library maps them to its PoolError classes; they
+ * never cross into the transport or a client's API raw.
  *
  * A host access to memory the kernel would answer with SIGBUS (a guest_memfd page that is
  * private, or not shared at all) surfaces as `EFAULT` on the access call: the real port reads and

@@ -4,7 +4,7 @@
  * offsets are tested without a vCPU (kvm-run-exit.test.ts).
  */
 import koffi, { type TypeObject } from "koffi";
-import { KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_IO, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_SHUTDOWN } from "./kvm-constants.ts";
+import { KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_IO, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_SHUTDOWN } from "./kernel-constants.ts";
 import { kvm_run, kvm_run_fail_entry, kvm_run_internal, kvm_run_io, kvm_run_memory_fault } from "./structs.ts";
 
 export type VcpuExit =

@@ -1,7 +1,9 @@
 /**
- * koffi 3 bindings of the libc calls the kernel port makes, with their C names and typed
- * signatures. Nothing here interprets results: callers check for -1 and read `koffi.errno()` on
- * the very next statement (any JS in between may run a syscall that overwrites errno).
+ * koffi 3 bindings of the libc calls gmempool makes — the daemon's kernel port, the client
+ * library's fd channel and the example VMM — with their C names and typed signatures, bound once
+ * (libc.so.6 is loaded once per process). Nothing here interprets results: callers check for -1
+ * (`check`, syscall-check.ts) and read `koffi.errno()` on the very next statement (any JS in
+ * between may run a syscall that overwrites errno).
  *
  * Conventions:
  *  - pointers are `void *`: a Buffer (koffi passes its memory, and the kernel may write into it)
@@ -9,7 +11,7 @@
  *  - ioctl and fcntl are variadic in C and are called with an explicit third argument type
  *    (`"void *"`, `"unsigned long"`, `"int"`), as koffi requires for variadic calls;
  *  - `fallocate` and `madvise` also have `.async` variants (koffi runs them on the libuv
- *    threadpool); async-syscall.ts reads their errno inside the completion callback, where koffi
+ *    threadpool); the daemon's src/kvm/async-syscall.ts reads their errno inside the completion callback, where koffi
  *    3.2+ restores the worker thread's errno.
  *  - mmap returns `void *`, a bigint; failure is MAP_FAILED = 2^64 - 1, not null.
  */
@@ -37,6 +39,7 @@ export const libc = {
     (addr: Pointer, length: bigint, prot: number, flags: number, fd: number, offset: bigint) => bigint
   >,
   munmap: lib.func("int munmap(void *addr, size_t length)") as KoffiFunc<(addr: bigint, length: bigint) => number>,
+  mincore: lib.func("int mincore(void *addr, size_t length, void *vec)") as KoffiFunc<(addr: bigint, length: bigint, vec: Buffer) => number>,
   madvise: lib.func("int madvise(void *addr, size_t length, int advice)") as KoffiFunc<(addr: bigint, length: bigint, advice: number) => number>,
   process_vm_readv: lib.func(
     "intptr_t process_vm_readv(int pid, void *local_iov, unsigned long liovcnt, void *remote_iov, unsigned long riovcnt, unsigned long flags)",

@@ -3,15 +3,18 @@
  * kernel's spelling. Values from KERNEL.md §2 and include/uapi; Debian 12's headers are too old to
  * have most of them, so every one is written here and the KVM ones are asserted in abi.test.ts.
  */
-import { UNIT_BYTES } from "@gmempool/contract";
 
 /*
- * The kernel's base page (4 KiB, guest_memfd's folio size and alignment unit) and the pool's
- * unit (2 MiB) are the API's PAGE_BYTES and UNIT_BYTES: import them from @gmempool/contract,
- * their one definition.
+ * The kernel's base page (4 KiB, guest_memfd's folio size and alignment unit) is the API's
+ * PAGE_BYTES: import it from @gmempool/contract, its one definition (this package imports no
+ * other workspace package).
  */
-/** A 2 MiB hugetlb page (MFD_HUGE_2MB, /sys/kernel/mm/hugepages/hugepages-2048kB): one unit. */
-export const HUGETLB_PAGE_BYTES = UNIT_BYTES;
+/**
+ * A 2 MiB hugetlb page (MFD_HUGE_2MB, /sys/kernel/mm/hugepages/hugepages-2048kB), a kernel
+ * size. That the pool's unit is one of these is the daemon's rule, held by a test there
+ * (src/kvm/hugetlb-unit.test.ts).
+ */
+export const HUGETLB_PAGE_BYTES = 2048n * 1024n;
 
 /** KVM_GET_API_VERSION has answered 12 since Linux 2.6.22. */
 export const KVM_API_VERSION = 12;
@@ -24,9 +27,11 @@ export const KVM_CAP_MEMORY_ATTRIBUTES = 233;
 export const KVM_CAP_GUEST_MEMFD = 234;
 export const KVM_CAP_VM_TYPES = 235;
 export const KVM_CAP_PRE_FAULT_MEMORY = 236;
+/** The bitmask of KVM_CREATE_GUEST_MEMFD flags this kernel accepts (3 on 6.18: MMAP|INIT_SHARED). */
 export const KVM_CAP_GUEST_MEMFD_FLAGS = 244;
 
 // x86 VM types (arch/x86/include/uapi/asm/kvm.h). Private memory exists only for 1, 4 and 5.
+/** The only VM type a PVM host creates (KERNEL.md §1); it has no private memory. */
 export const KVM_X86_DEFAULT_VM = 0;
 export const KVM_X86_SW_PROTECTED_VM = 1;
 export const KVM_X86_SNP_VM = 4;
@@ -43,8 +48,22 @@ export const KVM_MEM_LOG_DIRTY_PAGES = 1 << 0;
 export const KVM_MEM_READONLY = 1 << 1;
 export const KVM_MEM_GUEST_MEMFD = 1 << 2;
 
-/** The only memory attribute: private (served from guest_memfd, not host-accessible). */
+/**
+ * The only memory attribute: private (served from guest_memfd, not host-accessible); also what
+ * KVM_CAP_MEMORY_ATTRIBUTES reports when a VM can have private memory.
+ */
 export const KVM_MEMORY_ATTRIBUTE_PRIVATE = 1n << 3n;
+
+// kvm_run.exit_reason values.
+export const KVM_EXIT_IO = 2;
+export const KVM_EXIT_HLT = 5;
+export const KVM_EXIT_SHUTDOWN = 8;
+export const KVM_EXIT_FAIL_ENTRY = 9;
+export const KVM_EXIT_INTR = 10;
+export const KVM_EXIT_INTERNAL_ERROR = 17;
+export const KVM_EXIT_MEMORY_FAULT = 39;
+/** kvm_run.io.direction of an OUT instruction. */
+export const KVM_EXIT_IO_OUT = 1;
 
 // fallocate(2) modes (include/uapi/linux/falloc.h).
 export const FALLOC_FL_KEEP_SIZE = 0x01;
@@ -77,7 +96,7 @@ export const MFD_HUGETLB = 0x0004;
 /** MFD_HUGE_2MB = 21 << MFD_HUGE_SHIFT (26). */
 export const MFD_HUGE_2MB = 21 << 26;
 
-// mmap(2) / madvise(2).
+// mmap(2) / madvise(2) (include/uapi/asm-generic/mman-common.h).
 export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
 export const MAP_SHARED = 0x01;

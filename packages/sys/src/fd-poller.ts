@@ -1,7 +1,7 @@
 /**
  * Readiness of one socket or pidfd, delivered by the Node event loop (libuv's uv_poll through
- * `koffi.node.poll`). This is how the port drives SOCK_SEQPACKET sockets without blocking:
- * `net.Socket({ fd })` refuses SEQPACKET.
+ * `koffi.node.poll`). This is how the daemon's kernel port and the client library's fd channel
+ * drive SOCK_SEQPACKET sockets without blocking: `net.Socket({ fd })` refuses SEQPACKET.
  *
  * koffi facts (3.3.4, checked here): the callback receives `(status, events)` — koffi's
  * index.d.ts declares only `(events)`; uv_poll_init_socket on an fd that epoll refuses (a regular
@@ -9,7 +9,8 @@
  * process exit can abort Node, so every poller is closed by its owner.
  *
  * The poller is level-triggered: it keeps firing while the fd is ready, so owners ask only for
- * what they are waiting for (`want`) and drop interest when satisfied.
+ * what they are waiting for (`want`) and drop interest when satisfied. A started handle keeps
+ * the process alive unless `keepAlive(false)` (uv_unref): the client's idle fd channel must not.
  */
 import koffi from "koffi";
 import type { Fd } from "./fd.ts";
@@ -25,12 +26,15 @@ interface PollHandleLike {
   start(opts: { readable: boolean; writable: boolean }, callback: (...args: unknown[]) => void): void;
   stop(): void;
   close(): void;
+  ref(): void;
+  unref(): void;
 }
 
 export class FdPoller {
   readonly fd: Fd;
   readonly #onEvent: (events: PollEvents) => void;
   #handle: PollHandleLike | null = null;
+  #keepAlive = true;
   #closed = false;
 
   constructor(fd: Fd, onEvent: (events: PollEvents) => void) {
@@ -52,9 +56,18 @@ export class FdPoller {
     };
     if (this.#handle === null) {
       this.#handle = koffi.node.poll(this.fd, { readable, writable }, callback);
+      if (!this.#keepAlive) this.#handle.unref();
     } else {
       this.#handle.start({ readable, writable }, callback);
     }
+  }
+
+  /** Whether the poll keeps the event loop (the process) alive while it waits (uv_ref/uv_unref). */
+  keepAlive(alive: boolean): void {
+    if (this.#closed || alive === this.#keepAlive) return;
+    this.#keepAlive = alive;
+    if (alive) this.#handle?.ref();
+    else this.#handle?.unref();
   }
 
   /** Stops and frees the uv handle. Does not close the fd (its owner does, after this). */

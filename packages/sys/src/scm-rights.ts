@@ -29,7 +29,8 @@ export class OutgoingMessage {
   readonly #iov: Buffer;
   readonly #control: Buffer | null;
 
-  constructor(payload: Uint8Array, fds: readonly Fd[]) {
+  /** `fds` are borrowed: sendmsg installs copies in the peer, the caller keeps (and closes) its own. */
+  constructor(payload: Uint8Array, fds: readonly number[]) {
     this.#payload = stableBuffer(payload.length);
     this.#payload.set(payload);
     this.#iov = encodeStruct(iovec, { iov_base: koffi.address(this.#payload), iov_len: payload.length });

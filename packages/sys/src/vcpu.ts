@@ -1,50 +1,65 @@
 /**
  * A vCPU: its fd, its kvm_run mapping, KVM_GET/SET_REGS, KVM_GET/SET_SREGS and KVM_RUN. Owns the
- * fd and the mapping.
+ * fd and the mapping. The example VMM runs its guest on one; the daemon never runs guests, but
+ * its real-kernel tests do, to prove that memory the kernel port manages is the memory a guest
+ * sees.
  *
- * KVM_RUN runs synchronously on the calling (main) thread: the example's guest programs run a
- * few thousand instructions and exit. A production VMM runs each vCPU on its own thread.
+ * KVM_RUN runs synchronously on the calling (main) thread: the guest programs of the example and
+ * the tests run a few thousand instructions and exit. A production VMM runs each vCPU on its own
+ * thread.
  */
 import koffi from "koffi";
-import { KVM_GET_REGS, KVM_GET_SREGS, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS } from "./ioctl-numbers.ts";
-import { KVM_EXIT_MEMORY_FAULT } from "./kvm-constants.ts";
+import { errnoName, errnoNumber } from "./errno-names.ts";
+import { asFd, type Fd } from "./fd.ts";
+import { KVM_CREATE_VCPU, KVM_GET_REGS, KVM_GET_SREGS, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS, KVM_SET_TSS_ADDR } from "./ioctl-numbers.ts";
+import { KVM_EXIT_MEMORY_FAULT, MAP_SHARED, PROT_READ, PROT_WRITE } from "./kernel-constants.ts";
+import { KernelError } from "./kernel-error.ts";
 import { decodeKvmRunExit, type VcpuExit } from "./kvm-run-exit.ts";
-import type { KvmVm } from "./kvm-vm.ts";
-import { libc, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE } from "./libc.ts";
+import { lastErrno, libc, MAP_FAILED } from "./libc.ts";
 import { encodeStruct, kvm_regs, kvm_run, kvm_sregs, type KvmRegister } from "./structs.ts";
-import { check, errnoName, SyscallError } from "./syscall-error.ts";
+import { check } from "./syscall-check.ts";
 
-export type { VcpuExit } from "./kvm-run-exit.ts";
+const EINTR = errnoNumber("EINTR");
+const EFAULT = errnoNumber("EFAULT");
 
-const EINTR = 4;
-const EFAULT = 14;
+/** Where vm.c puts the TSS for real mode on VMX: three pages below 4 GiB - 256 KiB. */
+export const TSS_ADDR = 0xfffbd000;
 
-export class KvmVcpu {
+/**
+ * KVM_SET_TSS_ADDR on `vm` (borrowed): Intel needs a TSS region for real mode and task switches
+ * (vmx_set_tss_addr) before a vCPU runs; AMD ignores it.
+ */
+export function setTssAddr(vm: number, address = TSS_ADDR): void {
+  check(libc.ioctl(vm, KVM_SET_TSS_ADDR, "unsigned long", address), "ioctl(KVM_SET_TSS_ADDR)");
+}
+
+export class Vcpu {
   /** Owned. */
-  readonly fd: number;
+  readonly fd: Fd;
   readonly #runAddress: bigint;
   readonly #runBytes: number;
   #closed = false;
 
-  private constructor(fd: number, runAddress: bigint, runBytes: number) {
+  private constructor(fd: Fd, runAddress: bigint, runBytes: number) {
     this.fd = fd;
     this.#runAddress = runAddress;
     this.#runBytes = runBytes;
   }
 
   /**
-   * KVM_CREATE_VCPU on `vm` (borrowed) and the mmap of its kvm_run (`runBytes` =
-   * KVM_GET_VCPU_MMAP_SIZE), through which KVM_RUN reports every exit.
+   * KVM_CREATE_VCPU on `vm` (borrowed; only the process that created the VM may do this) and the
+   * mmap of its kvm_run (`runBytes` = KVM_GET_VCPU_MMAP_SIZE of /dev/kvm), through which KVM_RUN
+   * reports every exit.
    */
-  static create(vm: KvmVm, id: number, runBytes: number): KvmVcpu {
-    const fd = vm.createVcpuFd(id);
+  static create(vm: number, id: number, runBytes: number): Vcpu {
+    const fd = asFd(check(libc.ioctl(vm, KVM_CREATE_VCPU, "unsigned long", id), "ioctl(KVM_CREATE_VCPU)", `id ${id}`));
     const address = libc.mmap(null, BigInt(runBytes), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
     if (address === MAP_FAILED) {
-      const errno = koffi.errno();
+      const errno = lastErrno();
       libc.close(fd);
-      throw new SyscallError("mmap(kvm_run)", errnoName(errno), `vCPU ${id}, ${runBytes} bytes`);
+      throw new KernelError("mmap(kvm_run)", errnoName(errno), { detail: `vCPU ${id}, ${runBytes} bytes` });
     }
-    return new KvmVcpu(fd, address, runBytes);
+    return new Vcpu(fd, address, runBytes);
   }
 
   /** The special registers (segments, control registers, EFER) as a kvm_sregs Buffer. */
@@ -82,10 +97,10 @@ export class KvmVcpu {
     for (;;) {
       const result = libc.ioctl(fd, KVM_RUN, "unsigned long", 0);
       if (result !== -1) return decodeKvmRunExit(this.#view());
-      const errno = koffi.errno();
+      const errno = lastErrno();
       if (errno === EINTR) continue;
       if (errno === EFAULT && this.#view().getUint32(koffi.offsetof(kvm_run, "exit_reason"), true) === KVM_EXIT_MEMORY_FAULT) return decodeKvmRunExit(this.#view());
-      throw new SyscallError("ioctl(KVM_RUN)", errnoName(errno));
+      throw new KernelError("ioctl(KVM_RUN)", errnoName(errno));
     }
   }
 
@@ -95,7 +110,7 @@ export class KvmVcpu {
     return new DataView(koffi.view(this.#runAddress, this.#runBytes));
   }
 
-  #open(): number {
+  #open(): Fd {
     if (this.#closed) throw new Error("the vCPU is closed");
     return this.fd;
   }

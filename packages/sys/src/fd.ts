@@ -1,6 +1,8 @@
 /**
  * A file descriptor number, branded so that it cannot be confused with a count, a slot id or a
- * byte offset. Only the kernel port mints them (`asFd`), from what a syscall returned.
+ * byte offset. Only the koffi layer (this package and the daemon's kernel port) mints them
+ * (`asFd`), from what a syscall returned. The client library's API takes and returns plain
+ * numbers (its callers' fds); an `Fd` is a number, so one passes where a number is asked.
  *
  * Ownership is stated by every function that takes or returns one (STYLE.md rule 7): "caller
  * owns" means the caller must close it; "borrowed" means the callee neither closes nor keeps it.

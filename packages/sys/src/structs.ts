@@ -1,12 +1,14 @@
 /**
- * The KVM structs the example VMM passes to the kernel, declared with koffi so that koffi
- * computes the C layout (x86_64), in the kernel's spelling (include/uapi/linux/kvm.h,
- * arch/x86/include/uapi/asm/kvm.h). abi.test.ts asserts every size and offset against
- * KERNEL.md §2 and the uapi headers.
+ * The C structs the daemon, the client library and the example VMM pass to the kernel, declared
+ * with koffi so that koffi computes the C layout (x86_64), in the kernel's spelling
+ * (include/uapi/linux/kvm.h, arch/x86/include/uapi/asm/kvm.h, the libc headers); abi.test.ts
+ * asserts every size and field offset against KERNEL.md §2 and the x86_64 ABI. Values are
+ * encoded into Buffers with `koffi.encode` (missing fields are zero) and the buffers are passed
+ * as `void *` ioctl arguments.
  *
  * The types are anonymous (koffi.struct(def), not koffi.struct(name, def)): koffi's type names
- * are process-wide, and a process that also loaded another binding of `kvm_regs` would fail with
- * a duplicate name.
+ * are process-wide, and a process that loaded this module twice (two installed copies of the
+ * package) would fail with a duplicate name.
  */
 import koffi, { type TypeObject } from "koffi";
 
@@ -15,14 +17,14 @@ const u16 = "uint16_t";
 const u32 = "uint32_t";
 const u64 = "uint64_t";
 
-/** KVM_CREATE_GUEST_MEMFD's argument (64 B). */
+/** KVM_CREATE_GUEST_MEMFD argument (64 B). */
 export const kvm_create_guest_memfd = koffi.struct({
   size: u64,
   flags: u64,
   reserved: koffi.array(u64, 6),
 });
 
-/** KVM_SET_USER_MEMORY_REGION2's argument (160 B). */
+/** KVM_SET_USER_MEMORY_REGION2 argument (160 B). */
 export const kvm_userspace_memory_region2 = koffi.struct({
   slot: u32,
   flags: u32,
@@ -35,7 +37,26 @@ export const kvm_userspace_memory_region2 = koffi.struct({
   pad2: koffi.array(u64, 14),
 });
 
-/** struct kvm_regs (x86, 144 B). */
+/** KVM_SET_MEMORY_ATTRIBUTES argument (32 B), a VM ioctl by guest physical address. */
+export const kvm_memory_attributes = koffi.struct({
+  address: u64,
+  size: u64,
+  attributes: u64,
+  flags: u64,
+});
+
+/** KVM_SET_MEMORY_ATTRIBUTES2 argument (128 B) [proposed v8], a guest_memfd ioctl by offset. */
+export const kvm_memory_attributes2 = koffi.struct({
+  offset: u64,
+  size: u64,
+  attributes: u64,
+  flags: u64,
+  /** Written back by the kernel on EAGAIN: the first offset that still had extra references. */
+  error_offset: u64,
+  reserved: koffi.array(u64, 11),
+});
+
+/** struct kvm_regs (x86, 144 B): rax..r15, rip, rflags. */
 export const kvm_regs = koffi.struct({
   rax: u64, rbx: u64, rcx: u64, rdx: u64, rsi: u64, rdi: u64, rsp: u64, rbp: u64,
   r8: u64, r9: u64, r10: u64, r11: u64, r12: u64, r13: u64, r14: u64, r15: u64,
@@ -115,7 +136,7 @@ export const kvm_run_exit = koffi.union({
 
 /**
  * The head of struct kvm_run up to and including the exit union (the kernel's struct goes on:
- * kvm_valid_regs, the sync regs; the VMM maps KVM_GET_VCPU_MMAP_SIZE bytes and reads this part).
+ * kvm_valid_regs, the sync regs; a vCPU maps KVM_GET_VCPU_MMAP_SIZE bytes and reads this part).
  */
 export const kvm_run = koffi.struct({
   request_interrupt_window: u8,
@@ -130,9 +151,59 @@ export const kvm_run = koffi.struct({
   exit: kvm_run_exit,
 });
 
-/** Encodes `value` as struct `type` into a fresh zeroed Buffer (absent fields stay zero). */
+/** struct stat on x86_64 (144 B), as glibc's fstat fills it. */
+export const stat = koffi.struct({
+  st_dev: u64,
+  st_ino: u64,
+  st_nlink: u64,
+  st_mode: u32,
+  st_uid: u32,
+  st_gid: u32,
+  __pad0: "int32_t",
+  st_rdev: u64,
+  st_size: "int64_t",
+  st_blksize: "int64_t",
+  st_blocks: "int64_t",
+  st_atime: koffi.array(u64, 2),
+  st_mtime: koffi.array(u64, 2),
+  st_ctime: koffi.array(u64, 2),
+  __reserved: koffi.array("int64_t", 3),
+});
+
+/** struct iovec (16 B). Addresses are plain integers: koffi.address() of a live Buffer. */
+export const iovec = koffi.struct({ iov_base: u64, iov_len: u64 });
+
+/** struct msghdr on x86_64 (56 B). */
+export const msghdr = koffi.struct({
+  msg_name: u64,
+  msg_namelen: u32,
+  msg_iov: u64,
+  msg_iovlen: u64,
+  msg_control: u64,
+  msg_controllen: u64,
+  msg_flags: "int32_t",
+});
+
+/** struct cmsghdr on x86_64 (16 B); data follows at CMSG_DATA = +16. */
+export const cmsghdr = koffi.struct({ cmsg_len: u64, cmsg_level: "int32_t", cmsg_type: "int32_t" });
+
+/** struct ucred (12 B), the SO_PEERCRED answer. */
+export const ucred = koffi.struct({ pid: "int32_t", uid: u32, gid: u32 });
+
+/** struct sockaddr_un (110 B): family, then a NUL-terminated path of at most 107 bytes. */
+export const sockaddr_un = koffi.struct({
+  sun_family: u16,
+  sun_path: koffi.array(u8, 108),
+});
+
+/** Encodes `value` as struct `type` into a fresh zeroed Buffer. */
 export function encodeStruct(type: TypeObject, value: Record<string, unknown>): Buffer {
   const buffer = Buffer.alloc(type.size);
   koffi.encode(buffer, 0, type, value);
   return buffer;
+}
+
+/** Reads an unsigned 64-bit field of a struct in `buffer` (koffi decodes small u64s as numbers). */
+export function readU64(buffer: Buffer, type: TypeObject, field: string): bigint {
+  return buffer.readBigUInt64LE(koffi.offsetof(type, field));
 }

@@ -37,6 +37,7 @@ export const KVMIO = 0xae;
 
 export const KVM_GET_API_VERSION = _IO(KVMIO, 0x00);
 export const KVM_CREATE_VM = _IO(KVMIO, 0x01);
+/** Also a VM ioctl: a VM answers for its own type (KVM_CAP_MEMORY_ATTRIBUTES differs by type). */
 export const KVM_CHECK_EXTENSION = _IO(KVMIO, 0x03);
 export const KVM_GET_VCPU_MMAP_SIZE = _IO(KVMIO, 0x04);
 export const KVM_CREATE_VCPU = _IO(KVMIO, 0x41);
