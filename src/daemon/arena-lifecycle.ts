@@ -158,10 +158,15 @@ function createArena(ctx: DaemonContext, caller: Caller, idem: IdemSlot, spec: N
 /** Idempotent replay of a create: the retrying client gets the memfd again on its new token. */
 async function redeliver(ctx: DaemonContext, arenaId: string, deliver: FdDelivery): Promise<void> {
   const record = ctx.registry.find(arenaId);
-  const fds = record?.fds;
-  if (record === undefined || fds === undefined) return;
+  if (record === undefined) return;
   const side = record.meta.files.findIndex((f) => f.fdType !== "guest_memfd");
   if (side < 0) return;
+  const fds = record.fds;
+  if (fds === undefined) {
+    // The daemon restarted since and holds no copy of the memfd: the retry cannot get it, and
+    // must not get a second arena either (issue 12).
+    throw new GmempoolError("failed-precondition", `this request id created arena "${arenaId}", which is DETACHED since a daemon restart: the daemon holds no copy of its memfd to deliver again. If you hold the memfd, ReattachArena; if not, DeleteArena and create a new one`, { resource: "arena", id: arenaId });
+  }
   await deliver(fds[side]!, { fdType: record.meta.files[side]!.fdType, sizeBytes: BigInt(ctx.pool.arena(arenaId).sizeUnits) * UNIT }).catch((error: unknown) => {
     throw deliveryFailed(error);
   });

@@ -25,6 +25,8 @@ export interface ArenaRecord {
   state: ArenaState;
   /** The deletion in flight: a second request to delete the arena joins it. */
   deletion: Promise<DeletionResult> | undefined;
+  /** Its files are taken to be lost (DETACHED past the grace): releases skip the kernel. */
+  fileLost?: boolean;
 }
 
 export interface DeletionResult {

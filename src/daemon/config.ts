@@ -57,6 +57,8 @@ export interface DaemonConfig {
     readonly requestIdEntries: number;
     /** Most idempotency records kept for one identity (one process): its churn evicts only its own. */
     readonly requestIdEntriesPerIdentity: number;
+    /** How long a memfd arena DETACHED by a restart waits to be reattached before its file counts as lost. */
+    readonly detachedMemfdGraceMs: number;
     /** Kernel steps of one plan in flight at once. */
     readonly kernelParallelism: number;
     /** KVM_SET_MEMORY_ATTRIBUTES2 EAGAIN retries before giving up (with doubling backoff). */
@@ -86,6 +88,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
     requestIdRetentionMs: 15 * 60 * 1000,
     requestIdEntries: 100_000,
     requestIdEntriesPerIdentity: 4096,
+    detachedMemfdGraceMs: 5 * 60 * 1000,
     kernelParallelism: 8,
     conversionRetries: 8,
   },
@@ -171,6 +174,7 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
       requestIdRetentionMs: limits.duration("request_id_retention", d.limits.requestIdRetentionMs, 10 * 60 * 1000),
       requestIdEntries: limits.integer("request_id_entries", d.limits.requestIdEntries, 1, 100_000_000),
       requestIdEntriesPerIdentity: limits.integer("request_id_entries_per_identity", d.limits.requestIdEntriesPerIdentity, 1, 100_000_000),
+      detachedMemfdGraceMs: limits.duration("detached_memfd_grace", d.limits.detachedMemfdGraceMs, 1000),
       kernelParallelism: limits.integer("kernel_parallelism", d.limits.kernelParallelism, 1, 256),
       conversionRetries: limits.integer("conversion_retries", d.limits.conversionRetries, 0, 64),
     },

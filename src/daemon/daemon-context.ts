@@ -10,7 +10,7 @@
  * - `events`: Watch; `idempotency`: request ids; `files`: arena files (arena-files.ts).
  */
 import type { Logger } from "pino";
-import type { Clock } from "../kvm/clock.ts";
+import { REAL_CLOCK, type Clock } from "../kvm/clock.ts";
 import type { Fd } from "@gmempool/sys";
 import type { KernelPort, KvmCapabilities } from "../kvm/kernel-port.ts";
 import { Pool, type Plan } from "../pool/index.ts";
@@ -66,6 +66,8 @@ export class DaemonContext {
   readonly journalDir: string;
   readonly timer = new KernelTimer();
   readonly startTimeOf: (pid: number) => bigint | undefined;
+  /** Times the daemon's own timers (request ids, the lost-file sweep); tests pass a ManualClock. */
+  readonly clock: Clock;
   readonly version: string;
   readonly startTime = new Date();
   readonly fdStore: ArenaFdStore | undefined;
@@ -97,6 +99,7 @@ export class DaemonContext {
     this.logger = logger;
     this.journalDir = options.journalDir;
     this.startTimeOf = options.processStartTime ?? readProcessStartTime;
+    this.clock = options.clock ?? REAL_CLOCK;
     this.version = options.daemonVersion ?? "0.0.0";
     this.fdStore = options.fdStore;
     this.inheritedFds = options.inheritedFds ?? new Map();
@@ -207,7 +210,8 @@ export class DaemonContext {
       file: (side) => {
         const fds = record.fds;
         if (fds === undefined) {
-          if (gone) return "skip";
+          // No file to punch: the owner is gone, or so is the arena's only file.
+          if (gone || record.fileLost === true) return "skip";
           throw new GmempoolError("failed-precondition", `arena "${arena.id}" is DETACHED`, { resource: "arena", id: arena.id });
         }
         return { fd: fds[side]!, kind: arena.files[side]! };

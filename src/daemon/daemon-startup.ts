@@ -7,7 +7,7 @@
 import { GmempoolError } from "../pool/errors.ts";
 import { UNIT_BYTES } from "../pool/index.ts";
 import type { Fd } from "@gmempool/sys";
-import { attachFiles } from "./arena-lifecycle.ts";
+import { attachFiles, deleteArenaNow } from "./arena-lifecycle.ts";
 import type { DaemonContext } from "./daemon-context.ts";
 import { rebuild, type DurableState, type JournalRecord } from "./durable-state.ts";
 import { toGmempoolError } from "./error-classification.ts";
@@ -51,6 +51,7 @@ export async function startDaemon(ctx: DaemonContext, reaper: OwnerReaper): Prom
     throw error;
   }
   ctx.servingState = "serving";
+  scheduleLostFileSweep(ctx);
   ctx.logger.info({ reserve: ctx.reserve.mode, capacityUnits: ctx.pool.capacityUnits }, "pool serving");
   ctx.events.publish({ kind: "pool-status", status: ctx.status() }, { owner: undefined, arenaId: undefined });
 }
@@ -84,4 +85,28 @@ async function adoptInheritedFds(ctx: DaemonContext): Promise<void> {
     ctx.files.closeQuietly(fd);
     ctx.fdStore?.remove(name);
   }
+}
+
+/**
+ * A memfd (or pair) arena DETACHED by the restart has its memfd, if anywhere, with its VMM —
+ * or nowhere: the daemon may have died after journaling the arena and before the VMM took the
+ * fd (issue 12). Nothing tells the two apart but time: whatever is still DETACHED
+ * `limits.detached_memfd_grace` after start-up (a VMM's reattach takes seconds) counts as lost,
+ * and its arena is deleted with its units (reason file-lost). guest_memfd arenas are left alone:
+ * their file is the VMM's own, which the daemon never held alone.
+ */
+function scheduleLostFileSweep(ctx: DaemonContext): void {
+  const detached = [...ctx.registry.records()].filter((r) => r.fds === undefined && r.meta.files.some((f) => f.fdType !== "guest_memfd")).map((r) => r.meta.id);
+  if (detached.length === 0) return;
+  ctx.clock.setTimeout(() => {
+    if (ctx.servingState !== "serving") return;
+    for (const id of detached) {
+      const record = ctx.registry.find(id);
+      const arena = ctx.pool.findArena(id);
+      if (record === undefined || arena === undefined || record.fds !== undefined || record.state === "deleting") continue;
+      ctx.logger.warn({ arenaId: id, graceMs: ctx.config.limits.detachedMemfdGraceMs }, "memfd arena not reattached since the restart: its file is lost; deleting it");
+      record.fileLost = true;
+      deleteArenaNow(ctx, arena, "file-lost", NO_IDEM).catch((error: unknown) => ctx.logger.error({ err: error, arenaId: id }, "deleting an arena whose file is lost failed"));
+    }
+  }, ctx.config.limits.detachedMemfdGraceMs);
 }

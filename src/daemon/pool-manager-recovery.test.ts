@@ -186,6 +186,54 @@ describe("restart without loss", () => {
     await d2.close();
   });
 
+  test("a create retried after a restart that lost its memfd gets a precise error naming the arena, never a second arena (issue 12 item 6)", async () => {
+    const d = await FakeDaemon.start({ capacityUnits: 16, reserveMode: "none" });
+    const vmm = d.vmm();
+    // The reply (and the fd) never reached the VMM: it retries with the same request id.
+    const { arena } = await d.manager.createMemfdArena(vmm.caller(), { requestId: "lost-1", sizeBytes: 4n * UNIT, backing: "shmem", name: "", deliver: () => Promise.resolve() });
+    const d2 = await d.crashAndRestart();
+    const retry = d2.manager.createMemfdArena(vmm.caller(d2), { requestId: "lost-1", sizeBytes: 4n * UNIT, backing: "shmem", name: "", deliver: () => Promise.resolve() });
+    await assert.rejects(retry, (e: unknown) => isGmempoolError(e, "failed-precondition") && e.message.includes(arena.arenaId) && /DETACHED/.test(e.message));
+    assert.deepEqual(d2.manager.listArenas(vmm.caller(d2), { allOwners: false }).map((a) => a.arenaId), [arena.arenaId]);
+    await d2.close();
+  });
+
+  test("a memfd arena nobody reattaches within detached_memfd_grace is deleted with its units (file-lost); a reattached one and a guest_memfd arena stay", async () => {
+    const clock = new ManualClock();
+    const d = await FakeDaemon.start({ capacityUnits: 16, reserveMode: "none", clock });
+    const vmm = d.vmm();
+    const received: Fd[] = [];
+    const deliver = (fd: Fd): Promise<void> => {
+      received.push(vmm.kernel.adoptFile(d.kernel.fileForFd(fd, "sendmsg").get()));
+      return Promise.resolve();
+    };
+    const lost = await d.manager.createMemfdArena(vmm.caller(), { requestId: "", sizeBytes: 4n * UNIT, backing: "shmem", name: "lost", deliver: () => Promise.resolve() });
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: lost.arena.arenaId, unitCount: 3, label: "" });
+    const kept = await d.manager.createMemfdArena(vmm.caller(), { requestId: "", sizeBytes: 2n * UNIT, backing: "shmem", name: "kept", deliver });
+    const gmem = await gmemArena(d, vmm, 2);
+    const d2 = await d.crashAndRestart();
+    await vmm.withSentFd(received[0]!, (fd) => d2.manager.reattachArena(vmm.caller(d2), { requestId: "", arenaId: kept.arena.arenaId, memfdFd: fd }), d2);
+    const admin = d2.manager.identify(d2.kernel.credentials);
+    const events: PoolEvent[] = [];
+    const stream = d2.manager.watch(admin, { arenaId: "", kinds: [], allOwners: true });
+    const reading = (async () => {
+      for await (const e of stream) {
+        events.push(e);
+        if (e.kind === "arena-deleted") break;
+      }
+    })();
+    clock.advance(5 * 60 * 1000);
+    await until(() => d2.manager.pool.findArena(lost.arena.arenaId) === undefined, 2000);
+    await reading;
+    const deleted = events.find((e) => e.kind === "arena-deleted");
+    assert.ok(deleted?.kind === "arena-deleted" && deleted.reason === "file-lost" && deleted.releasedUnitCount === 3, JSON.stringify(deleted, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)));
+    assert.equal(d2.manager.getArena(admin, kept.arena.arenaId).state, "active");
+    assert.equal(d2.manager.getArena(admin, gmem.arenaId).state, "detached");
+    assert.equal(d2.manager.getPoolStatus(admin).freeUnitCount, 16);
+    d2.assertConservation();
+    await d2.close();
+  });
+
   test("reattach makes the file match the journal: extra pages punched, missing ones populated", async () => {
     const d = await FakeDaemon.start({ capacityUnits: 16 });
     const vmm = d.vmm();

@@ -16,7 +16,7 @@ export type ConversionMode = "in-place" | "notify";
 export type ContentIntent = "preserve" | "destroy";
 export type ServingState = "starting" | "serving" | "draining";
 export type UnitState = "free" | "claimed" | "leased" | "split" | "deferred" | "discarded";
-export type ReleaseReason = "client" | "force-release" | "owner-exited";
+export type ReleaseReason = "client" | "force-release" | "owner-exited" | "file-lost";
 export type PolicySource = "admin" | "config";
 
 /** The kinds of Watch events (PoolEventKind), in the proto's order: what a Watch filters on. */

@@ -38,7 +38,7 @@ export const UNIT_STATE = new EnumTable<UnitState, ProtoUnitState>("UnitState", 
 });
 export const CONVERSION_MODE = new EnumTable<ConversionMode, ProtoConversionMode>("ConversionMode", "CONVERSION_MODE_UNSPECIFIED", { "in-place": "CONVERSION_MODE_IN_PLACE", notify: "CONVERSION_MODE_NOTIFY" });
 export const CONTENT_INTENT = new EnumTable<ContentIntent, ProtoContentIntent>("ContentIntent", "CONTENT_INTENT_UNSPECIFIED", { preserve: "CONTENT_INTENT_PRESERVE", destroy: "CONTENT_INTENT_DESTROY" });
-export const RELEASE_REASON = new EnumTable<ReleaseReason, ProtoReleaseReason>("ReleaseReason", "RELEASE_REASON_UNSPECIFIED", { client: "RELEASE_REASON_CLIENT", "force-release": "RELEASE_REASON_FORCE_RELEASE", "owner-exited": "RELEASE_REASON_OWNER_EXITED" });
+export const RELEASE_REASON = new EnumTable<ReleaseReason, ProtoReleaseReason>("ReleaseReason", "RELEASE_REASON_UNSPECIFIED", { client: "RELEASE_REASON_CLIENT", "force-release": "RELEASE_REASON_FORCE_RELEASE", "owner-exited": "RELEASE_REASON_OWNER_EXITED", "file-lost": "RELEASE_REASON_FILE_LOST" });
 export const POLICY_SOURCE = new EnumTable<PolicySource, ProtoPolicySource>("PolicySource", "POLICY_SOURCE_UNSPECIFIED", { admin: "POLICY_SOURCE_ADMIN", config: "POLICY_SOURCE_CONFIG" });
 export const POOL_EVENT_KIND = new EnumTable<PoolEventKind, ProtoPoolEventKind>("PoolEventKind", "POOL_EVENT_KIND_UNSPECIFIED", {
   "pool-status": "POOL_EVENT_KIND_POOL_STATUS",

@@ -22,6 +22,12 @@ export const ReleaseReason = {
    * The owner process exited (pidfd), or was gone when the daemon restarted.
    */
   RELEASE_REASON_OWNER_EXITED: 'RELEASE_REASON_OWNER_EXITED',
+  /**
+   * A memfd (or pair) arena stayed DETACHED after a daemon restart for
+   * `limits.detached_memfd_grace`: the daemon held the only copy of its memfd it knows of, and
+   * nobody reattached one, so its file is taken to be lost and its units come back.
+   */
+  RELEASE_REASON_FILE_LOST: 'RELEASE_REASON_FILE_LOST',
 } as const;
 
 /**
@@ -48,6 +54,13 @@ export type ReleaseReason =
    */
   | 'RELEASE_REASON_OWNER_EXITED'
   | 3
+  /**
+   * A memfd (or pair) arena stayed DETACHED after a daemon restart for
+   * `limits.detached_memfd_grace`: the daemon held the only copy of its memfd it knows of, and
+   * nobody reattached one, so its file is taken to be lost and its units come back.
+   */
+  | 'RELEASE_REASON_FILE_LOST'
+  | 4
 
 /**
  * Why units went back to the reserve.
