@@ -164,9 +164,11 @@ export class LinuxSeqpacketConnection implements SeqpacketConnection {
         for (const r of this.#receivers.splice(0)) r.resolve(null);
         return true;
       case "truncated": {
-        // The fds are in our table already: the port adopts them, and the caller is told.
-        const fds = received.fds.map((fd) => this.#tracker.adopt(fd));
-        head.reject(new KernelError("recvmsg", "EMSGSIZE", { detail: `message truncated (msg_flags 0x${received.flags.toString(16)}); ${fds.length} fds received and left to the caller: ${fds.join(", ")}` }));
+        // A truncated message is refused whole: nobody can use the fds that did arrive (the
+        // kernel discarded the rest), so they are closed here, never handed on (issue 12: a
+        // tenant sending 40 fds per datagram exhausted the daemon's fd table).
+        for (const fd of received.fds) libc.close(fd);
+        head.reject(new KernelError("recvmsg", "EMSGSIZE", { detail: `message truncated (msg_flags 0x${received.flags.toString(16)}); the ${received.fds.length} fds that arrived were closed` }));
         return true;
       }
       case "message":
