@@ -57,6 +57,12 @@ export class ArenaFiles {
       throw toGmempoolError(error, { what: "identify the received fd", offset: 0n, length: 0n });
     }
     const file = { device: identity.device, inode: identity.inode };
+    // Every fd the daemon takes is punched and populated (fallocate wants FMODE_WRITE; an O_PATH
+    // fd takes no I/O at all): one opened otherwise is refused when it arrives, naming how it
+    // was opened, instead of an EBADF halfway through (issue 12).
+    if (identity.access !== "read-write") {
+      throw new GmempoolError("invalid-argument", `the fd is opened ${identity.access} (${identity.link}): the daemon needs it read-write (O_RDWR) to punch and populate it; send the fd the file was created with, not a reopen of it`, { resource: "file", value: identity.access });
+    }
     if (identity.kind === "guest_memfd") return { fdType: "guest_memfd", size: identity.size, link: identity.link, description: `a guest_memfd of ${identity.size} bytes`, file };
     if (identity.kind === "memfd") {
       const hugetlb = BigInt(identity.blockSize) === HUGETLB_PAGE_BYTES;

@@ -234,6 +234,31 @@ describe("restart without loss", () => {
     await d2.close();
   });
 
+  test("ReattachArena with a read-only reopen or an O_PATH fd of the arena's own memfd is refused naming the access mode, and changes nothing (issue 12 item 5)", async () => {
+    const d = await FakeDaemon.start({ capacityUnits: 16, reserveMode: "none" });
+    const vmm = d.vmm();
+    const received: Fd[] = [];
+    const { arena } = await d.manager.createMemfdArena(vmm.caller(), { requestId: "", sizeBytes: 4n * UNIT, backing: "shmem", name: "", deliver: (fd) => {
+      received.push(vmm.kernel.adoptFile(d.kernel.fileForFd(fd, "sendmsg").get()));
+      return Promise.resolve();
+    } });
+    await d.manager.allocate(vmm.caller(), { requestId: "", arenaId: arena.arenaId, unitCount: 2, label: "" });
+    const d2 = await d.crashAndRestart();
+    const before = d2.observableState();
+    for (const access of ["read-only", "path"] as const) {
+      const reopened = vmm.kernel.reopen(received[0]!, access);
+      await assert.rejects(
+        vmm.withSentFd(reopened, (fd) => d2.manager.reattachArena(vmm.caller(d2), { requestId: "", arenaId: arena.arenaId, memfdFd: fd }), d2),
+        (e: unknown) => isGmempoolError(e, "invalid-argument") && e.message.includes(`opened ${access}`),
+      );
+      vmm.kernel.close(reopened);
+      assert.deepEqual(d2.observableState(), before);
+    }
+    await vmm.withSentFd(received[0]!, (fd) => d2.manager.reattachArena(vmm.caller(d2), { requestId: "", arenaId: arena.arenaId, memfdFd: fd }), d2);
+    assert.equal(d2.manager.getArena(vmm.caller(d2), arena.arenaId).state, "active");
+    await d2.close();
+  });
+
   test("reattach makes the file match the journal: extra pages punched, missing ones populated", async () => {
     const d = await FakeDaemon.start({ capacityUnits: 16 });
     const vmm = d.vmm();

@@ -98,6 +98,12 @@ export interface GuestMemfdAttributes {
 export type MemfdKind = "shmem" | "hugetlb-2m";
 
 /** What an fd is, from readlink(/proc/self/fd/N), fstat and F_GETFD. */
+/**
+ * How an fd's open file description was opened (fcntl F_GETFL): O_RDWR, O_RDONLY, O_WRONLY,
+ * or O_PATH (a handle that no read, write or fallocate accepts).
+ */
+export type FdAccess = "read-write" | "read-only" | "write-only" | "path";
+
 export interface FdIdentity {
   /** guest_memfd: link `anon_inode:[kvm-gmem]`; memfd: link starting with `/memfd:`. */
   readonly kind: "guest_memfd" | "memfd" | "other";
@@ -109,6 +115,8 @@ export interface FdIdentity {
   /** st_blksize: 2 MiB for a hugetlb memfd, 4 KiB for shmem and guest_memfd. */
   readonly blockSize: number;
   readonly cloexec: boolean;
+  /** The access mode (fcntl F_GETFL): the daemon needs "read-write" to punch and populate. */
+  readonly access: FdAccess;
   /** st_dev and st_ino: equal for two fds of the same file (a re-sent guest_memfd, say). */
   readonly device: bigint;
   readonly inode: bigint;

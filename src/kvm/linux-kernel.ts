@@ -62,6 +62,7 @@ import {
 import { InFlightLimit } from "./in-flight-limit.ts";
 import { PAGE_BYTES } from "@gmempool/contract";
 import type {
+  FdAccess,
   FdIdentity,
   GuestMemfdAttributes,
   HugetlbPool,
@@ -265,6 +266,7 @@ export class LinuxKernel implements KernelPort {
     const buffer = stableBuffer(stat.size);
     check(libc.fstat(fd, buffer), "fstat", `fd ${fd}`);
     const cloexec = isCloexec(fd);
+    const access = accessOfFlags(check(libc.fcntl(fd, F_GETFL, "int", 0), "fcntl(F_GETFL)", `fd ${fd}`));
     let link: string;
     try {
       link = readlinkSync(`/proc/self/fd/${fd}`);
@@ -278,6 +280,7 @@ export class LinuxKernel implements KernelPort {
       mode: buffer.readUInt32LE(stat.members?.["st_mode"]?.offset ?? 24),
       blockSize: Number(buffer.readBigInt64LE(stat.members?.["st_blksize"]?.offset ?? 56)),
       cloexec,
+      access,
       device: buffer.readBigUInt64LE(stat.members?.["st_dev"]?.offset ?? 0),
       inode: buffer.readBigUInt64LE(stat.members?.["st_ino"]?.offset ?? 8),
     };
@@ -399,5 +402,22 @@ export class LinuxKernel implements KernelPort {
   /** Slow calls running now and waiting (for the bench and for metrics). */
   inFlight(): { running: number; waiting: number } {
     return { running: this.#limit.running, waiting: this.#limit.waiting };
+  }
+}
+
+/** fcntl F_GETFL and the flags it reports (asm-generic/fcntl.h; O_PATH as on x86-64). */
+const F_GETFL = 3;
+const O_ACCMODE = 0o3;
+const O_PATH = 0o10000000;
+
+function accessOfFlags(flags: number): FdAccess {
+  if ((flags & O_PATH) !== 0) return "path";
+  switch (flags & O_ACCMODE) {
+    case 0:
+      return "read-only";
+    case 1:
+      return "write-only";
+    default:
+      return "read-write";
   }
 }

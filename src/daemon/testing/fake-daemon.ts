@@ -193,7 +193,7 @@ export class FakeVmm {
    * copy is then closed, as the server closes a token's fd once the call is over.
    */
   async withSentFd<T>(fd: Fd, call: (daemonFd: Fd) => Promise<T>, daemon: FakeDaemon = this.daemon): Promise<T> {
-    const copy = daemon.kernel.adoptFile(this.kernel.fileForFd(fd, "sendmsg").get());
+    const copy = daemon.kernel.adoptFile(this.kernel.fileForFd(fd, "sendmsg").get(), this.kernel.accessOf(fd));
     try {
       return await call(copy);
     } finally {

@@ -31,6 +31,7 @@ import { CONNECT_NO_LISTENER, FakeSeqpacketListener, type FakeSocketOwner } from
 import { FakeVm, type GuestMemfdArgument } from "./fake-vm.ts";
 import { PAGE_BYTES } from "@gmempool/contract";
 import type {
+  FdAccess,
   FdIdentity,
   GuestMemfdAttributes,
   HugetlbPool,
@@ -87,6 +88,8 @@ interface Hold {
 interface FdEntry {
   readonly file: FakeFileObject;
   readonly cloexec: boolean;
+  /** The open file description's access mode (O_RDWR unless reopened: `reopen`). */
+  readonly access: FdAccess;
 }
 
 interface FakeMapping {
@@ -260,8 +263,21 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
     return entry.file;
   }
 
-  adoptFile(file: FakeFileObject): Fd {
-    return this.#install(file, true);
+  /** Installs `file` (its reference handed over) with `access`: SCM_RIGHTS keeps the sender's. */
+  adoptFile(file: FakeFileObject, access: FdAccess = "read-write"): Fd {
+    return this.#install(file, true, access);
+  }
+
+  /** The access mode of `fd` (what SCM_RIGHTS carries with the file). */
+  accessOf(fd: Fd): FdAccess {
+    const entry = this.#fds.get(fd);
+    if (entry === undefined) fail("fcntl(F_GETFL)", "EBADF", `fd ${fd}`);
+    return entry.access;
+  }
+
+  /** open("/proc/self/fd/N", O_RDONLY | O_PATH | ...): a new description of the same file, opened `access`. */
+  reopen(fd: Fd, access: FdAccess): Fd {
+    return this.#install(this.fileForFd(fd, "open(/proc/self/fd)").get(), true, access);
   }
 
   forgetSocket(socket: { close(): void }): void {
@@ -269,14 +285,14 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
   }
 
   /** The lowest free fd (alloc_fd), from 3: 0..2 are stdio. Takes over one reference of `file`. */
-  #install(file: FakeFileObject, cloexec: boolean): Fd {
+  #install(file: FakeFileObject, cloexec: boolean, access: FdAccess = "read-write"): Fd {
     if (this.#exited) {
       file.put();
       fail("install fd", "ESRCH", `process ${this.pid} has exited`);
     }
     let fd = 3;
     while (this.#fds.has(fd)) fd++;
-    this.#fds.set(fd, { file, cloexec });
+    this.#fds.set(fd, { file, cloexec, access });
     return asFd(fd);
   }
 
@@ -381,7 +397,10 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
 
   async fallocate(fd: Fd, mode: number, offset: bigint, length: bigint): Promise<void> {
     this.injected("fallocate");
-    // fdget at the start of the syscall: the file stays referenced while the call runs.
+    // fdget at the start of the syscall: the file stays referenced while the call runs. An
+    // O_PATH fd is no fd to fdget, and vfs_fallocate wants FMODE_WRITE: EBADF for both.
+    const access = this.accessOf(fd);
+    if (access === "path" || access === "read-only") fail(`fallocate(${fallocateModeName(mode)})`, "EBADF", `fd ${fd} is opened ${access}`);
     const file = this.fileForFd(fd, "fallocate").get();
     try {
       await this.#slowCall({ op: "fallocate", fd, mode, offset, length });
@@ -413,9 +432,9 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
     this.injected("identifyFd");
     const entry = this.#fds.get(fd);
     if (entry === undefined) fail("fstat", "EBADF", `fd ${fd}`);
-    const { file, cloexec } = entry;
+    const { file, cloexec, access } = entry;
     // Anonymous inodes (guest_memfd, VM) live on the anon_inodefs device, memfds on shmem/hugetlbfs.
-    const identity = { device: file instanceof FakeMemfd ? FAKE_SHMEM_DEVICE : FAKE_ANON_INODE_DEVICE, inode: file.inode, cloexec };
+    const identity = { device: file instanceof FakeMemfd ? FAKE_SHMEM_DEVICE : FAKE_ANON_INODE_DEVICE, inode: file.inode, cloexec, access };
     if (file instanceof FakeGuestMemfd) return { kind: "guest_memfd", link: GUEST_MEMFD_LINK, size: file.size, mode: GUEST_MEMFD_ST_MODE, blockSize: Number(PAGE_BYTES), ...identity };
     if (file instanceof FakeMemfd) {
       return { kind: "memfd", link: `/memfd:${file.name} (deleted)`, size: file.size, mode: 0o100777, blockSize: Number(file.pageBytes), ...identity };
@@ -425,7 +444,7 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
 
   dupCloexec(fd: Fd): Fd {
     this.injected("dupCloexec");
-    return this.#install(this.fileForFd(fd, SYSCALL.dupCloexec).get(), true);
+    return this.#install(this.fileForFd(fd, SYSCALL.dupCloexec).get(), true, this.accessOf(fd));
   }
 
   close(fd: Fd): void {

@@ -10,6 +10,7 @@ import type { FakeFileObject } from "./fake-file-object.ts";
 import {
   SEQPACKET_MAX_FDS,
   SEQPACKET_MAX_PAYLOAD_BYTES,
+  type FdAccess,
   type PeerCredentials,
   type SeqpacketConnection,
   type SeqpacketListener,
@@ -22,7 +23,9 @@ export interface FakeSocketOwner {
   /** The file behind `fd`, or EBADF as a KernelError naming `syscall`. */
   fileForFd(fd: Fd, syscall: string): FakeFileObject;
   /** Installs a file whose reference the caller hands over; returns the new (cloexec) fd. */
-  adoptFile(file: FakeFileObject): Fd;
+  adoptFile(file: FakeFileObject, access?: FdAccess): Fd;
+  /** The access mode of `fd`, which SCM_RIGHTS carries with the file. */
+  accessOf(fd: Fd): FdAccess;
   /** Throws the injected failure for `op`, if one is queued. */
   injected(op: "send" | "receive" | "accept" | "connectSeqpacket", syscall: string): void;
   forgetSocket(socket: { close(): void }): void;
@@ -30,7 +33,7 @@ export interface FakeSocketOwner {
 
 interface InFlight {
   readonly payload: Uint8Array;
-  readonly files: readonly FakeFileObject[];
+  readonly files: readonly { readonly file: FakeFileObject; readonly access: FdAccess }[];
 }
 
 export class FakeSeqpacketConnection implements SeqpacketConnection {
@@ -65,7 +68,7 @@ export class FakeSeqpacketConnection implements SeqpacketConnection {
       if (other === null || this.#peerClosed || other.#closed) throw new KernelError("sendmsg(SCM_RIGHTS)", "EPIPE");
       // scm_fp_copy: every fd must be open in the sender (EBADF); each file gains a reference.
       const files = fds.map((fd) => this.#owner.fileForFd(fd, "sendmsg(SCM_RIGHTS)"));
-      other.#deliver({ payload: payload.slice(), files: files.map((f) => f.get()) });
+      other.#deliver({ payload: payload.slice(), files: files.map((f, i) => ({ file: f.get(), access: this.#owner.accessOf(fds[i]!) })) });
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
@@ -79,7 +82,7 @@ export class FakeSeqpacketConnection implements SeqpacketConnection {
   }
 
   #install(message: InFlight): SeqpacketMessage {
-    return { payload: message.payload, fds: message.files.map((file) => this.#owner.adoptFile(file)) };
+    return { payload: message.payload, fds: message.files.map(({ file, access }) => this.#owner.adoptFile(file, access)) };
   }
 
   receive(): Promise<SeqpacketMessage | null> {
@@ -103,7 +106,7 @@ export class FakeSeqpacketConnection implements SeqpacketConnection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const message of this.#queue.splice(0)) for (const file of message.files) file.put();
+    for (const message of this.#queue.splice(0)) for (const { file } of message.files) file.put();
     for (const r of this.#receivers.splice(0)) r(null);
     if (this.#other !== null) this.#other.#peerGone();
     this.#owner.forgetSocket(this);
