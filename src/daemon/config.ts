@@ -50,6 +50,8 @@ export interface DaemonConfig {
   readonly limits: {
     readonly arenasPerProcess: number;
     readonly watchStreams: number;
+    /** Watch streams one uid may hold open (the admin's are not counted). */
+    readonly watchStreamsPerUid: number;
     /** Events a Watch consumer may fall behind before its stream is ended. */
     readonly watchBufferEvents: number;
     readonly requestIdRetentionMs: number;
@@ -84,6 +86,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   limits: {
     arenasPerProcess: 64,
     watchStreams: 64,
+    watchStreamsPerUid: 16,
     watchBufferEvents: 4096,
     requestIdRetentionMs: 15 * 60 * 1000,
     requestIdEntries: 100_000,
@@ -170,6 +173,7 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
     limits: {
       arenasPerProcess: limits.integer("arenas_per_process", d.limits.arenasPerProcess, 1, 1_000_000),
       watchStreams: limits.integer("watch_streams", d.limits.watchStreams, 1, 100_000),
+      watchStreamsPerUid: limits.integer("watch_streams_per_uid", d.limits.watchStreamsPerUid, 1, 100_000),
       watchBufferEvents: limits.integer("watch_buffer_events", d.limits.watchBufferEvents, 16, 10_000_000),
       requestIdRetentionMs: limits.duration("request_id_retention", d.limits.requestIdRetentionMs, 10 * 60 * 1000),
       requestIdEntries: limits.integer("request_id_entries", d.limits.requestIdEntries, 1, 100_000_000),

@@ -128,7 +128,7 @@ export class DaemonContext {
       clock: options.clock,
       isLive: (identity) => this.#identityIsLive(identity),
     });
-    this.events = new EventHub({ bufferEvents: config.limits.watchBufferEvents, maxStreams: config.limits.watchStreams, statusIntervalMs: 1000, status: () => this.status() });
+    this.events = new EventHub({ bufferEvents: config.limits.watchBufferEvents, maxStreams: config.limits.watchStreams, maxStreamsPerUid: config.limits.watchStreamsPerUid, statusIntervalMs: 1000, status: () => this.status() });
     this.peers = new PeerTracker(kernel, logger, (owner) => this.onOwnerExited(owner));
     this.files = new ArenaFiles({ kernel, timer: this.timer, logger, registry: this.registry, fdStore: this.fdStore });
     this.journal = new JournalWriter({ pool: () => this.pool, registry: this.registry, idempotency: this.idempotency, logger, compactAfterRecords: config.journal.compactAfterRecords });

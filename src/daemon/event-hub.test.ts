@@ -13,7 +13,7 @@ const alice: Caller = { uid: 1, gid: 1, pid: 10, startTimeTicks: 1n, identity: "
 const root: Caller = { uid: 0, gid: 0, pid: 11, startTimeTicks: 1n, identity: "0:11:1", isAdmin: true };
 
 function hub(bufferEvents = 16): EventHub {
-  return new EventHub({ bufferEvents, maxStreams: 2, statusIntervalMs: 60_000, status: () => status });
+  return new EventHub({ bufferEvents, maxStreams: 2, maxStreamsPerUid: 2, statusIntervalMs: 60_000, status: () => status });
 }
 
 async function take(stream: AsyncIterable<PoolEvent>, n: number): Promise<PoolEvent[]> {

@@ -25,9 +25,15 @@ export interface EventScope {
   readonly arenaId: string | undefined;
 }
 
+/** Streams of limits.watch_streams only the admin may open, so an operator can always watch. */
+export const WATCH_STREAMS_KEPT_FOR_ADMIN = 2;
+
 export interface EventHubOptions {
   readonly bufferEvents: number;
+  /** Streams open in all (limits.watch_streams); the last WATCH_STREAMS_KEPT_FOR_ADMIN are the admin's. */
   readonly maxStreams: number;
+  /** Streams one uid may hold open, over all its processes (limits.watch_streams_per_uid); the admin is not counted. */
+  readonly maxStreamsPerUid: number;
   readonly statusIntervalMs: number;
   /** The current pool status (for the first message and the periodic ones). */
   readonly status: () => PoolStatus;
@@ -86,10 +92,31 @@ export class EventHub {
     return event;
   }
 
+  /**
+   * Whether `caller` may open one more stream: the global bound, with room kept for the admin,
+   * and a bound per uid, so that no tenant's unread streams can lock the others out (issue 12).
+   */
+  #admit(caller: Caller): void {
+    const { maxStreams, maxStreamsPerUid } = this.#options;
+    const open = this.#streams.size;
+    if (open >= maxStreams) throw new GmempoolError("exhausted", `${open} Watch streams open in all (limits.watch_streams = ${maxStreams}); close one or raise the limit`, { value: String(open) });
+    if (caller.isAdmin) return;
+    const kept = maxStreams > WATCH_STREAMS_KEPT_FOR_ADMIN ? WATCH_STREAMS_KEPT_FOR_ADMIN : 0;
+    let others = 0;
+    let mine = 0;
+    for (const s of this.#streams) {
+      if (s.caller.isAdmin) continue;
+      others++;
+      if (s.caller.uid === caller.uid) mine++;
+    }
+    if (others >= maxStreams - kept) throw new GmempoolError("exhausted", `${others} Watch streams of callers other than the admin are open: the last ${kept} of limits.watch_streams = ${maxStreams} are room kept for the admin`, { value: String(others) });
+    if (mine >= maxStreamsPerUid) throw new GmempoolError("exhausted", `uid ${caller.uid} has ${mine} Watch streams open (limits.watch_streams_per_uid = ${maxStreamsPerUid}); close one first`, { value: String(caller.uid) });
+  }
+
   /** Opens a stream; the caller has validated `request` (arena visibility, admin). */
   open(caller: Caller, request: WatchRequest): WatchStream {
     if (this.#draining) throw new GmempoolError("unavailable", "the daemon is draining; reconnect with backoff");
-    if (this.#streams.size >= this.#options.maxStreams) throw new GmempoolError("exhausted", `too many Watch streams open (${this.#options.maxStreams})`);
+    this.#admit(caller);
     const stream: Stream = { caller, request, queue: [], end: undefined, wake: undefined, lastSent: this.#sequence, closed: false };
     // The first message: a snapshot, numbered with the last committed event's sequence.
     stream.queue.push({ sequence: this.#sequence, time: this.#now(), kind: "pool-status", status: this.#options.status() });

@@ -38,3 +38,26 @@ describe("bounds a tenant cannot push", () => {
     );
   });
 });
+
+describe("Watch streams per uid", () => {
+  test("one uid's unread streams stop at its own limit; another uid and the admin can still watch", async () => {
+    const d = await daemon({ capacityUnits: 8, configure: (c) => ({ ...c, limits: { ...c.limits, watchStreams: 8, watchStreamsPerUid: 3 } }) });
+    const hog = d.vmm({ uid: 1001 });
+    const other = d.vmm({ uid: 1002 });
+    const admin = d.manager.identify(d.kernel.credentials);
+    const open = [];
+    for (let i = 0; i < 3; i++) open.push(d.manager.watch(hog.caller(), { arenaId: "", kinds: [], allOwners: false }));
+    assert.throws(() => d.manager.watch(hog.caller(), { arenaId: "", kinds: [], allOwners: false }), (e: unknown) => e instanceof Error && "kind" in e && e.kind === "exhausted" && /uid 1001 has 3 Watch streams open \(limits.watch_streams_per_uid = 3\)/.test(e.message));
+    // A second process of the same uid counts for the uid.
+    assert.throws(() => d.manager.watch(d.vmm({ uid: 1001 }).caller(), { arenaId: "", kinds: [], allOwners: false }), /uid 1001/);
+    for (let i = 0; i < 3; i++) open.push(d.manager.watch(other.caller(), { arenaId: "", kinds: [], allOwners: false }));
+    // 6 of 8 open, none the admin's: the last 2 are the admin's room (a third uid is refused).
+    assert.throws(() => d.manager.watch(d.vmm({ uid: 1003 }).caller(), { arenaId: "", kinds: [], allOwners: false }), /6 Watch streams of callers other than the admin are open: the last 2 of limits.watch_streams = 8 are room kept for the admin/);
+    open.push(d.manager.watch(admin, { arenaId: "", kinds: [], allOwners: true }));
+    open.push(d.manager.watch(admin, { arenaId: "", kinds: [], allOwners: true }));
+    assert.throws(() => d.manager.watch(admin, { arenaId: "", kinds: [], allOwners: true }), /8 Watch streams open in all \(limits.watch_streams = 8\)/);
+    open[0]!.close();
+    open.push(d.manager.watch(hog.caller(), { arenaId: "", kinds: [], allOwners: false }));
+    for (const s of open) s.close();
+  });
+});
