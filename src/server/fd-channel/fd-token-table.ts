@@ -45,6 +45,8 @@ export interface FdTokenTableOptions {
   readonly ttlMs: number;
   /** Pending tokens per connection (max_pending_fd_tokens). */
   readonly maxPendingPerConnection: number;
+  /** Pending tokens of one uid over all its connections (default: 4 connections' worth). */
+  readonly maxPendingPerUid?: number | undefined;
   /** Closes an fd the table owns (the kernel port's close). */
   readonly closeFd: (fd: Fd) => void;
   /** Times the TTL (default: the real clock; tests pass a ManualClock). */
@@ -97,6 +99,7 @@ const DIRECTION_NAME: Record<FdTokenDirection, string> = { send: "SEND_FD", rece
 export class FdTokenTable {
   readonly ttlMs: number;
   readonly maxPendingPerConnection: number;
+  readonly maxPendingPerUid: number;
   readonly #closeFd: (fd: Fd) => void;
   readonly #clock: Clock;
   readonly #tokens = new Map<string, PendingToken>();
@@ -107,6 +110,7 @@ export class FdTokenTable {
     if (!Number.isInteger(options.maxPendingPerConnection) || options.maxPendingPerConnection < 1) throw new RangeError(`max pending tokens must be a positive integer, got ${options.maxPendingPerConnection}`);
     this.ttlMs = options.ttlMs;
     this.maxPendingPerConnection = options.maxPendingPerConnection;
+    this.maxPendingPerUid = options.maxPendingPerUid ?? 4 * options.maxPendingPerConnection;
     this.#closeFd = options.closeFd;
     this.#clock = options.clock ?? REAL_CLOCK;
   }
@@ -139,6 +143,13 @@ export class FdTokenTable {
     if (held !== undefined && held.size >= this.maxPendingPerConnection) {
       if (fd !== undefined) this.#closeFd(fd);
       throw new GmempoolError("exhausted", `this connection already holds ${held.size} pending tokens, the limit is ${this.maxPendingPerConnection}; use or cancel one first`);
+    }
+    // A bound per uid too: otherwise one tenant's many connections hold the daemon's fds (issue 12).
+    let ofUid = 0;
+    for (const token of this.#tokens.values()) if (token.owner.uid === owner.uid) ofUid++;
+    if (ofUid >= this.maxPendingPerUid) {
+      if (fd !== undefined) this.#closeFd(fd);
+      throw new GmempoolError("exhausted", `uid ${owner.uid} holds ${ofUid} pending fd tokens over its connections (max_pending_fd_tokens_per_uid = ${this.maxPendingPerUid}); use or cancel some first`, { value: String(owner.uid) });
     }
     const bytes = randomBytes(FD_TOKEN_BYTES);
     const key = bytes.toString("hex");
