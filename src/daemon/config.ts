@@ -52,6 +52,10 @@ export interface DaemonConfig {
     readonly watchStreams: number;
     /** Watch streams one uid may hold open (the admin's are not counted). */
     readonly watchStreamsPerUid: number;
+    /** API connections open at once, in all (the last 4 kept for the admin). */
+    readonly connections: number;
+    /** API connections one uid may hold open (the admin's are not counted). */
+    readonly connectionsPerUid: number;
     /** Events a Watch consumer may fall behind before its stream is ended. */
     readonly watchBufferEvents: number;
     readonly requestIdRetentionMs: number;
@@ -87,6 +91,8 @@ export const DEFAULT_CONFIG: DaemonConfig = {
     arenasPerProcess: 64,
     watchStreams: 64,
     watchStreamsPerUid: 16,
+    connections: 1024,
+    connectionsPerUid: 64,
     watchBufferEvents: 4096,
     requestIdRetentionMs: 15 * 60 * 1000,
     requestIdEntries: 100_000,
@@ -174,6 +180,8 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
       arenasPerProcess: limits.integer("arenas_per_process", d.limits.arenasPerProcess, 1, 1_000_000),
       watchStreams: limits.integer("watch_streams", d.limits.watchStreams, 1, 100_000),
       watchStreamsPerUid: limits.integer("watch_streams_per_uid", d.limits.watchStreamsPerUid, 1, 100_000),
+      connections: limits.integer("connections", d.limits.connections, 8, 1_000_000),
+      connectionsPerUid: limits.integer("connections_per_uid", d.limits.connectionsPerUid, 1, 1_000_000),
       watchBufferEvents: limits.integer("watch_buffer_events", d.limits.watchBufferEvents, 16, 10_000_000),
       requestIdRetentionMs: limits.duration("request_id_retention", d.limits.requestIdRetentionMs, 10 * 60 * 1000),
       requestIdEntries: limits.integer("request_id_entries", d.limits.requestIdEntries, 1, 100_000_000),

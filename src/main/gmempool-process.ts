@@ -27,7 +27,7 @@ export interface GmempoolProcessOptions {
   readonly paths: DaemonSockets;
   readonly peerCredentials: SocketPeerCredentials;
   /** Transport tuning (token TTL, message limits, grace period). */
-  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "metricsPerArena" | "socketMode">>;
+  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "metricsPerArena" | "connectionLimits" | "socketMode">>;
   /** Serve metrics on paths.metricsSocket (default true). */
   readonly metrics?: boolean;
 }

@@ -20,7 +20,7 @@ import type { Clock } from "../kvm/clock.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { FdChannelServer } from "./fd-channel/fd-channel-server.ts";
 import type { FdTokenTable } from "./fd-channel/fd-token-table.ts";
-import type { ConnectionCallers } from "./grpc/connection-callers.ts";
+import type { ConnectionCallers, ConnectionLimits } from "./grpc/connection-callers.ts";
 import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } from "./grpc/unix-grpc-listener.ts";
 import type { WatchRegistry } from "./grpc/watch-handler.ts";
 import { MetricsEndpoint, ServerMetrics } from "./metrics.ts";
@@ -55,6 +55,8 @@ export interface GmempoolServerOptions {
   readonly shutdownGraceMs?: number;
   /** Node process metrics (event loop lag, heap) in the registry; default true. */
   readonly processMetrics?: boolean;
+  /** API connections in all and per uid (config limits.connections, limits.connections_per_uid). */
+  readonly connectionLimits?: ConnectionLimits;
   /** Per-arena series (arena ids, owner identities) in the metrics; default false (config metrics.per_arena). */
   readonly metricsPerArena?: boolean;
 }
@@ -128,6 +130,7 @@ export class GmempoolServer {
       maxPendingFdTokens: options.maxPendingFdTokens,
       maxRequestMessageBytes: options.maxRequestMessageBytes,
       clock: options.clock,
+      connectionLimits: options.connectionLimits,
       metrics: () => this.metrics,
     });
     this.tokens = handlers.tokens;

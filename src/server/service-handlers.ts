@@ -15,7 +15,7 @@ import type { Clock } from "../kvm/clock.ts";
 import type { Fd } from "@gmempool/sys";
 import { DEFAULT_FD_TOKEN_TTL_MS, DEFAULT_MAX_PENDING_FD_TOKENS, FdTokenTable } from "./fd-channel/fd-token-table.ts";
 import { adminHandlers } from "./grpc/admin-handlers.ts";
-import { ConnectionCallers } from "./grpc/connection-callers.ts";
+import { ConnectionCallers, type ConnectionLimits } from "./grpc/connection-callers.ts";
 import type { HandlerContext, RpcObserver } from "./grpc/handler-context.ts";
 import { poolHandlers } from "./grpc/pool-handlers.ts";
 import { WatchRegistry } from "./grpc/watch-handler.ts";
@@ -39,13 +39,15 @@ export interface ServiceHandlersOptions {
   readonly maxRequestMessageBytes?: number | undefined;
   /** Times the fd tokens' TTL (default: the real clock). */
   readonly clock?: Clock | undefined;
+  /** API connections in all and per uid (default DEFAULT_CONNECTION_LIMITS). */
+  readonly connectionLimits?: ConnectionLimits | undefined;
   /** Read lazily: the metrics' gauges may themselves read these handlers' tables. */
   readonly metrics?: (() => RpcObserver) | undefined;
 }
 
 export class ServiceHandlers {
   readonly tokens: FdTokenTable;
-  readonly callers = new ConnectionCallers();
+  readonly callers: ConnectionCallers;
   readonly watches: WatchRegistry;
   readonly pool: PoolHandlers;
   readonly admin: AdminHandlers;
@@ -53,6 +55,7 @@ export class ServiceHandlers {
 
   constructor(options: ServiceHandlersOptions) {
     this.maxRequestMessageBytes = options.maxRequestMessageBytes ?? DEFAULT_MAX_REQUEST_MESSAGE_BYTES;
+    this.callers = new ConnectionCallers(options.connectionLimits);
     this.tokens = new FdTokenTable({
       ttlMs: options.fdTokenTtlMs ?? DEFAULT_FD_TOKEN_TTL_MS,
       clock: options.clock,

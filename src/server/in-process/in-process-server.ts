@@ -120,7 +120,11 @@ export class InProcessServer {
 }
 
 /** The socket-shaped object ConnectionCallers tags; "close" ends the registration. */
-class PeerSocket extends EventEmitter {}
+class PeerSocket extends EventEmitter {
+  destroy(): void {
+    this.emit("close");
+  }
+}
 
 export class InProcessConnection {
   readonly id: number;
@@ -134,7 +138,7 @@ export class InProcessConnection {
     this.#server = server;
     this.id = id;
     this.peer = peer;
-    this.#tag = server.handlers.callers.register(this.#socket as never, caller);
+    this.#tag = server.handlers.callers.register(this.#socket, caller);
   }
 
   get closed(): boolean {

@@ -1,0 +1,45 @@
+/**
+ * API connections per uid (issue 12 item 2: one uid's 1,500 idle connections were all
+ * accepted): past the limit a connection's calls answer RESOURCE_EXHAUSTED naming the uid and
+ * the limit, and the connection is closed shortly after, so a tenant cannot hold the daemon's
+ * fds; the admin always gets in.
+ */
+import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
+import { test } from "node:test";
+import type { Caller } from "../../daemon/pool-service.ts";
+import { isGmempoolError } from "../../pool/errors.ts";
+import { ConnectionCallers } from "./connection-callers.ts";
+
+class FakeSocket extends EventEmitter {
+  destroyed = false;
+  destroy(): void {
+    this.destroyed = true;
+    this.emit("close");
+  }
+}
+
+const caller = (uid: number, isAdmin = false): Caller => ({ uid, gid: uid, pid: 100 + uid, startTimeTicks: 1n, identity: `${uid}:${100 + uid}:1`, isAdmin });
+
+test("past limits.connections_per_uid a connection answers exhausted and is closed soon; other uids and the admin are served", async () => {
+  const callers = new ConnectionCallers({ maxConnections: 8, maxConnectionsPerUid: 2, refusedLingerMs: 20 });
+  const sockets = Array.from({ length: 7 }, () => new FakeSocket());
+  const tags = [caller(1001), caller(1001), caller(1001), caller(1002)].map((c, i) => callers.register(sockets[i]!, c));
+  assert.equal(callers.callerOf({ getPeer: () => tags[0]! }).uid, 1001);
+  assert.throws(() => callers.callerOf({ getPeer: () => tags[2]! }), (e: unknown) => isGmempoolError(e, "exhausted") && /uid 1001 has 2 API connections open \(limits.connections_per_uid = 2\)/.test(e.message));
+  assert.equal(callers.callerOf({ getPeer: () => tags[3]! }).uid, 1002);
+  // 3 counted of 8, the last 4 kept for the admin: one more uid fits, then no other.
+  const fourth = callers.register(sockets[4]!, caller(1003));
+  assert.equal(callers.callerOf({ getPeer: () => fourth }).uid, 1003);
+  const fifth = callers.register(sockets[6]!, caller(1004));
+  assert.throws(() => callers.callerOf({ getPeer: () => fifth }), /4 API connections of callers other than the admin are open \(limits.connections = 8, the last 4 kept for the admin\)/);
+  const admin = callers.register(sockets[5]!, caller(0, true));
+  assert.equal(callers.callerOf({ getPeer: () => admin }).isAdmin, true);
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  assert.equal(sockets[2]!.destroyed, true, "the refused connection is closed");
+  assert.equal(sockets[0]!.destroyed, false);
+  // Closing one of uid 1001's frees its place.
+  sockets[0]!.destroy();
+  const again = callers.register(new FakeSocket(), caller(1001));
+  assert.equal(callers.callerOf({ getPeer: () => again }).uid, 1001);
+});
