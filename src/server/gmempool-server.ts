@@ -136,7 +136,7 @@ export class GmempoolServer {
     this.tokens = handlers.tokens;
     this.callers = handlers.callers;
     this.watches = handlers.watches;
-    this.fdChannel = new FdChannelServer({ path: options.fdSocketPath, mode: options.socketMode ?? DEFAULT_SOCKET_MODE, kernel: options.kernel, service: options.service, tokens: this.tokens, logger: options.logger.child({ component: "fd-channel" }) });
+    this.fdChannel = new FdChannelServer({ path: options.fdSocketPath, mode: options.socketMode ?? DEFAULT_SOCKET_MODE, kernel: options.kernel, service: options.service, tokens: this.tokens, logger: options.logger.child({ component: "fd-channel" }), ...(options.connectionLimits === undefined ? {} : { maxConnectionsPerUid: options.connectionLimits.maxConnectionsPerUid }) });
     this.grpc = new grpc.Server({
       "grpc.max_receive_message_length": handlers.maxRequestMessageBytes,
       "grpc.max_send_message_length": options.maxResponseMessageBytes ?? DEFAULT_MAX_RESPONSE_MESSAGE_BYTES,

@@ -54,7 +54,12 @@ export interface FdChannelServerOptions {
   readonly sendTimeoutMs?: number;
   /** File mode of the socket (default 0o660); chmod'ed right after bind. */
   readonly mode?: number;
+  /** Connections one uid may hold open (default 64): past it a connection is closed at once (issue 12). */
+  readonly maxConnectionsPerUid?: number;
 }
+
+/** fd channel connections one uid may hold open: a VMM needs one; 64 leaves room for many VMMs of one uid. */
+export const DEFAULT_MAX_FD_CONNECTIONS_PER_UID = 64;
 
 interface ChannelConnection {
   readonly id: number;
@@ -77,6 +82,7 @@ export class FdChannelServer {
   readonly #logger: Logger;
   readonly #sendTimeoutMs: number;
   readonly #mode: number;
+  readonly #maxConnectionsPerUid: number;
   readonly #connections = new Map<number, ChannelConnection>();
   readonly #serving = new Set<Promise<void>>();
   #listener: SeqpacketListener | null = null;
@@ -91,6 +97,7 @@ export class FdChannelServer {
     this.#logger = options.logger;
     this.#sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_FD_SEND_TIMEOUT_MS;
     this.#mode = options.mode ?? 0o660;
+    this.#maxConnectionsPerUid = options.maxConnectionsPerUid ?? DEFAULT_MAX_FD_CONNECTIONS_PER_UID;
   }
 
   get connectionCount(): number {
@@ -127,6 +134,15 @@ export class FdChannelServer {
         continue;
       }
       if (socket === null) return;
+      const uid = socket.peer.uid;
+      const limit = this.#maxConnectionsPerUid;
+      let ofUid = 0;
+      for (const c of this.#connections.values()) if (c.socket.peer.uid === uid) ofUid++;
+      if (ofUid >= limit) {
+        this.#logger.warn({ uid, open: ofUid, limit }, "fd channel: connection refused: the uid holds the most connections allowed");
+        socket.close();
+        continue;
+      }
       const connection: ChannelConnection = { id: this.#nextConnectionId++, socket, closed: false };
       this.#connections.set(connection.id, connection);
       this.#logger.debug({ connection: connection.id, peer: socket.peer }, "fd channel: connection");

@@ -43,3 +43,26 @@ test("past limits.connections_per_uid a connection answers exhausted and is clos
   const again = callers.register(new FakeSocket(), caller(1001));
   assert.equal(callers.callerOf({ getPeer: () => again }).uid, 1001);
 });
+
+test("through the server: a uid's third process gets RESOURCE_EXHAUSTED on api.sock and its fd channel closed; another uid is served", async () => {
+  const { TransportHarness } = await import("../testing/transport-harness.ts");
+  const { status } = await import("@grpc/grpc-js");
+  const h = await TransportHarness.start({ connectionLimits: { maxConnections: 1024, maxConnectionsPerUid: 2 } });
+  try {
+    const first = await h.peer({ uid: 1001 });
+    const second = await h.peer({ uid: 1001 });
+    const third = await h.peer({ uid: 1001 });
+    const other = await h.peer({ uid: 1002 });
+    // (A test client connects at its first call.)
+    assert.equal((await first.client.call("GetPoolStatus", {})).status?.servingState, "SERVING_STATE_SERVING");
+    await second.client.call("GetPoolStatus", {});
+    const refused = await third.client.failure("GetPoolStatus", {});
+    assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
+    assert.match(refused.details, /uid 1001 has 2 API connections open \(limits.connections_per_uid = 2\)/);
+    await assert.rejects(third.fd.receiveFdToken());
+    assert.equal((await other.client.call("GetPoolStatus", {})).status?.servingState, "SERVING_STATE_SERVING");
+    assert.ok((await other.fd.receiveFdToken()).length > 0);
+  } finally {
+    await h.stop();
+  }
+});

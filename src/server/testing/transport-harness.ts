@@ -14,6 +14,7 @@ import type { Caller } from "../../daemon/pool-service.ts";
 import { GmempoolProcess } from "../../main/gmempool-process.ts";
 import { daemonSockets, type DaemonSockets } from "@gmempool/contract";
 import { FdChannelClient, TestClient } from "../../main/testing/test-client.ts";
+import type { ConnectionLimits } from "../grpc/connection-callers.ts";
 
 export interface TransportPeer {
   readonly vmm: FakeVmm;
@@ -37,7 +38,7 @@ export class TransportHarness {
   }
 
   /** `options.clock` times both the daemon (request ids) and the server (fd token TTL). */
-  static async start(options: FakeDaemonOptions & { readonly fdTokenTtlMs?: number; readonly maxPendingFdTokens?: number; readonly metricsPerArena?: boolean } = {}): Promise<TransportHarness> {
+  static async start(options: FakeDaemonOptions & { readonly fdTokenTtlMs?: number; readonly maxPendingFdTokens?: number; readonly metricsPerArena?: boolean; readonly connectionLimits?: ConnectionLimits } = {}): Promise<TransportHarness> {
     const daemon = await FakeDaemon.start({ capacityUnits: 64, ...options, noStart: true });
     const paths = daemonSockets(mkdtempSync(join(tmpdir(), "gmempool-transport-")));
     // The main API socket's peer is the daemon's own (fake) process: uid 0, the admin.
@@ -47,7 +48,7 @@ export class TransportHarness {
       logger: pino({ level: globalThis.process.env["GMEMPOOL_TEST_LOG"] ?? "silent" }),
       paths,
       peerCredentials: () => daemon.kernel.credentials,
-      server: { processMetrics: false, shutdownGraceMs: 1000, ...(options.metricsPerArena === undefined ? {} : { metricsPerArena: options.metricsPerArena }), ...(options.clock === undefined ? {} : { clock: options.clock }), ...(options.fdTokenTtlMs === undefined ? {} : { fdTokenTtlMs: options.fdTokenTtlMs }), ...(options.maxPendingFdTokens === undefined ? {} : { maxPendingFdTokens: options.maxPendingFdTokens }) },
+      server: { processMetrics: false, shutdownGraceMs: 1000, ...(options.metricsPerArena === undefined ? {} : { metricsPerArena: options.metricsPerArena }), ...(options.connectionLimits === undefined ? {} : { connectionLimits: options.connectionLimits }), ...(options.clock === undefined ? {} : { clock: options.clock }), ...(options.fdTokenTtlMs === undefined ? {} : { fdTokenTtlMs: options.fdTokenTtlMs }), ...(options.maxPendingFdTokens === undefined ? {} : { maxPendingFdTokens: options.maxPendingFdTokens }) },
     });
     return new TransportHarness(daemon, process, paths);
   }
