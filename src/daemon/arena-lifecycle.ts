@@ -165,7 +165,7 @@ async function redeliver(ctx: DaemonContext, arenaId: string, deliver: FdDeliver
   if (fds === undefined) {
     // The daemon restarted since and holds no copy of the memfd: the retry cannot get it, and
     // must not get a second arena either (issue 12).
-    throw new GmempoolError("failed-precondition", `this request id created arena "${arenaId}", which is DETACHED since a daemon restart: the daemon holds no copy of its memfd to deliver again. If you hold the memfd, ReattachArena; if not, DeleteArena and create a new one`, { resource: "arena", id: arenaId });
+    throw new GmempoolError("failed-precondition", `this request id created arena "${arenaId}", left DETACHED by a daemon restart: the daemon holds no copy of its memfd to deliver again. If you hold the memfd, ReattachArena; if not, DeleteArena and create a new one`, { resource: "arena", id: arenaId });
   }
   await deliver(fds[side]!, { fdType: record.meta.files[side]!.fdType, sizeBytes: BigInt(ctx.pool.arena(arenaId).sizeUnits) * UNIT }).catch((error: unknown) => {
     throw deliveryFailed(error);

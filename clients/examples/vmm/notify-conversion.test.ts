@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FakePoolClient } from "../../node/src/testing.ts";
-import { UnavailableError } from "../../node/src/pool-errors.ts";
+import { InternalError } from "../../node/src/pool-errors.ts";
 import type { Arena } from "../../node/src/resources.ts";
 import { CleanupStack } from "./cleanup-stack.ts";
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE, libc } from "@gmempool/sys";
@@ -70,10 +70,11 @@ test("a refusal (Convert on an arena without private memory) is reported with th
   });
 });
 
-test("any other error (the daemon unavailable) is not a refusal: it ends the run", async () => {
+test("any other error (the daemon failing) is not a refusal: it ends the run", async () => {
   await withFake("guest_memfd", async (ctx, fake, arena) => {
     const boot = await fake.allocate(arena.arenaId, { unitCount: ctx.plan.boot.unitCount, offsetBytes: 0n });
-    fake.failNext("convert", new UnavailableError("draining"));
-    await assert.rejects(convertRoundTrip(ctx, await fake.getCapabilities(), arena, boot, 0), UnavailableError);
+    // (An UnavailableError would be waited out and retried by the client within its deadline.)
+    fake.failNext("convert", new InternalError("the journal could not be written"));
+    await assert.rejects(convertRoundTrip(ctx, await fake.getCapabilities(), arena, boot, 0), InternalError);
   });
 });

@@ -120,12 +120,15 @@ export interface PoolClientOptions {
 }
 
 /**
- * Which failures a reattach pass can cure: an arena DETACHED by a restart; or, for a client that
- * holds arenas (a VMM), a vanished daemon — the pass waits for it to come back.
+ * What a call waits out and retries with its own request id, within its own deadline: its arena
+ * DETACHED by a restart (a reattach pass cures it), or the daemon unavailable — unreachable
+ * (dead, restarting) or answering UNAVAILABLE while it starts or drains. Not an UNAVAILABLE with
+ * an error offset (a page stayed pinned): that is the daemon's answer to this request.
  */
-function curableByReattach(error: unknown, holdsArenas: boolean): boolean {
-  if (error instanceof FailedPreconditionError) return /\bis DETACHED\b/.test(error.details);
-  return holdsArenas && error instanceof UnavailableError && error.unreachable && error.errorOffsetBytes === undefined;
+function retryable(error: unknown): "reattach" | "wait" | undefined {
+  if (error instanceof FailedPreconditionError) return /\bis DETACHED\b/.test(error.details) ? "reattach" : undefined;
+  if (error instanceof UnavailableError && error.errorOffsetBytes === undefined) return "wait";
+  return undefined;
 }
 
 /** An fd must be a non-negative integer to travel in SCM_RIGHTS at all. */
@@ -305,13 +308,13 @@ export class PoolClient implements Pool {
   async setPolicy(request: SetPolicyRequest, options?: CallOptions): Promise<SetPolicyResult> {
     const context = this.#context("Admin.SetPolicy", options);
     const wire = encodeSetPolicy(this.#requestId(options), request);
-    return decodeSetPolicyResult(await this.#grpc.callAdmin(context, "SetPolicy", wire));
+    return decodeSetPolicyResult(await this.#recovering(context, () => this.#grpc.callAdmin(context, "SetPolicy", wire)));
   }
 
   async forceRelease(target: ForceReleaseTarget, options?: CallOptions): Promise<ForceReleaseResult> {
     const context = this.#context("Admin.ForceRelease", options);
     const wire = encodeForceRelease(this.#requestId(options), target);
-    const result = decodeForceReleaseResult(await this.#grpc.callAdmin(context, "ForceRelease", wire));
+    const result = decodeForceReleaseResult(await this.#recovering(context, () => this.#grpc.callAdmin(context, "ForceRelease", wire)));
     // What was taken back from this process has no file to reattach any more.
     if ("arenaId" in target) this.#arenaFds.forget(target.arenaId);
     if ("ownerPid" in target && target.ownerPid === process.pid) this.#arenaFds.closeAll();
@@ -335,32 +338,36 @@ export class PoolClient implements Pool {
     const context = this.#context("RegisterGuestMemfdArena", options);
     checkFd(gmemFd);
     const requestId = this.#requestId(options);
-    const channel = await this.#fdChannel();
-    this.#checkAborted(context);
-    const sent = await channel.sendFd(gmemFd, "guest_memfd", context.deadline);
-    try {
-      const response = await this.#grpc.callPool(context, "RegisterGuestMemfdArena", encodeRegisterGuestMemfdArena(requestId, sent.token, request));
-      const arena = decodeArena(response.arena);
-      this.#keep(arena.arenaId, [{ fdType: "guest_memfd", fd: gmemFd }]);
-      return arena;
-    } catch (error) {
-      this.#cancelToken(channel, sent.token);
-      throw error;
-    }
+    return this.#recovering(context, async () => {
+      const channel = await this.#fdChannel();
+      this.#checkAborted(context);
+      const sent = await channel.sendFd(gmemFd, "guest_memfd", context.deadline);
+      try {
+        const response = await this.#grpc.callPool(context, "RegisterGuestMemfdArena", encodeRegisterGuestMemfdArena(requestId, sent.token, request));
+        const arena = decodeArena(response.arena);
+        this.#keep(arena.arenaId, [{ fdType: "guest_memfd", fd: gmemFd }]);
+        return arena;
+      } catch (error) {
+        this.#cancelToken(channel, sent.token);
+        throw error;
+      }
+    });
   }
 
   async createMemfdArena(request: CreateMemfdArenaRequest, options?: CallOptions): Promise<MemfdArena> {
     const context = this.#context("CreateMemfdArena", options);
     const requestId = this.#requestId(options);
-    const channel = await this.#fdChannel();
-    this.#checkAborted(context);
-    const delivery = await channel.receiveFd(context.deadline);
-    return this.#withDelivery(channel, delivery, context, async (take) => {
-      const response = await this.#grpc.callPool(context, "CreateMemfdArena", encodeCreateMemfdArena(requestId, delivery.token, request));
-      const memfd = await take();
-      const arena = decodeArena(response.arena);
-      this.#keep(arena.arenaId, [{ fdType: memfd.fdType, fd: memfd.fd }]);
-      return { arena, memfd: memfd.fd };
+    return this.#recovering(context, async () => {
+      const channel = await this.#fdChannel();
+      this.#checkAborted(context);
+      const delivery = await channel.receiveFd(context.deadline);
+      return this.#withDelivery(channel, delivery, context, async (take) => {
+        const response = await this.#grpc.callPool(context, "CreateMemfdArena", encodeCreateMemfdArena(requestId, delivery.token, request));
+        const memfd = await take();
+        const arena = decodeArena(response.arena);
+        this.#keep(arena.arenaId, [{ fdType: memfd.fdType, fd: memfd.fd }]);
+        return { arena, memfd: memfd.fd };
+      });
     });
   }
 
@@ -368,31 +375,33 @@ export class PoolClient implements Pool {
     const context = this.#context("CreateArenaPair", options);
     checkFd(gmemFd);
     const requestId = this.#requestId(options);
-    const channel = await this.#fdChannel();
-    this.#checkAborted(context);
-    const sent = await channel.sendFd(gmemFd, "guest_memfd", context.deadline);
-    let delivery: FdDelivery;
-    try {
-      delivery = await channel.receiveFd(context.deadline);
-    } catch (error) {
-      this.#cancelToken(channel, sent.token);
-      throw error;
-    }
-    try {
-      return await this.#withDelivery(channel, delivery, context, async (take) => {
-        const response = await this.#grpc.callPool(context, "CreateArenaPair", encodeCreateArenaPair(requestId, sent.token, delivery.token, request));
-        const memfd = await take();
-        const arena = decodeArena(response.arena);
-        this.#keep(arena.arenaId, [
-          { fdType: "guest_memfd", fd: gmemFd },
-          { fdType: memfd.fdType, fd: memfd.fd },
-        ]);
-        return { arena, memfd: memfd.fd };
-      });
-    } catch (error) {
-      this.#cancelToken(channel, sent.token);
-      throw error;
-    }
+    return this.#recovering(context, async () => {
+      const channel = await this.#fdChannel();
+      this.#checkAborted(context);
+      const sent = await channel.sendFd(gmemFd, "guest_memfd", context.deadline);
+      let delivery: FdDelivery;
+      try {
+        delivery = await channel.receiveFd(context.deadline);
+      } catch (error) {
+        this.#cancelToken(channel, sent.token);
+        throw error;
+      }
+      try {
+        return await this.#withDelivery(channel, delivery, context, async (take) => {
+          const response = await this.#grpc.callPool(context, "CreateArenaPair", encodeCreateArenaPair(requestId, sent.token, delivery.token, request));
+          const memfd = await take();
+          const arena = decodeArena(response.arena);
+          this.#keep(arena.arenaId, [
+            { fdType: "guest_memfd", fd: gmemFd },
+            { fdType: memfd.fdType, fd: memfd.fd },
+          ]);
+          return { arena, memfd: memfd.fd };
+        });
+      } catch (error) {
+        this.#cancelToken(channel, sent.token);
+        throw error;
+      }
+    });
   }
 
   async reattachArena(arenaId: string, fds: ReattachFds, options?: CallOptions): Promise<Arena> {
@@ -400,25 +409,27 @@ export class PoolClient implements Pool {
     if (fds.gmemFd !== undefined) checkFd(fds.gmemFd);
     if (fds.memfd !== undefined) checkFd(fds.memfd);
     const requestId = this.#requestId(options);
-    const files: { fdType: FdType; fd: number }[] = [];
-    if (fds.gmemFd !== undefined) files.push({ fdType: "guest_memfd", fd: fds.gmemFd });
-    if (fds.memfd !== undefined) files.push({ fdType: await this.#memfdType(arenaId, context), fd: fds.memfd });
-    const channel = await this.#fdChannel();
-    this.#checkAborted(context);
-    const tokens: { gmemFdToken?: Buffer; memfdFdToken?: Buffer } = {};
-    try {
-      for (const file of files) {
-        const sent = await channel.sendFd(file.fd, file.fdType, context.deadline);
-        if (file.fdType === "guest_memfd") tokens.gmemFdToken = sent.token;
-        else tokens.memfdFdToken = sent.token;
+    return this.#recovering(context, async () => {
+      const files: { fdType: FdType; fd: number }[] = [];
+      if (fds.gmemFd !== undefined) files.push({ fdType: "guest_memfd", fd: fds.gmemFd });
+      if (fds.memfd !== undefined) files.push({ fdType: await this.#memfdType(arenaId, context), fd: fds.memfd });
+      const channel = await this.#fdChannel();
+      this.#checkAborted(context);
+      const tokens: { gmemFdToken?: Buffer; memfdFdToken?: Buffer } = {};
+      try {
+        for (const file of files) {
+          const sent = await channel.sendFd(file.fd, file.fdType, context.deadline);
+          if (file.fdType === "guest_memfd") tokens.gmemFdToken = sent.token;
+          else tokens.memfdFdToken = sent.token;
+        }
+        const arena = decodeArena((await this.#grpc.callPool(context, "ReattachArena", { requestId, arenaId, ...tokens })).arena);
+        this.#keep(arena.arenaId, files);
+        return arena;
+      } catch (error) {
+        for (const token of Object.values(tokens)) this.#cancelToken(channel, token);
+        throw error;
       }
-      const arena = decodeArena((await this.#grpc.callPool(context, "ReattachArena", { requestId, arenaId, ...tokens })).arena);
-      this.#keep(arena.arenaId, files);
-      return arena;
-    } catch (error) {
-      for (const token of Object.values(tokens)) this.#cancelToken(channel, token);
-      throw error;
-    }
+    });
   }
 
   /**
@@ -471,37 +482,43 @@ export class PoolClient implements Pool {
   }
 
   /**
-   * Runs `attempt`; if it fails in a way a reattach pass can cure (curableByReattach) and
-   * autoReattach is on, runs one pass and, if it completed, the attempt once more. The attempt
-   * closes over its request (same request id) and its context (same deadline).
+   * Runs `attempt` until it succeeds, fails for good, or the call's deadline comes: a failure
+   * `retryable` says time can cure is waited out — a reattach pass when the client holds arenas
+   * (and autoReattach is on), else a short pause — and the attempt runs again. The attempt closes
+   * over its request (same request id: a mutation that did happen replays its first result) and
+   * its context (same deadline). Past the deadline the last error is thrown (issue 12: calls in
+   * flight at a daemon kill used to fail at once).
    */
   async #recovering<T>(context: CallContext, attempt: () => Promise<T>): Promise<T> {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!this.autoReattach || this.#closed || !curableByReattach(error, this.#arenaFds.size > 0)) throw error;
-      // A pass is shared and has its own deadline (shorter than a long call's): this call runs
-      // passes until one completes or its own deadline comes, whichever is first.
-      let timer: NodeJS.Timeout | undefined;
-      const outOfTime = new Promise<"late">((resolve) => {
-        timer = setTimeout(() => resolve("late"), remainingMs(context.deadline));
-      });
+    for (;;) {
       try {
-        for (;;) {
-          try {
-            if ((await Promise.race([this.#reattach.run(), outOfTime])) === "late") throw error;
-            break;
-          } catch {
-            // The daemon is still away (or the pass failed): try again while the call has time;
-            // past its deadline, the call's own error says what happened.
-            if (this.#isClosed() || remainingMs(context.deadline) <= REATTACH_RETRY_PAUSE_MS) throw error;
-            if ((await Promise.race([new Promise((resolve) => setTimeout(resolve, REATTACH_RETRY_PAUSE_MS)), outOfTime])) === "late") throw error;
-          }
-        }
-      } finally {
-        clearTimeout(timer);
+        return await attempt();
+      } catch (error) {
+        const cure = retryable(error);
+        if (cure === undefined || this.#isClosed() || context.signal?.aborted === true) throw error;
+        if (cure === "reattach" && !this.autoReattach) throw error;
+        if (remainingMs(context.deadline) <= REATTACH_RETRY_PAUSE_MS) throw error;
+        const reattach = this.autoReattach && (cure === "reattach" || this.#arenaFds.size > 0);
+        if (!(await this.#waitOut(context, reattach))) throw error;
       }
-      return attempt();
+    }
+  }
+
+  /**
+   * Waits until a retry may help, within the call's deadline: one reattach pass (shared, with its
+   * own deadline), or a pause. False when the deadline came first.
+   */
+  async #waitOut(context: CallContext, reattach: boolean): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const outOfTime = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), remainingMs(context.deadline));
+    });
+    const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, REATTACH_RETRY_PAUSE_MS));
+    try {
+      const waited = reattach ? this.#reattach.run().then(() => "done" as const, pause) : pause();
+      return (await Promise.race([waited, outOfTime])) !== "late";
+    } finally {
+      clearTimeout(timer);
     }
   }
 

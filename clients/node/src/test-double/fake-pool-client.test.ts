@@ -103,6 +103,23 @@ describe("faults", () => {
     await f.allocate(arena.arenaId, { unitCount: 1 });
   });
 
+  test("an UnavailableError is waited out: the call is retried with its own request id until it succeeds or its deadline comes", async () => {
+    const f = fake();
+    const { arena, memfd } = await f.createMemfdArena({ sizeBytes: 4n * MiB });
+    closeSync(memfd);
+    f.failNext("allocate", () => new UnavailableError("the daemon is starting"), { times: 3 });
+    const lease = await f.allocate(arena.arenaId, { unitCount: 1 }, { requestId: "retried-1" });
+    assert.deepEqual(f.pendingFaults(), {});
+    assert.equal((await f.listLeases()).length, 1);
+    // The same id again is the daemon's replay, not a second lease.
+    assert.equal((await f.allocate(arena.arenaId, { unitCount: 1 }, { requestId: "retried-1" })).leaseId, lease.leaseId);
+    f.failNext("getPoolStatus", () => new UnavailableError("the daemon is draining"), { times: 1000 });
+    const started = Date.now();
+    await assert.rejects(f.getPoolStatus({ deadlineMs: 400 }), UnavailableError);
+    assert.ok(Date.now() - started < 2000);
+    f.clearFaults();
+  });
+
   test("stallNext: the call ends at its deadline, or with CancelledError when the client closes", async () => {
     const f = fake();
     f.stallNext("getPoolStatus", { times: 2 });
