@@ -46,6 +46,12 @@ export interface DaemonConfig {
     readonly runtimeDir: string | undefined;
     /** undefined: `<runtime dir>/journal`. */
     readonly journalDir: string | undefined;
+    /**
+     * The VMMs' group (a numeric gid): the runtime directory and its sockets are group-owned by
+     * it (DESIGN.md §6), so its members connect without being the daemon's user. undefined: the
+     * daemon's own group.
+     */
+    readonly socketGroup: number | undefined;
   };
   readonly limits: {
     readonly arenasPerProcess: number;
@@ -86,7 +92,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   pool: { capacityUnits: 512, reserve: "auto", maxStepUnits: 64, reservePunch: "background" },
   policy: { discard: "defer", punchGranularityBytes: UNIT_BYTES, deferredCapBytes: 1024 * 1024 * 1024, deferredOverflow: "reject", fit: "first-fit" },
   admin: { uids: [0], gids: [] },
-  paths: { runtimeDir: undefined, journalDir: undefined },
+  paths: { runtimeDir: undefined, journalDir: undefined, socketGroup: undefined },
   limits: {
     arenasPerProcess: 64,
     watchStreams: 64,
@@ -175,7 +181,7 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
       fit: policy.oneOf("fit", ["first-fit", "best-fit"], d.policy.fit),
     },
     admin: { uids: admin.ids("uids", d.admin.uids), gids: admin.ids("gids", d.admin.gids) },
-    paths: { runtimeDir: paths.path("runtime_dir"), journalDir: paths.path("journal_dir") },
+    paths: { runtimeDir: paths.path("runtime_dir"), journalDir: paths.path("journal_dir"), socketGroup: paths.optionalId("socket_group") },
     limits: {
       arenasPerProcess: limits.integer("arenas_per_process", d.limits.arenasPerProcess, 1, 1_000_000),
       watchStreams: limits.integer("watch_streams", d.limits.watchStreams, 1, 100_000),
@@ -298,6 +304,14 @@ class Reader {
       throw new ConfigError(this.#key(name), `must be an array of numeric ids, got ${JSON.stringify(value)}`);
     }
     return value as number[];
+  }
+
+  /** A numeric uid or gid, or undefined when absent. */
+  optionalId(name: string): number | undefined {
+    const value = this.#get(name);
+    if (value === undefined) return undefined;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > 0xfffffffe) throw new ConfigError(this.#key(name), `must be a numeric id (e.g. \`getent group kvm\`'s third field), got ${JSON.stringify(value)}`);
+    return value;
   }
 
   path(name: string): string | undefined {

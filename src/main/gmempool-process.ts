@@ -17,7 +17,7 @@ import type { KernelPort } from "../kvm/kernel-port.ts";
 import { GmempoolServer, type GmempoolServerOptions } from "../server/gmempool-server.ts";
 import type { SocketPeerCredentials } from "../server/grpc/unix-grpc-listener.ts";
 import type { DaemonSockets } from "@gmempool/contract";
-import { prepareRuntimeDir } from "./runtime-dir-setup.ts";
+import { groupTheSockets, prepareRuntimeDir } from "./runtime-dir-setup.ts";
 import { sdNotify } from "./sd-notify.ts";
 
 export interface GmempoolProcessOptions {
@@ -30,6 +30,8 @@ export interface GmempoolProcessOptions {
   readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "metricsPerArena" | "connectionLimits" | "socketMode">>;
   /** Serve metrics on paths.metricsSocket (default true). */
   readonly metrics?: boolean;
+  /** The VMMs' gid (config paths.socket_group): owns the runtime directory and the sockets. */
+  readonly socketGroup?: number | undefined;
 }
 
 export class GmempoolProcess {
@@ -50,7 +52,7 @@ export class GmempoolProcess {
 
   /** Binds the sockets and starts the daemon; on failure everything started is stopped again. */
   static async start(options: GmempoolProcessOptions): Promise<GmempoolProcess> {
-    await prepareRuntimeDir(options.paths);
+    await prepareRuntimeDir(options.paths, { socketGroup: options.socketGroup, warn: (message) => options.logger.warn(message) });
     const server = new GmempoolServer({
       service: options.daemon,
       kernel: options.kernel,
@@ -64,6 +66,7 @@ export class GmempoolProcess {
     const process = new GmempoolProcess(options, server);
     try {
       await server.start();
+      groupTheSockets(options.paths, options.socketGroup);
       options.logger.info({ api: options.paths.apiSocket, fd: options.paths.fdSocket, metrics: options.metrics === false ? null : options.paths.metricsSocket }, "listening");
       await options.daemon.start();
     } catch (error) {
