@@ -164,7 +164,13 @@ export class FdChannelServer {
           return;
         }
         if (message === null) return;
-        await this.#handle(connection, message);
+        try {
+          await this.#handle(connection, message);
+        } catch (error) {
+          // A bug here must cost this connection, never the daemon (an unhandled rejection).
+          this.#logger.error({ err: error, connection: connection.id }, "fd channel: handling a message failed; connection closed");
+          return;
+        }
       }
     } finally {
       this.#closeConnection(connection);
@@ -192,14 +198,16 @@ export class FdChannelServer {
       return;
     }
     const request = decoded.message;
-    let fds = received.fds;
+    // The fds still ours to close: #answer empties it once it hands them on (a token owns them
+    // from issueSend on, also when issueSend refuses: it closes them itself).
+    const held = { fds: received.fds };
     let reply: FdMessageFields;
     try {
-      reply = this.#answer(connection, request, fds);
-      fds = []; // #answer took them (or closed them)
+      reply = this.#answer(connection, request, held);
+      held.fds = []; // #answer took them (or closed them)
     } catch (error) {
       const failure = statusForError(error);
-      this.#closeFds(fds);
+      this.#closeFds(held.fds);
       reply = { kind: replyKind(request.kind), status: failure.code, detail: failure.details, sequence: request.sequence };
     }
     await this.#send(connection, encodeFdMessage(reply));
@@ -209,7 +217,8 @@ export class FdChannelServer {
    * The reply to one well-framed request; throws GmempoolError for request-level errors. Takes
    * `fds`: on return they are owned by a token or closed; on a throw the caller closes them.
    */
-  #answer(connection: ChannelConnection, request: FdMessage, fds: readonly Fd[]): FdMessageFields {
+  #answer(connection: ChannelConnection, request: FdMessage, held: { fds: readonly Fd[] }): FdMessageFields {
+    const fds = held.fds;
     const kind = replyKind(request.kind);
     if (request.version !== FD_CHANNEL_VERSION) {
       this.#closeFds(fds);
@@ -226,6 +235,7 @@ export class FdChannelServer {
         const fd = fds[0]!;
         const inspection: FdInspection = this.#service.inspectFd(fd, claimed);
         // From here the token table owns the fd (it closes it itself if it refuses the token).
+        held.fds = [];
         const token = this.#tokens.issueSend(owner, fd, inspection);
         return { kind, sequence: request.sequence, token, fdType: fdTypeNumber(inspection.fdType), sizeBytes: inspection.sizeBytes };
       }
