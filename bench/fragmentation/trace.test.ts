@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DEFAULT_DISCIPLINE_PARAMS, DISCIPLINE_NAMES, disciplines } from "./disciplines.ts";
 import { parseArgs } from "./fragmentation.ts";
-import { Prng } from "./prng.ts";
+import { Prng } from "../../src/pool/testing/prng.ts";
 import { replay } from "./replay.ts";
 import { DEFAULT_TRACE_PARAMS, countEvents, generateTrace, type TraceParams } from "./trace.ts";
 

@@ -9,7 +9,7 @@
  * would send them: one event per contiguous page range. It knows nothing about any pool: whether
  * an arrival fits is for each discipline to find out on replay.
  */
-import { Prng } from "./prng.ts";
+import { Prng } from "../../src/pool/testing/prng.ts";
 
 export const PAGES_PER_UNIT = 512;
 

@@ -14,18 +14,13 @@ import { FakeDaemon, type FakeVmm } from "./testing/fake-daemon.ts";
 import { until } from "./testing/manager-test-kit.ts";
 import { type ArenaFdStore, type PoolEvent } from "./pool-service.ts";
 import { isGmempoolError } from "../pool/errors.ts";
+import { Prng } from "../pool/testing/prng.ts";
 
 const UNIT = 2n * 1024n * 1024n;
 
 function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 async function gmemArena(d: FakeDaemon, vmm: FakeVmm, units: number, requestId = ""): Promise<{ arenaId: string; gmem: Fd }> {

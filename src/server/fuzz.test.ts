@@ -12,25 +12,14 @@ import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
 import { test } from "node:test";
-import { FD_CHANNEL_VERSION, encodeFdMessage, gmempoolPackageDefinition } from "@gmempool/contract";
+import { FD_CHANNEL_VERSION, UNIT_BYTES, encodeFdMessage, gmempoolPackageDefinition } from "@gmempool/contract";
+import { Prng } from "../pool/testing/prng.ts";
 import { FdChannelClient } from "../main/testing/test-client.ts";
 import { TransportHarness, type TransportPeer } from "./testing/transport-harness.ts";
 
 const REQUESTS = Number(process.env["GMEMPOOL_FUZZ_REQUESTS"] ?? 10_000);
 const SEED = Number(process.env["GMEMPOOL_FUZZ_SEED"] ?? 1);
-const UNIT = 2n * 1024n * 1024n;
-
-/** mulberry32: small, seeded, good enough to pick test inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const UNIT = UNIT_BYTES;
 
 interface FieldDescriptor {
   readonly name: string;
@@ -51,16 +40,16 @@ function typeOf(typeName: string): TypeDescriptor | undefined {
 }
 
 class Inputs {
-  readonly #next: () => number;
+  readonly #prng: Prng;
   readonly ids = new Set<string>(["", "arena-0", "lease-0", "x".repeat(300)]);
   readonly tokens: Buffer[] = [];
 
   constructor(seed: number) {
-    this.#next = rng(seed);
+    this.#prng = new Prng(seed);
   }
 
   int(n: number): number {
-    return Math.floor(this.#next() * n);
+    return this.#prng.int(0, n - 1);
   }
 
   pick<T>(items: readonly T[]): T {
