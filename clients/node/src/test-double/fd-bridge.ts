@@ -20,7 +20,7 @@ import { type Fd, GUEST_MEMFD_FLAG_INIT_SHARED, GUEST_MEMFD_FLAG_MMAP, KVM_X86_D
 import type { FakeKernel } from "../../../../src/kvm/fake/fake-kernel.ts";
 import { InvalidArgumentError } from "../pool-errors.ts";
 import type { FdType } from "../resources.ts";
-import { inspectFd, memfdCreate, STAND_IN_GUEST_MEMFD_NAME, STAND_IN_PRIVATE_GUEST_MEMFD_NAME } from "./real-fds.ts";
+import { inspectFd, memfdCreate, STAND_IN_PRIVATE_GUEST_MEMFD_NAME } from "./real-fds.ts";
 
 interface Pairing {
   /** The fake file's holders: fake process pid -> its fd of the file. */
@@ -107,6 +107,3 @@ function fakeFileFor(inspection: NonNullable<ReturnType<typeof inspectFd>>, hold
 function memfdName(link: string): string | undefined {
   return /^\/memfd:(.*) \(deleted\)$/.exec(link)?.[1];
 }
-
-/** Re-exported for FakePoolClient.createStandInGuestMemfd. */
-export { STAND_IN_GUEST_MEMFD_NAME };

@@ -13,6 +13,7 @@ import { EventEmitter } from "node:events";
 import { Metadata, status, type CallOptions, type ServiceError, type StatusObject } from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
 import { gmempoolPackageDefinition } from "@gmempool/contract";
+import { StatusError } from "../../../../src/server/in-process/in-process-server.ts";
 
 /** What the daemon half offers one client process (InProcessConnection, or a faulting wrapper). */
 export interface RpcEndpoint {
@@ -28,10 +29,9 @@ export type EndpointProvider = (waitForReady: boolean) => Promise<RpcEndpoint>;
 
 type Callback = (error: ServiceError | null, value?: unknown) => void;
 
-/** A grpc-js ServiceError from a status, as grpc-js builds it ("5 NOT_FOUND: ..."). */
-export function serviceError(failure: Pick<StatusObject, "code" | "details"> & { readonly metadata?: Metadata }): ServiceError {
-  const error = new Error(`${failure.code} ${status[failure.code]}: ${failure.details}`);
-  return Object.assign(error, { code: failure.code, details: failure.details, metadata: failure.metadata ?? new Metadata() });
+/** A status as grpc-js's ServiceError: the daemon half's StatusError, one shape for both halves. */
+function serviceError(failure: Pick<StatusObject, "code" | "details"> & { readonly metadata?: Metadata }): ServiceError {
+  return failure instanceof StatusError ? failure : new StatusError(failure);
 }
 
 function asServiceError(reason: unknown): ServiceError {
