@@ -120,9 +120,19 @@ test("a sparse arena as large as the pool maps as runs: a few leases, a few runs
   );
 });
 
-test("the arena filter reports only the arenas asked for; the pool-wide figures stay pool-wide", () => {
-  const { pool } = build();
-  const report = fragmentationReport(pool, { arenaIds: new Set(["cvm"]) });
-  assert.deepEqual(report.arenas.map((a) => a.id), ["cvm"]);
-  assert.equal(report.leasedUnits, fragmentationReport(pool).leasedUnits);
+test("the arena filter reports only the arenas asked for; the reserve's figures stay pool-wide, the punched pages are the arenas'", () => {
+  const pool = new Pool({ capacityUnits: 8, policy: { punchGranularityBytes: PAGE_BYTES } });
+  const punchedArena = pool.registerArena("vmm", { id: "p", sizeBytes: 2 * UNIT_BYTES, files: ["memfd"] });
+  const other = pool.registerArena("vmm", { id: "o", sizeBytes: 2 * UNIT_BYTES, files: ["memfd"] });
+  const lease = pool.allocate("vmm", { arenaId: punchedArena.id, unitCount: 2 });
+  pool.commit(lease.id);
+  pool.commit(pool.allocate("vmm", { arenaId: other.id, unitCount: 1 }).id);
+  pool.commit(pool.discard("vmm", { leaseId: lease.leaseId, offsetBytes: 0, lengthBytes: UNIT_BYTES / 2 }).id);
+  const whole = fragmentationReport(pool);
+  assert.equal(whole.punchedInsideUnitsBytes, UNIT_BYTES / 2);
+  const onlyOther = fragmentationReport(pool, { arenaIds: new Set(["o"]) });
+  assert.deepEqual(onlyOther.arenas.map((x) => x.id), ["o"]);
+  assert.equal(onlyOther.leasedUnits, whole.leasedUnits);
+  assert.equal(onlyOther.punchedInsideUnitsBytes, 0);
+  assert.equal(fragmentationReport(pool, { arenaIds: new Set(["p"]) }).punchedInsideUnitsBytes, UNIT_BYTES / 2);
 });

@@ -88,7 +88,10 @@ export interface PoolFragmentation {
 export interface FragmentationOptions {
   /** Leave out unit maps (they are the only part that grows with the number of leases). */
   readonly withoutMaps?: boolean;
-  /** Only these arenas (the pool-wide figures still cover every arena). */
+  /**
+   * Only these arenas: the work is theirs alone. The reserve's figures stay pool-wide; the pages
+   * punched inside leased units (and so `intactFreeFraction`) cover the arenas reported.
+   */
   readonly arenaIds?: ReadonlySet<string>;
 }
 
@@ -96,8 +99,7 @@ export function fragmentationReport(pool: Pool, options: FragmentationOptions = 
   const wanted = options.arenaIds;
   const all = [...pool.arenas()];
   const arenas = (wanted === undefined ? all : all.filter((a) => wanted.has(a.id))).map((arena) => arenaFragmentation(pool, arena, options.withoutMaps !== true));
-  // Pages punched inside leased units, pool-wide, whatever the filter.
-  const punched = wanted === undefined ? arenas.reduce((n, a) => n + a.punchedInsideUnitsBytes, 0) : all.reduce((n, a) => n + arenaFragmentation(pool, a, false).punchedInsideUnitsBytes, 0);
+  const punched = arenas.reduce((n, a) => n + a.punchedInsideUnitsBytes, 0);
   const intactFree = pool.reserve.freeUnits * UNIT_BYTES;
   return {
     capacityUnits: pool.capacityUnits,
