@@ -24,6 +24,7 @@ import { EventHub } from "./event-hub.ts";
 import { GmemReserve } from "./gmem-reserve.ts";
 import { HugetlbReserve } from "./hugetlb-reserve.ts";
 import { IdempotencyStore } from "./idempotency.ts";
+import { processOfIdentity } from "./caller-identity.ts";
 import { JournalWriter } from "./journal-writer.ts";
 import { KernelTimer } from "./kernel-timer.ts";
 import { PeerTracker } from "./peer-tracker.ts";
@@ -136,11 +137,10 @@ export class DaemonContext {
     this.plans = { pool: () => this.pool, executor: this.executor, environment: (plan) => this.#environment(plan), logger };
   }
 
-  /** Whether the process an identity ("uid:pid:start", PoolManager.identify) names still runs. */
+  /** Whether the process an identity (caller-identity.ts) names still runs. */
   #identityIsLive(identity: string): boolean {
-    const [, pid, start] = identity.split(":");
-    if (pid === undefined || start === undefined || !/^\d+$/.test(pid) || !/^\d+$/.test(start)) return true;
-    return this.startTimeOf(Number(pid)) === BigInt(start);
+    const process = processOfIdentity(identity);
+    return process === undefined || this.startTimeOf(process.pid) === process.startTimeTicks;
   }
 
   /** What /dev/kvm can do, probed once; undefined when it is not usable. */

@@ -7,12 +7,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ManualClock } from "../kvm/manual-clock.ts";
+import { callerIdentity } from "./caller-identity.ts";
 import { IdempotencyStore, type IdempotencyEntry } from "./idempotency.ts";
 import { daemon, gmemArena, rejects, until } from "./testing/manager-test-kit.ts";
 import type { Caller } from "./pool-service.ts";
 
 function caller(uid: number, pid: number): Caller {
-  return { uid, gid: uid, pid, startTimeTicks: 7n, identity: `${uid}:${pid}:7`, isAdmin: false };
+  return { uid, gid: uid, pid, startTimeTicks: 7n, identity: callerIdentity(uid, pid, 7n), isAdmin: false };
 }
 
 function record(store: IdempotencyStore, who: Caller, requestId: string): IdempotencyEntry {

@@ -22,6 +22,7 @@
  * - every owner with an arena is tracked by the peer tracker, or known to be gone.
  */
 import type { DurableState } from "./durable-state.ts";
+import { callerIdentity } from "./caller-identity.ts";
 import type { Fd } from "@gmempool/sys";
 import type { Pool } from "../pool/index.ts";
 import { forceRelease, reloadPolicy, setPolicy } from "./admin-operations.ts";
@@ -125,7 +126,7 @@ export class PoolManager implements PoolDaemon {
     const admin = this.#ctx.config.admin;
     const startTimeTicks = this.#ctx.startTimeOf(peer.pid) ?? 0n;
     const isAdmin = admin.uids.includes(peer.uid) || admin.gids.includes(peer.gid);
-    return { uid: peer.uid, gid: peer.gid, pid: peer.pid, startTimeTicks, identity: `${peer.uid}:${peer.pid}:${startTimeTicks}`, isAdmin };
+    return { uid: peer.uid, gid: peer.gid, pid: peer.pid, startTimeTicks, identity: callerIdentity(peer.uid, peer.pid, startTimeTicks), isAdmin };
   }
 
   inspectFd(fd: Fd, claimed: FdType): FdInspection {

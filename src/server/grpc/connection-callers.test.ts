@@ -9,6 +9,7 @@ import { EventEmitter } from "node:events";
 import { test } from "node:test";
 import type { Caller } from "../../daemon/pool-service.ts";
 import { isGmempoolError } from "../../pool/errors.ts";
+import { callerIdentity } from "../../daemon/caller-identity.ts";
 import { ConnectionCallers } from "./connection-callers.ts";
 
 class FakeSocket extends EventEmitter {
@@ -19,7 +20,7 @@ class FakeSocket extends EventEmitter {
   }
 }
 
-const caller = (uid: number, isAdmin = false): Caller => ({ uid, gid: uid, pid: 100 + uid, startTimeTicks: 1n, identity: `${uid}:${100 + uid}:1`, isAdmin });
+const caller = (uid: number, isAdmin = false): Caller => ({ uid, gid: uid, pid: 100 + uid, startTimeTicks: 1n, identity: callerIdentity(uid, 100 + uid, 1n), isAdmin });
 
 test("past limits.connections_per_uid a connection answers exhausted and is closed soon; other uids and the admin are served", async () => {
   const callers = new ConnectionCallers({ maxConnections: 8, maxConnectionsPerUid: 2, refusedLingerMs: 20 });
