@@ -10,8 +10,7 @@ import { join } from "node:path";
 
 let parent: string | undefined;
 
-/** A fresh directory `<parent>/<prefix>XXXXXX`; removed with its parent at process exit. */
-export async function testTempDir(prefix: string): Promise<string> {
+function parentDir(): string {
   if (parent === undefined) {
     const made = mkdtempSync(join(tmpdir(), "gmempool-test-"));
     parent = made;
@@ -19,5 +18,15 @@ export async function testTempDir(prefix: string): Promise<string> {
       rmSync(made, { recursive: true, force: true });
     });
   }
-  return mkdtemp(join(parent, prefix));
+  return parent;
+}
+
+/** A fresh directory `<parent>/<prefix>XXXXXX`; removed with its parent at process exit. */
+export async function testTempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(parentDir(), prefix));
+}
+
+/** `testTempDir`, for a constructor that cannot wait. */
+export function testTempDirSync(prefix: string): string {
+  return mkdtempSync(join(parentDir(), prefix));
 }

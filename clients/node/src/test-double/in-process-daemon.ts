@@ -10,12 +10,11 @@
  * the caller whose gid is ADMIN_GID, the only admin group of this daemon's configuration, so
  * that being admin never depends on the uid the tests run as.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import type { DaemonConfig } from "../../../../src/daemon/config.ts";
 import type { ArenaFdStore, PeerCredentials, ReserveMode } from "../../../../src/daemon/pool-service.ts";
 import { FakeDaemon } from "../../../../src/daemon/testing/fake-daemon.ts";
+import { testTempDirSync } from "../../../../src/daemon/testing/test-temp-dir.ts";
 import { IN_PLACE_CONVERSION_V8, PVM_6_18, type FakeCapabilities } from "../../../../src/kvm/fake/fake-capabilities.ts";
 import { FakeHost } from "../../../../src/kvm/fake/fake-host.ts";
 import type { FakeKernel } from "../../../../src/kvm/fake/fake-kernel.ts";
@@ -98,9 +97,8 @@ export class InProcessDaemon {
     this.#settings = settings;
     this.host = new FakeHost(capabilitiesOf(settings));
     this.#keptFiles = new KeptFiles(this.host.process({ pid: 1 }));
-    this.journalDir = mkdtempSync(join(tmpdir(), "gmempool-double-"));
-    // A test that never closes its double still leaves /tmp as it found it.
-    process.once("exit", () => rmSync(this.journalDir, { recursive: true, force: true }));
+    // Removed by close(); a test that never closes its double still leaves /tmp as it found it.
+    this.journalDir = testTempDirSync("double-");
     this.#up = this.#start(false);
   }
 
