@@ -11,6 +11,7 @@ const BENCHES: Record<string, string> = {
   rpc: "./rpc.ts",
   "allocate-breakdown": "./allocate-breakdown.ts",
   "kernel-throughput": "./kernel-throughput.ts",
+  restart: "./restart.ts",
 };
 
 async function main(argv: readonly string[]): Promise<number> {

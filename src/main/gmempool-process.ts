@@ -19,6 +19,7 @@ import type { SocketPeerCredentials } from "../server/grpc/unix-grpc-listener.ts
 import type { DaemonSockets } from "@gmempool/contract";
 import { groupTheSockets, prepareRuntimeDir } from "./runtime-dir-setup.ts";
 import { sdNotify } from "./sd-notify.ts";
+import { processUptimeMs } from "../daemon/process-uptime.ts";
 
 export interface GmempoolProcessOptions {
   readonly daemon: PoolDaemon;
@@ -27,7 +28,7 @@ export interface GmempoolProcessOptions {
   readonly paths: DaemonSockets;
   readonly peerCredentials: SocketPeerCredentials;
   /** Transport tuning (token TTL, message limits, grace period). */
-  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "metricsPerArena" | "connectionLimits" | "socketMode">>;
+  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxPendingFdTokensPerUid" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "metricsPerArena" | "connectionLimits" | "socketMode">>;
   /** Serve metrics on paths.metricsSocket (default true). */
   readonly metrics?: boolean;
   /** The VMMs' gid (config paths.socket_group): owns the runtime directory and the sockets. */
@@ -67,7 +68,7 @@ export class GmempoolProcess {
     try {
       await server.start();
       groupTheSockets(options.paths, options.socketGroup);
-      options.logger.info({ api: options.paths.apiSocket, fd: options.paths.fdSocket, metrics: options.metrics === false ? null : options.paths.metricsSocket }, "listening");
+      options.logger.info({ uptimeMs: processUptimeMs(), api: options.paths.apiSocket, fd: options.paths.fdSocket, metrics: options.metrics === false ? null : options.paths.metricsSocket }, "listening");
       await options.daemon.start();
     } catch (error) {
       await process.stop("start-up failed");
@@ -77,7 +78,7 @@ export class GmempoolProcess {
     const notifyFailure = sdNotify("READY=1\nSTATUS=serving");
     if (notifyFailure !== undefined) options.logger.warn({ why: notifyFailure }, "sd_notify READY=1 failed");
     const m = options.daemon.metrics();
-    options.logger.info({ capacityUnits: m.capacityUnits, freeUnits: m.freeUnits, leasedUnits: m.leasedUnits, arenas: m.arenaCount }, "serving");
+    options.logger.info({ uptimeMs: processUptimeMs(), capacityUnits: m.capacityUnits, freeUnits: m.freeUnits, leasedUnits: m.leasedUnits, arenas: m.arenaCount }, "serving");
     return process;
   }
 

@@ -51,7 +51,10 @@ export interface GmempoolServerOptions {
   readonly fdTokenTtlMs?: number;
   /** Times the fd tokens' TTL (default: the real clock; tests pass a ManualClock). */
   readonly clock?: Clock;
+  /** fd-channel tokens one connection may hold unused (config limits.fd_tokens_per_connection). */
   readonly maxPendingFdTokens?: number;
+  /** ... and one uid over all its connections (config limits.fd_tokens_per_uid; default 4 × the former). */
+  readonly maxPendingFdTokensPerUid?: number;
   readonly shutdownGraceMs?: number;
   /** Node process metrics (event loop lag, heap) in the registry; default true. */
   readonly processMetrics?: boolean;
@@ -128,6 +131,7 @@ export class GmempoolServer {
       fdSocketPath: options.fdSocketPath,
       fdTokenTtlMs: options.fdTokenTtlMs,
       maxPendingFdTokens: options.maxPendingFdTokens,
+      maxPendingFdTokensPerUid: options.maxPendingFdTokensPerUid,
       maxRequestMessageBytes: options.maxRequestMessageBytes,
       clock: options.clock,
       connectionLimits: options.connectionLimits,

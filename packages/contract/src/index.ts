@@ -54,6 +54,7 @@ export {
   type PoolEventKind,
   type ReleaseReason,
   type ReserveMode,
+  type QuotaSubject,
   type ServingState,
   type UnitState,
 } from "./vocabulary.ts";
@@ -72,6 +73,7 @@ export type {
   Policy,
   PolicyView,
   PoolStatus,
+  QuotaUsage,
   ReserveMap,
   UnitRun,
   UnitSpan,
@@ -93,6 +95,7 @@ export {
   MEMFD_BACKING,
   PAGE_VISIBILITY,
   POLICY_SOURCE,
+  QUOTA_SUBJECT,
   POOL_EVENT_KIND,
   RELEASE_REASON,
   RESERVE_MODE,
@@ -110,12 +113,14 @@ export {
   decodePolicy,
   decodePolicyView,
   decodePoolStatus,
+  decodeQuotaUsage,
   encodeArena,
   encodeArenaPolicyOverride,
   encodeIdentity,
   encodeLease,
   encodePolicy,
   encodePoolStatus,
+  encodeQuotaUsage,
 } from "./codec/resource-codec.ts";
 export { decodeConvertResult, decodeDeleteArenaResult, decodeDiscardResult, decodeForceReleaseResult, decodePopulateResult, decodeReleaseResult, decodeSetPolicyResult } from "./codec/result-codec.ts";
 export { decodePoolEvent, encodePoolEvent } from "./codec/event-codec.ts";

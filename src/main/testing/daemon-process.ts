@@ -22,6 +22,12 @@ export interface DaemonProcessOptions {
   /** Reuse a runtime directory (restart after a crash); default: a fresh mkdtemp. */
   readonly dir?: string;
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * What to run: the TypeScript entry through tsx (default), or a `gmempool` executable
+   * (src/main/gmempool-bin.mjs of this or another checkout: the bundled entry operators run;
+   * benchmarks compare the two).
+   */
+  readonly bin?: string;
   /** More node options before the entry point (benchmarks: `--cpu-prof`). */
   readonly nodeArgs?: readonly string[];
   /** pino level (default "debug": the log is kept for assertions; benchmarks use "info"). */
@@ -56,7 +62,8 @@ export class DaemonProcess {
       writeFileSync(configPath, options.config);
       configArgs.push("--config", configPath);
     }
-    const argv = [process.execPath, ...(options.nodeArgs ?? []), "--import", "tsx", ENTRY, "serve", ...configArgs, "--runtime-dir", dir, "--log-level", options.logLevel ?? "debug"];
+    const entry = options.bin === undefined ? ["--import", "tsx", ENTRY] : [options.bin];
+    const argv = [process.execPath, ...(options.nodeArgs ?? []), ...entry, "serve", ...configArgs, "--runtime-dir", dir, "--log-level", options.logLevel ?? "debug"];
     const listen = options.listenFds ?? [];
     const env = { ...process.env, ...options.env, ...(listen.length === 0 ? {} : { LISTEN_FDS: String(listen.length), LISTEN_FDNAMES: listen.map((l) => l.name).join(":") }) };
     const stdio: ("ignore" | "pipe" | number)[] = ["ignore", "pipe", "pipe", ...listen.map((l) => l.fd)];
