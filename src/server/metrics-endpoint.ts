@@ -69,7 +69,7 @@ export class MetricsEndpoint {
 
   /** Closes both listeners and their connections (Prometheus keeps its own alive); removes metrics.sock. */
   async close(): Promise<void> {
-    await Promise.all([this.#unix, this.#tcp].map((server) => (server === undefined ? undefined : closeServer(server))));
+    await Promise.all([this.#unix, this.#tcp].filter((server) => server !== undefined).map(closeServer));
     if (this.#listeners.socketPath !== undefined) rmSync(this.#listeners.socketPath, { force: true });
   }
 }
