@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConfigError, DEFAULT_CONFIG, parseConfig, policyUpdateOf } from "./config.ts";
+import { ConfigError, DEFAULT_CONFIG, loadConfig, parseConfig, policyUpdateOf } from "./config.ts";
 
 describe("configuration", () => {
   test("an empty file is the embedded default", () => {
@@ -91,5 +91,10 @@ fsync = false
     for (const [value, pattern] of cases) {
       assert.throws(() => parseConfig(`[metrics]\naddress = ${value}`), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), value);
     }
+  });
+
+  test("the example deploy/gmempool.toml parses, with metrics on loopback TCP and no per-arena series", async () => {
+    const config = await loadConfig(new URL("../../deploy/gmempool.toml", import.meta.url).pathname);
+    assert.deepEqual(config.metrics, { perArena: false, address: { host: "127.0.0.1", port: 9464 } });
   });
 });

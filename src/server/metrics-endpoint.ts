@@ -76,7 +76,7 @@ export class MetricsEndpoint {
 
 async function bind(server: HttpServer, what: string, listen: (server: HttpServer, ready: () => void) => void): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const failed = (error: Error): void => reject(new Error(`metrics: cannot listen on ${what}: ${error.message}`, { cause: error }));
+    const failed = (error: Error): void => reject(new Error(`metrics: cannot listen on ${what}: ${error.message}`));
     server.once("error", failed);
     listen(server, () => {
       server.off("error", failed);
