@@ -70,7 +70,10 @@ export class GmempoolProcess {
       groupTheSockets(options.paths, options.socketGroup);
       const metricsAddress = server.metricsAddress;
       options.logger.info({ api: options.paths.apiSocket, fd: options.paths.fdSocket, metrics: options.metrics === false ? null : options.paths.metricsSocket, metricsAddress: metricsAddress === undefined ? null : formatTcpAddress(metricsAddress) }, "listening");
-      if (metricsAddress !== undefined && !isLoopback(metricsAddress)) options.logger.warn({ metricsAddress: formatTcpAddress(metricsAddress) }, "metrics.address is not a loopback address: whoever reaches it over the network reads the pool's figures");
+      if (metricsAddress !== undefined && !isLoopback(metricsAddress)) {
+        const what = options.server?.metricsPerArena === true ? "the pool's figures and every owner's arena ids (metrics.per_arena)" : "the pool's figures";
+        options.logger.warn({ metricsAddress: formatTcpAddress(metricsAddress) }, `metrics.address is not a loopback address: whoever reaches it over the network reads ${what}`);
+      }
       await options.daemon.start();
     } catch (error) {
       await process.stop("start-up failed");

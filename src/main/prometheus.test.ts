@@ -95,8 +95,9 @@ describe("real peers: promtool and Prometheus scrape the daemon's metrics.addres
   });
 
   test("Prometheus scrapes it: gmempool_pool_units by state through /api/v1/query equals GetPoolStatus", async () => {
-    // Only samples of scrapes that started after the Allocate was answered.
-    const samples = await prometheus!.waitForSamples(`gmempool_pool_units and on(state) (timestamp(gmempool_pool_units) > ${allocatedAt / 1000})`, 3, 12_000);
+    // Only samples of scrapes that started after the Allocate was answered (50 ms later: Prometheus
+    // may nudge a scrape's timestamp by a few ms to align it with its interval).
+    const samples = await prometheus!.waitForSamples(`gmempool_pool_units and on(state) (timestamp(gmempool_pool_units) > ${(allocatedAt + 50) / 1000})`, 3, 12_000);
     const byState = Object.fromEntries(samples.map((s): [string, number] => [s.metric["state"] ?? "", Number(s.value[1])]));
     const status = (await admin!.call("GetPoolStatus", {})).status!;
     assert.deepEqual(byState, { free: status.freeUnitCount, claimed: status.claimedUnitCount, leased: status.leasedUnitCount });
