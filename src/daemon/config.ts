@@ -8,6 +8,7 @@
  * "2MiB", "4KiB"); durations as integers (seconds) or strings ("10m", "30s", "500ms").
  */
 import { readFile } from "node:fs/promises";
+import { isIPv4, isIPv6 } from "node:net";
 import { parse, TomlError } from "smol-toml";
 import { PAGE_BYTES, UNIT_BYTES } from "../pool/index.ts";
 import type { DeferredOverflowPolicy, DiscardPolicy, PolicyUpdate } from "./pool-service.ts";
@@ -28,6 +29,12 @@ export interface TenantQuota {
 
 export type ReserveModeSetting = "auto" | "gmem" | "hugetlb" | "none";
 export type FitSetting = "first-fit" | "best-fit";
+
+/** A TCP address to listen on: an IP literal (IPv6 without its brackets) and a port. */
+export interface TcpListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
 
 export interface DaemonConfig {
   readonly pool: {
@@ -97,6 +104,11 @@ export interface DaemonConfig {
   readonly metrics: {
     /** Series per arena, labelled with arena ids and owner identities: only for a trusted reader. */
     readonly perArena: boolean;
+    /**
+     * Also serve GET /metrics over HTTP on this TCP address (for Prometheus, which cannot scrape
+     * a unix socket); undefined: metrics.sock only. Whoever reaches it reads the pool's figures.
+     */
+    readonly address: TcpListenAddress | undefined;
   };
   /** Per-uid / per-gid quotas (`[[quotas]]`), at most one per subject. */
   readonly quotas: readonly TenantQuota[];
@@ -129,7 +141,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
     kernelParallelism: 8,
     conversionRetries: 8,
   },
-  metrics: { perArena: false },
+  metrics: { perArena: false, address: undefined },
   quotas: [],
   journal: { compactAfterRecords: 4096, fsync: true },
 };
@@ -222,7 +234,7 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
       kernelParallelism: limits.integer("kernel_parallelism", d.limits.kernelParallelism, 1, 256),
       conversionRetries: limits.integer("conversion_retries", d.limits.conversionRetries, 0, 64),
     },
-    metrics: { perArena: metrics.boolean("per_arena", d.metrics.perArena) },
+    metrics: { perArena: metrics.boolean("per_arena", d.metrics.perArena), address: metrics.tcpAddress("address") },
     quotas: quotas.map(quotaOf),
     journal: {
       compactAfterRecords: journal.integer("compact_after_records", d.journal.compactAfterRecords, 1, 100_000_000),
@@ -369,6 +381,25 @@ class Reader {
     if (value === undefined) return undefined;
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > 0xfffffffe) throw new ConfigError(this.#key(name), `must be a numeric id (e.g. \`getent group kvm\`'s third field), got ${JSON.stringify(value)}`);
     return value;
+  }
+
+  /**
+   * "IPv4:port" or "[IPv6]:port", or undefined when absent. IP literals only: a host name would
+   * be resolved once at start, to whichever address the resolver gave first.
+   */
+  tcpAddress(name: string): TcpListenAddress | undefined {
+    const value = this.#get(name);
+    if (value === undefined) return undefined;
+    const form = 'must be "IP:port" with an IPv4 or [IPv6] literal, e.g. "127.0.0.1:9464" or "[::1]:9464"';
+    const match = typeof value === "string" ? /^(?:\[([^\]]*)\]|([^:[\]]*)):([^:]*)$/.exec(value) : null;
+    if (match === null) throw new ConfigError(this.#key(name), `${form}, got ${JSON.stringify(value)}`);
+    const v6 = match[1];
+    const host = v6 ?? match[2]!;
+    if (v6 === undefined ? !isIPv4(host) : !isIPv6(host)) throw new ConfigError(this.#key(name), `${JSON.stringify(host)} in ${JSON.stringify(value)} is not an ${v6 === undefined ? "IPv4" : "IPv6"} literal (host names are not resolved); ${form}`);
+    const portText = match[3]!;
+    const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+    if (!(port >= 1 && port <= 65535)) throw new ConfigError(this.#key(name), `port ${JSON.stringify(portText)} in ${JSON.stringify(value)} is not a number in 1..65535`);
+    return { host, port };
   }
 
   path(name: string): string | undefined {

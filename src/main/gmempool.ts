@@ -73,7 +73,14 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Gmem
   // Fds passed without a store to use them (not under systemd) are nobody's: close them.
   if (!systemd) for (const fd of inheritedFds.values()) kernel.close(fd);
   try {
-    return await GmempoolProcess.start({ daemon, kernel, logger, paths, peerCredentials: socketPeerCredentials, socketGroup: config.paths.socketGroup, server: { metricsPerArena: config.metrics.perArena, maxPendingFdTokens: config.limits.fdTokensPerConnection, maxPendingFdTokensPerUid: config.limits.fdTokensPerUid, connectionLimits: { maxConnections: config.limits.connections, maxConnectionsPerUid: config.limits.connectionsPerUid } } });
+    const server = {
+      metricsPerArena: config.metrics.perArena,
+      metricsAddress: config.metrics.address,
+      maxPendingFdTokens: config.limits.fdTokensPerConnection,
+      maxPendingFdTokensPerUid: config.limits.fdTokensPerUid,
+      connectionLimits: { maxConnections: config.limits.connections, maxConnectionsPerUid: config.limits.connectionsPerUid },
+    };
+    return await GmempoolProcess.start({ daemon, kernel, logger, paths, peerCredentials: socketPeerCredentials, socketGroup: config.paths.socketGroup, server });
   } catch (error) {
     kernel.release();
     throw error;
