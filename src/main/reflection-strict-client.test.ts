@@ -68,7 +68,7 @@ describe("reflection: a strict client (Debian python3-grpcio, python3-protobuf) 
     daemon.removeDir();
   });
 
-  test("it lists Admin, Pool and Health, over v1 and v1alpha alike", () => {
+  test("it lists Admin, Pool and Health, and fetches the same files, over v1 and v1alpha alike", () => {
     assert.deepEqual(report.services, ["gmempool.v1.Admin", "gmempool.v1.Pool", "grpc.health.v1.Health"]);
   });
 

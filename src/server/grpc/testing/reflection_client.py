@@ -10,7 +10,8 @@ grpcio-reflection, so the reflection messages are declared here by hand from grp
 reflection.proto (v1 and v1alpha are the same messages in two packages).
 
 It lists the services over v1 and v1alpha; fetches each service's file by
-file_containing_symbol and every import the files name by file_by_filename (as grpcurl does);
+file_containing_symbol and every import the files name by file_by_filename (as grpcurl does),
+over both, which must serve the same bytes;
 builds a fresh descriptor pool from exactly the served bytes, imports first (the well-known
 types too: nothing comes from protobuf's default pool); resolves every method of every service
 down to every field's message type; asks for an extension (which must be NOT_FOUND); and calls
@@ -208,6 +209,9 @@ def main(target):
         services = listed[REFLECTION_PACKAGES[0]]
         reflection = Reflection(channel, REFLECTION_PACKAGES[0])
         served, by_name = fetch_files(reflection, services)
+        # grpcio 1.51's own reflection client (grpcio-reflection) still asks v1alpha.
+        if fetch_files(Reflection(channel, REFLECTION_PACKAGES[1]), services)[0] != served:
+            raise Failure("v1 and v1alpha serve different files")
         pool, added = build_pool(served, by_name)
         methods, message_count = describe_methods(pool, services, by_name)
         extension = reflection.ask(file_containing_extension={"containing_type": "gmempool.v1.PoolStatus", "extension_number": 1000})
