@@ -108,29 +108,32 @@ class Reflection:
 
 
 def fetch_files(reflection, services):
-    """Serialized files by name: each service's file and, by file_by_filename, every import."""
+    """Serialized files by name, as grpcurl gathers them: of each answer only its first file (the
+    one asked for), so each service's file comes by file_containing_symbol and every import, to
+    the last, by file_by_filename."""
     served = {}
     by_name = {}
 
-    def keep(blobs, asked):
-        for blob in blobs:
-            proto = descriptor_pb2.FileDescriptorProto.FromString(blob)
-            if proto.name in served and served[proto.name] != blob:
-                raise Failure(f"{asked}: {proto.name} served with different bytes than before")
-            served[proto.name], by_name[proto.name] = blob, proto
+    def first(blobs, asked):
+        if not blobs:
+            raise Failure(f"{asked}: no file in the answer")
+        proto = descriptor_pb2.FileDescriptorProto.FromString(blobs[0])
+        served[proto.name], by_name[proto.name] = blobs[0], proto
+        return proto
 
     for service in services:
-        keep(reflection.ask_ok("file_descriptor_response", file_containing_symbol=service).file_descriptor_proto, service)
-    missing = [dep for proto in by_name.values() for dep in proto.dependency if dep not in by_name]
+        proto = first(reflection.ask_ok("file_descriptor_response", file_containing_symbol=service).file_descriptor_proto, service)
+        if service.rsplit(".", 1)[1] not in [s.name for s in proto.service]:
+            raise Failure(f"file_containing_symbol {service}: {proto.name} does not declare it")
+    missing = [dep for proto in list(by_name.values()) for dep in proto.dependency]
     while missing:
         name = missing.pop()
         if name in by_name:
             continue
-        answer = reflection.ask_ok("file_descriptor_response", file_by_filename=name).file_descriptor_proto
-        keep(answer, name)
-        if name not in by_name:
-            raise Failure(f"file_by_filename {name}: the answer does not contain it")
-        missing.extend(dep for dep in by_name[name].dependency if dep not in by_name)
+        proto = first(reflection.ask_ok("file_descriptor_response", file_by_filename=name).file_descriptor_proto, name)
+        if proto.name != name:
+            raise Failure(f"file_by_filename {name}: the answer starts with {proto.name}")
+        missing.extend(proto.dependency)
     return served, by_name
 
 
