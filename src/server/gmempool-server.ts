@@ -11,9 +11,8 @@
  * socket files.
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from "grpc-health-check";
+import type * as protoLoader from "@grpc/proto-loader";
+import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "pino";
 import { phaseTimer, type PhaseTimer } from "../daemon/phase-timer.ts";
 import type { TcpListenAddress } from "../daemon/config.ts";
@@ -23,13 +22,14 @@ import type { KernelPort } from "../kvm/kernel-port.ts";
 import { FdChannelServer } from "./fd-channel/fd-channel-server.ts";
 import type { FdTokenTable } from "./fd-channel/fd-token-table.ts";
 import type { ConnectionCallers, ConnectionLimits } from "./grpc/connection-callers.ts";
+import { addReflection } from "./grpc/reflection.ts";
 import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } from "./grpc/unix-grpc-listener.ts";
 import type { WatchRegistry } from "./grpc/watch-handler.ts";
 import { MetricsEndpoint } from "./metrics-endpoint.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { ServiceHandlers } from "./service-handlers.ts";
 import { tolerantDeserializers } from "./request-decoding.ts";
-import { gmempoolPackageDefinition, protoLoaderOptions } from "@gmempool/contract";
+import { gmempoolPackageDefinition } from "@gmempool/contract";
 
 /** Largest response: a fragmentation map of many arenas can be big; 64 MiB is grpc's usual cap. */
 export const DEFAULT_MAX_RESPONSE_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -154,8 +154,7 @@ export class GmempoolServer {
     this.grpc.addService(service(definition, "gmempool.v1.Pool"), handlers.pool);
     this.grpc.addService(service(definition, "gmempool.v1.Admin"), handlers.admin);
     this.#health.addToServer(this.grpc);
-    const healthDefinition = protoLoader.loadSync(healthProtoPath, protoLoaderOptions());
-    new ReflectionService({ ...definition, ...healthDefinition }).addToServer(this.grpc);
+    addReflection(this.grpc);
     this.#injector = this.grpc.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     this.#metricsEndpoint = new MetricsEndpoint(this.metrics.registry, { socketPath: options.metricsSocketPath, tcp: options.metricsAddress });
   }
