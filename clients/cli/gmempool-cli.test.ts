@@ -174,9 +174,11 @@ describe("commands on a stub pool", () => {
       getCapabilities: () => Promise.resolve(CAPABILITIES),
       getPoolStatus: () => Promise.resolve(SAMPLE_STATUS),
       getPolicy: () => Promise.resolve(POLICY),
+      getQuotaUsage: () => Promise.resolve([{ subject: "uid", id: 1000, unitLimit: 64, leasedUnitCount: 28, arenaLimit: undefined, arenaCount: 2 }]),
     });
     assert.equal(code, EXIT_OK);
     const text = io.stdout.text();
+    assert.match(text, /^ {2}uid 1000 +28 of 64 units \(128 MiB\) +2 arenas \(no limit\)$/m);
     assert.match(text, /^ {2}capacity +128 units \(256 MiB\)$/m);
     assert.match(text, /^ {2}free +100 units \(200 MiB\) 78\.1%$/m);
     assert.match(text, /^ {2}leased +28 units \(56 MiB\) 21\.9%$/m);
@@ -187,18 +189,20 @@ describe("commands on a stub pool", () => {
     assert.match(text, /pid 4242 uid 1000 \(admin\)/);
   });
 
-  test("status --json: capabilities, status and policy; bigints as decimal strings", async () => {
+  test("status --json: capabilities, status, policy and quotas; bigints as decimal strings", async () => {
     const { io } = await cli(["status", "--json"], {
       getCapabilities: () => Promise.resolve(CAPABILITIES),
       getPoolStatus: () => Promise.resolve(SAMPLE_STATUS),
       getPolicy: () => Promise.resolve(POLICY),
+      getQuotaUsage: () => Promise.resolve([]),
     });
-    const json = JSON.parse(io.stdout.text()) as { status: Record<string, unknown>; capabilities: Record<string, unknown>; policy: { poolPolicy: Record<string, unknown> } };
+    const json = JSON.parse(io.stdout.text()) as { status: Record<string, unknown>; capabilities: Record<string, unknown>; policy: { poolPolicy: Record<string, unknown> }; quotas: unknown[] };
     assert.equal(json.status["deferredBytes"], "8192");
     assert.equal(json.status["freeUnitCount"], 100);
     assert.equal(json.status["startTime"], "2025-01-02T00:00:00.000Z");
     assert.equal(json.capabilities["unitBytes"], "2097152");
     assert.equal(json.policy.poolPolicy["deferredCapBytes"], "1073741824");
+    assert.deepEqual(json.quotas, []);
   });
 
   test("arenas without --all asks for the caller's own, and hints at --all when there are none", async () => {

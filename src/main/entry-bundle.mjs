@@ -113,18 +113,33 @@ export async function bundledEntry(entry, name) {
   const bundlePath = join(CACHE, `${name}.mjs`);
   const manifestPath = join(CACHE, `${name}.json`);
   if (!isFresh(manifestPath)) {
-    mkdirSync(CACHE, { recursive: true });
     const suffix = `.${process.pid}.tmp`;
-    let outputs;
     try {
-      outputs = await build(entry, bundlePath, manifestPath, suffix);
+      mkdirSync(CACHE, { recursive: true });
+      const outputs = await build(entry, bundlePath, manifestPath, suffix);
+      if (outputs === undefined) return undefined;
+      // The manifest last: until it is renamed, the bundle is not taken for fresh.
+      for (const path of [...outputs, manifestPath]) renameSync(path + suffix, path);
     } catch (error) {
-      process.stderr.write(`gmempool: could not bundle ${fileURLToPath(entry)} (running it through tsx instead): ${error?.message ?? error}\n`);
+      // E.g. a read-only tree (systemd's ProtectSystem=strict) whose bundle was not built at
+      // install time (deploy/install.sh builds it): the source through tsx still runs.
+      process.stderr.write(`gmempool: could not bundle ${fileURLToPath(entry)} into ${CACHE} (running it through tsx instead): ${error?.message ?? error}\n`);
       return undefined;
     }
-    if (outputs === undefined) return undefined;
-    // The manifest last: until it is renamed, the bundle is not taken for fresh.
-    for (const path of [...outputs, manifestPath]) renameSync(path + suffix, path);
   }
   return pathToFileURL(bundlePath);
+}
+
+/** The daemon's and the CLI's entries, as gmempool-bin.mjs names them. */
+export const ENTRIES = {
+  serve: new URL("./gmempool.ts", import.meta.url),
+  cli: new URL("../../clients/cli/main.ts", import.meta.url),
+};
+
+// `node src/main/entry-bundle.mjs`: build both bundles now (an install step, so that the
+// installed tree need not be writable at run time).
+if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) {
+  for (const [name, entry] of Object.entries(ENTRIES)) {
+    if ((await bundledEntry(entry, name)) === undefined) process.exitCode = 1;
+  }
 }

@@ -11,17 +11,18 @@
 // 3. the compiled files of `npm run build` (a production install without devDependencies).
 /* global URL, console, process */
 import { existsSync } from "node:fs";
+import { ENTRIES, bundledEntry } from "./entry-bundle.mjs";
 
 const daemon = process.argv[2] === "serve";
-const source = new URL(daemon ? "./gmempool.ts" : "../../clients/cli/main.ts", import.meta.url);
+const name = daemon ? "serve" : "cli";
+const source = ENTRIES[name];
 const built = new URL(daemon ? "../../dist/src/main/gmempool.js" : "../../dist/clients/cli/main.js", import.meta.url);
 const fromSource = process.env.GMEMPOOL_ENTRY === "source";
 
 async function run() {
   if (existsSync(source)) {
     if (!fromSource) {
-      const { bundledEntry } = await import("./entry-bundle.mjs");
-      const bundle = await bundledEntry(source, daemon ? "serve" : "cli");
+      const bundle = await bundledEntry(source, name);
       if (bundle !== undefined) return import(bundle.href);
     }
     let tsx;
