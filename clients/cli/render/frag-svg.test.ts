@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { assertWellFormedXml } from "../testing/assert-well-formed-xml.ts";
 import { arenaFor, busyPool, EVERY_STATE_ARENA, leaseFor, run, sampleMap, WIDE_ARENA } from "../testing/sample-maps.ts";
-import { fragLabels } from "./frag-labels.ts";
+import type { ArenaUnitMap } from "../../node/src/resources.ts";
+import { fragLabels, leaseExtents } from "./frag-labels.ts";
+
+const leaseExtentsCount = (arena: ArenaUnitMap): number => leaseExtents(arena).length;
 import { renderFragSvg, svgUnitsPerRow } from "./frag-svg.ts";
 
 function runRects(svg: string): { state: string; first: number; count: number }[] {
@@ -85,6 +88,14 @@ describe("renderFragSvg", () => {
     const svg = renderFragSvg(map, labels);
     const marked = map.arenas.flatMap((a) => a.runs).filter((r) => r.state === "split" || r.state === "deferred");
     assert.equal([...svg.matchAll(/<rect class="marker"/g)].length, marked.length);
+  });
+
+  test("an arena's leases wrap onto at most 4 lines, the last counting the rest", () => {
+    const { map, labels } = busyPool();
+    const lines = [...renderFragSvg(sampleMap([map.arenas[0]!]), labels).matchAll(/<text [^>]*class="leases"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
+    assert.equal(lines.length, 4);
+    const listed = lines.join(" ").match(/l-1-\d+ /g)!.length;
+    assert.match(lines[3]!, new RegExp(`, \\+${leaseExtentsCount(map.arenas[0]!) - listed} more$`));
   });
 
   test("headings name the arena, its kind and owner; tooltips and the lease line carry the labels", () => {

@@ -31,8 +31,9 @@ const MAX_UNITS_PER_ROW = 512;
 const MARKED_STATES: ReadonlySet<UnitState> = new Set(["split", "deferred"]);
 const MIN_MARKER_PX = 6;
 const MARKER_HEIGHT_PX = 3;
-/** Leases listed under an arena; the rest are counted. */
-const MAX_LISTED_LEASES = 16;
+/** Lines of leases under an arena, and characters a line (12 px sans-serif in ROW_WIDTH_PX); the rest are counted. */
+const MAX_LEASE_LINES = 4;
+const LEASE_LINE_CHARS = 150;
 
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!);
@@ -102,12 +103,23 @@ function legend(top: number): string[] {
   });
 }
 
-/** `leases: l-1 "boot" 0–15, l-2 4–7, +3 more`, or undefined for an arena without leases. */
-function leaseListLine(arena: ArenaUnitMap, labels: FragLabels): string | undefined {
+/** `leases: l-1 "boot" 0–15, l-2 4–7, …` on up to MAX_LEASE_LINES lines, the last ending `+N more` if need be. */
+function leaseListLines(arena: ArenaUnitMap, labels: FragLabels): string[] {
   const leases = leaseExtents(arena).map((extent) => leaseText(extent, labels));
-  if (leases.length === 0) return undefined;
-  const more = leases.length > MAX_LISTED_LEASES ? `, +${leases.length - MAX_LISTED_LEASES} more` : "";
-  return `leases: ${leases.slice(0, MAX_LISTED_LEASES).join(", ")}${more}`;
+  const lines: string[] = [];
+  let line = "leases:";
+  for (let i = 0; i < leases.length; i++) {
+    const first = line === "leases:";
+    const longer = `${line}${first ? " " : ", "}${leases[i]}`;
+    if (first || longer.length <= LEASE_LINE_CHARS) {
+      line = longer;
+      continue;
+    }
+    if (lines.length + 1 === MAX_LEASE_LINES) return [...lines, `${line}, +${leases.length - i} more`];
+    lines.push(`${line},`);
+    line = leases[i]!;
+  }
+  return leases.length === 0 ? [] : [...lines, line];
 }
 
 export function renderFragSvg(map: FragmentationMap, labels: FragLabels = NO_LABELS): string {
@@ -133,9 +145,8 @@ export function renderFragSvg(map: FragmentationMap, labels: FragLabels = NO_LAB
     const { parts, height } = arenaRects(arena, unitsPerRow, y, labels);
     body.push(...parts);
     y += height + LINE_PX;
-    const leases = leaseListLine(arena, labels);
-    if (leases !== undefined) {
-      body.push(text(MARGIN_LEFT_PX + INDENT_PX, y - 6, leases, ' class="leases" fill="#333"'));
+    for (const line of leaseListLines(arena, labels)) {
+      body.push(text(MARGIN_LEFT_PX + INDENT_PX, y - 6, line, ' class="leases" fill="#333"'));
       y += LINE_PX;
     }
   }
