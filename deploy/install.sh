@@ -23,6 +23,11 @@ if [ ! -d "$src/node_modules/tsx" ]; then
   exit 1
 fi
 
+if [ "$(realpath -m "$lib")" = "$src" ]; then
+  echo "install.sh: $src is the install target itself; run it from a checkout elsewhere" >&2
+  exit 1
+fi
+
 # The tree, replaced whole so that no file of an older version stays behind.
 rm -rf "$lib"
 mkdir -p "$lib"
