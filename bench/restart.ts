@@ -117,7 +117,7 @@ async function run(args: readonly string[]): Promise<BenchResult> {
     DaemonProcess.start({
       config: config(perArena * ARENAS),
       dir,
-      bin: variant === "bundle" || variant === "source" ? THIS_BIN : variant,
+      executable: variant === "bundle" || variant === "source" ? THIS_BIN : variant,
       env: { GMEMPOOL_RUNTIME_DIR: "", GMEMPOOL_ENTRY: variant === "source" ? "source" : "" },
       logLevel: "info",
       startTimeoutMs: 120_000,

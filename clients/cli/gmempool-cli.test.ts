@@ -10,7 +10,7 @@ import type { ConnectRequest } from "./connect.ts";
 import { EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE } from "./exit-codes.ts";
 import { runCli } from "./gmempool-cli.ts";
 import { memoryIo, type MemoryIo } from "./testing/memory-io.ts";
-import { EVERY_STATE_LINE, sampleMap, SAMPLE_STATUS } from "./testing/sample-maps.ts";
+import { busyPool, EVERY_STATE_LINE, sampleMap, SAMPLE_STATUS } from "./testing/sample-maps.ts";
 import { stubPool, type StubPool } from "./testing/stub-pool.ts";
 
 const CAPABILITIES: Capabilities = {
@@ -251,7 +251,20 @@ describe("commands on a stub pool", () => {
 });
 
 describe("frag output modes", () => {
-  const methods = { getFragmentationMap: () => Promise.resolve(sampleMap()) };
+  const methods = { getFragmentationMap: () => Promise.resolve(sampleMap()), listArenas: () => Promise.resolve([]), listLeases: () => Promise.resolve([]) };
+
+  test("asks ListArenas / ListLeases for the names and labels, with the same scope", async () => {
+    const { map, labels } = busyPool();
+    const { io, stub } = await cli(["frag", "--all"], { getFragmentationMap: () => Promise.resolve(map), listArenas: () => Promise.resolve([...labels.arenas.values()]), listLeases: () => Promise.resolve([...labels.leases.values()]) });
+    assert.deepEqual(
+      stub.calls.map((c) => [c.method, c.args[0]]),
+      [["getFragmentationMap", { allOwners: true }], ["listArenas", { allOwners: true }], ["listLeases", { allOwners: true }]],
+    );
+    assert.match(io.stdout.text(), /^a-0002 "vm-db-2" guest_memfd, pid 4001 uid 1001: /m);
+    assert.match(io.stdout.text(), /^ {2}leases: l-2-0 "boot" 0–39, /m);
+    const one = await cli(["frag", "--arena", "a-0002"], { getFragmentationMap: () => Promise.resolve(map), getArena: () => Promise.resolve(labels.arenas.get("a-0002")!), listLeases: () => Promise.resolve([]) });
+    assert.deepEqual(one.stub.calls.slice(1).map((c) => [c.method, c.args[0]]), [["getArena", "a-0002"], ["listLeases", { arenaId: "a-0002" }]]);
+  });
 
   test("piped (not a terminal): plain characters, no escape sequence", async () => {
     const { io } = await cli(["frag", "--all"], methods);
