@@ -12,6 +12,7 @@ const BENCHES: Record<string, string> = {
   "allocate-breakdown": "./allocate-breakdown.ts",
   "kernel-throughput": "./kernel-throughput.ts",
   restart: "./restart.ts",
+  flood: "./flood.ts",
 };
 
 async function main(argv: readonly string[]): Promise<number> {
