@@ -69,9 +69,9 @@ function loopMaxMs(metricsSocket: string): Promise<number> {
 /** Another tenant's GetPoolStatus every 5 ms while `work` runs: its latencies (ms). */
 async function probed(probe: TestClient, work: () => Promise<void>): Promise<number[]> {
   const latencies: number[] = [];
-  let running = true;
+  const state = { running: true };
   const loop = (async () => {
-    while (running) {
+    while (state.running) {
       const start = performance.now();
       await probe.call("GetPoolStatus", {});
       latencies.push(performance.now() - start);
@@ -81,7 +81,7 @@ async function probed(probe: TestClient, work: () => Promise<void>): Promise<num
   try {
     await work();
   } finally {
-    running = false;
+    state.running = false;
     await loop;
   }
   return latencies;
@@ -204,7 +204,7 @@ async function run(_args: readonly string[]): Promise<BenchResult> {
         for (let i = 0; i < 64; i++) {
           const stream = tenant.pool.Watch({ arenaId: "", kinds: [], allOwners: false });
           stream.pause();
-          held.streams.push(stream as unknown as grpc.ClientReadableStream<unknown>);
+          held.streams.push(stream);
           ends.push(
             new Promise<void>((resolve) => {
               stream.on("error", (e: grpc.ServiceError) => {
