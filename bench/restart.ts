@@ -27,7 +27,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,6 +47,8 @@ interface Arguments {
   readonly leases: number;
   readonly rounds: number;
   readonly variants: readonly string[];
+  /** `--cpu-prof DIR`: each restarted daemon writes a V8 CPU profile there (it is then stopped with SIGTERM, which writes it, instead of being killed). */
+  readonly cpuProfDir: string | undefined;
 }
 
 function parse(args: readonly string[]): Arguments {
@@ -55,7 +57,16 @@ function parse(args: readonly string[]): Arguments {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const variants = args.flatMap((a, i) => (a === "--variant" && args[i + 1] !== undefined ? [args[i + 1]!] : []));
-  return { leases: Number(value("--leases") ?? 10_000), rounds: Number(value("--rounds") ?? 20), variants: variants.length > 0 ? variants : ["bundle", "source"] };
+  return { leases: Number(value("--leases") ?? 10_000), rounds: Number(value("--rounds") ?? 20), variants: variants.length > 0 ? variants : ["bundle", "source"], cpuProfDir: value("--cpu-prof") };
+}
+
+const binOf = (variant: string): string => (variant === "bundle" || variant === "source" ? THIS_BIN : variant);
+
+/** An executable that runs `bin` under `node --cpu-prof` (NODE_OPTIONS may not carry it). */
+function profilingWrapper(dir: string, profileDir: string, bin: string): string {
+  const path = join(dir, "gmempool-profiled");
+  writeFileSync(path, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --cpu-prof --cpu-prof-dir=${JSON.stringify(profileDir)} ${JSON.stringify(bin)} "$@"\n`, { mode: 0o755 });
+  return path;
 }
 
 function config(units: number): string {
@@ -109,15 +120,15 @@ interface Round {
 }
 
 async function run(args: readonly string[]): Promise<BenchResult> {
-  const { leases, rounds, variants } = parse(args);
+  const { leases, rounds, variants, cpuProfDir } = parse(args);
   const perArena = Math.ceil(leases / ARENAS);
   const dir = mkdtempSync(join(tmpdir(), "gmempool-bench-restart-"));
   const kernel = new LinuxKernel();
-  const spawnVariant = (variant: string): Promise<DaemonProcess> =>
+  const spawnVariant = (variant: string, profile = false): Promise<DaemonProcess> =>
     DaemonProcess.start({
       config: config(perArena * ARENAS),
       dir,
-      executable: variant === "bundle" || variant === "source" ? THIS_BIN : variant,
+      executable: profile && cpuProfDir !== undefined ? profilingWrapper(dir, cpuProfDir, binOf(variant)) : binOf(variant),
       env: { GMEMPOOL_RUNTIME_DIR: "", GMEMPOOL_ENTRY: variant === "source" ? "source" : "" },
       logLevel: "info",
       startTimeoutMs: 120_000,
@@ -153,7 +164,7 @@ async function run(args: readonly string[]): Promise<BenchResult> {
       const variant = variants[r % variants.length]!;
       await daemon.kill();
       const start = process.hrtime.bigint();
-      const starting = spawnVariant(variant);
+      const starting = spawnVariant(variant, true);
       const servingMs = await untilServing(daemon.paths.apiSocket, start);
       daemon = await starting;
       client = new TestClient({ apiSocket: daemon.paths.apiSocket });
@@ -166,6 +177,11 @@ async function run(args: readonly string[]): Promise<BenchResult> {
       client.close();
       channel.close();
       results.push({ variant, servingMs, activeMs, marks: marksOf(daemon.log) });
+      if (cpuProfDir !== undefined) {
+        // SIGTERM writes the profile; the next round's daemon is spawned (unprofiled) to be killed.
+        await daemon.stop();
+        daemon = await spawnVariant(variant);
+      }
       process.stderr.write(`  round ${r + 1} ${variant}: serving ${servingMs.toFixed(0)} ms, active ${activeMs.toFixed(0)} ms\n`);
     }
   } finally {

@@ -83,6 +83,8 @@ export class GmempoolProcess {
     server.updateHealth();
     const notifyFailure = sdNotify("READY=1\nSTATUS=serving");
     if (notifyFailure !== undefined) options.logger.warn({ why: notifyFailure }, "sd_notify READY=1 failed");
+    // Off the serving path: reflection's descriptors are built once the daemon serves.
+    setImmediate(() => server.enableReflection());
     const m = options.daemon.metrics();
     options.logger.info({ uptimeMs: processUptimeMs(), capacityUnits: m.capacityUnits, freeUnits: m.freeUnits, leasedUnits: m.leasedUnits, arenas: m.arenaCount }, "serving");
     return process;
