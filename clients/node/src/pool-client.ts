@@ -404,6 +404,26 @@ export class PoolClient implements Pool {
     });
   }
 
+  async handOverArena(arenaId: string, ownerPidfd: number, options?: CallOptions): Promise<Arena> {
+    const context = this.#context("HandOverArena", options);
+    checkFd(ownerPidfd);
+    const requestId = this.#requestId(options);
+    return this.#recovering(context, async () => {
+      const channel = await this.#fdChannel();
+      this.#checkAborted(context);
+      const sent = await channel.sendFd(ownerPidfd, "pidfd", context.deadline);
+      try {
+        const response = await this.#grpc.callPool(context, "HandOverArena", { requestId, arenaId, ownerPidfdToken: sent.token });
+        // Not ours any more: the new owner, not this client, reattaches it after a restart.
+        this.#arenaFds.forget(arenaId);
+        return decodeArena(response.arena);
+      } catch (error) {
+        this.#cancelToken(channel, sent.token);
+        throw error;
+      }
+    });
+  }
+
   async reattachArena(arenaId: string, fds: ReattachFds, options?: CallOptions): Promise<Arena> {
     const context = this.#context("ReattachArena", options);
     if (fds.gmemFd !== undefined) checkFd(fds.gmemFd);
