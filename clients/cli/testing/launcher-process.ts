@@ -1,11 +1,16 @@
 /**
  * `gmempool run` as its own process, for the launcher's tests: the real executable, its VMM's
- * output collected (the VMM inherits the launcher's stdout and stderr), lines awaited by
- * pattern. `stop()` kills the launcher and the VMM it reported (which outlives a killed
- * launcher by design), so a test leaves no process behind.
+ * output collected (the VMM inherits the launcher's stdin, stdout and stderr: `write` reaches
+ * the VMM, also after the launcher is gone), lines awaited by pattern. stdin is a FIFO, not
+ * Node's stdio pipe: Node destroys a child's stdin stream when the child exits, and the VMM
+ * must still be reachable after its launcher is killed. `stop()` kills the launcher and the VMM
+ * it reported (which outlives a killed launcher by design), so a test leaves no process behind.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { GMEMPOOL_BIN, REPO_ROOT } from "../../node/src/testing/spawned-daemon.ts";
 
 const CLOSE_GRACE_MS = 200;
@@ -15,9 +20,14 @@ export class LauncherProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #output = "";
   readonly #waiters = new Set<() => void>();
+  readonly #fifoDir: string;
+  /** Our fd of the stdin FIFO, opened read-write (so neither open blocks); written by `write`. */
+  readonly #stdin: number;
 
-  private constructor(child: ChildProcess) {
+  private constructor(child: ChildProcess, fifoDir: string, stdin: number) {
     this.child = child;
+    this.#fifoDir = fifoDir;
+    this.#stdin = stdin;
     const collect = (chunk: Buffer): void => {
       this.#output += chunk.toString("utf8");
       for (const waiter of [...this.#waiters]) waiter();
@@ -36,8 +46,17 @@ export class LauncherProcess {
   }
 
   static start(runtimeDir: string, args: readonly string[]): LauncherProcess {
-    const child = spawn(process.execPath, [GMEMPOOL_BIN, "run", "--runtime-dir", runtimeDir, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    return new LauncherProcess(child);
+    const fifoDir = mkdtempSync(join(tmpdir(), "gmempool-launcher-"));
+    const fifo = join(fifoDir, "stdin");
+    execFileSync("mkfifo", [fifo]);
+    const stdin = openSync(fifo, "r+");
+    const child = spawn(process.execPath, [GMEMPOOL_BIN, "run", "--runtime-dir", runtimeDir, ...args], { cwd: REPO_ROOT, stdio: [stdin, "pipe", "pipe"] });
+    return new LauncherProcess(child, fifoDir, stdin);
+  }
+
+  /** Writes to the launcher's stdin, which the VMM inherited (QEMU -nographic: the serial console). */
+  write(text: string): void {
+    writeSync(this.#stdin, text);
   }
 
   /** stdout and stderr of the launcher and its VMM so far. */
@@ -84,5 +103,7 @@ export class LauncherProcess {
     }
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     await this.exited;
+    closeSync(this.#stdin);
+    rmSync(this.#fifoDir, { recursive: true, force: true });
   }
 }
