@@ -24,12 +24,17 @@ function handOver(d: FakeDaemon, launcher: FakeVmm, arenaId: string, pid: number
   return launcher.withSentFd(pidfd, (fd) => d.manager.handOverArena(launcher.caller(), { requestId, arenaId, ownerPidfd: fd })).finally(() => launcher.kernel.close(pidfd));
 }
 
+/** A daemon, a launcher with its arena and lease, and the VMM it is to hand them to. */
+async function launched(): Promise<{ d: FakeDaemon; launcher: FakeVmm; vmm: FakeVmm; arena: ArenaInfo }> {
+  const d = await daemon();
+  const launcher = d.vmm();
+  const vmm = d.vmm();
+  return { d, launcher, vmm, arena: await launcherArena(d, launcher) };
+}
+
 describe("HandOverArena: ownership follows the VMM", () => {
   test("the named process owns the arena and its leases; the launcher's exit frees nothing, the VMM's exit frees every unit", async () => {
-    const d = await daemon();
-    const launcher = d.vmm();
-    const vmm = d.vmm();
-    const arena = await launcherArena(d, launcher);
+    const { d, launcher, vmm, arena } = await launched();
     const { arena: handed } = await handOver(d, launcher, arena.arenaId, vmm.pid);
     assert.equal(handed.owner.pid, vmm.pid);
     assert.equal(handed.owner.uid, 1000);
@@ -53,10 +58,7 @@ describe("HandOverArena: ownership follows the VMM", () => {
   });
 
   test("the daemon keeps one fd for the new owner (its dup of the pidfd); the token's copy is closed after the call", async () => {
-    const d = await daemon();
-    const launcher = d.vmm();
-    const vmm = d.vmm();
-    const arena = await launcherArena(d, launcher);
+    const { d, launcher, vmm, arena } = await launched();
     const before = d.kernel.openFds().length;
     await handOver(d, launcher, arena.arenaId, vmm.pid);
     // One fd more: the watch's dup of the VMM's pidfd; the token's copy was closed after the call.
@@ -101,10 +103,7 @@ describe("HandOverArena: ownership follows the VMM", () => {
   });
 
   test("the admin may hand over any arena, within its owner's uid", async () => {
-    const d = await daemon();
-    const launcher = d.vmm();
-    const vmm = d.vmm();
-    const arena = await launcherArena(d, launcher);
+    const { d, vmm, arena } = await launched();
     const admin = d.vmm({ uid: 0, gid: 0 });
     const pidfd = admin.kernel.openPidfd(vmm.pid);
     const { arena: handed } = await admin.withSentFd(pidfd, (fd) => d.manager.handOverArena(admin.caller(), { requestId: "", arenaId: arena.arenaId, ownerPidfd: fd }));
@@ -114,10 +113,7 @@ describe("HandOverArena: ownership follows the VMM", () => {
   });
 
   test("a retry with the same request id replays the handover", async () => {
-    const d = await daemon();
-    const launcher = d.vmm();
-    const vmm = d.vmm();
-    const arena = await launcherArena(d, launcher);
+    const { d, launcher, vmm, arena } = await launched();
     const first = await handOver(d, launcher, arena.arenaId, vmm.pid, "hand-1");
     const again = await handOver(d, launcher, arena.arenaId, vmm.pid, "hand-1");
     assert.equal((again as { replayed?: boolean }).replayed, true);
