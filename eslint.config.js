@@ -27,7 +27,7 @@ const LAYERS = [
 ];
 
 /** Test support of the workspace packages (the real-kernel test gate): tests only. */
-const PACKAGE_TEST_SUPPORT = ["@gmempool/sys/testing"];
+const PACKAGE_TEST_SUPPORT = ["@gmempool/sys/testing", "@gmempool/sys/testing/*"];
 
 export default tseslint.config(
   { ignores: ["dist/**", "coverage/**", "node_modules/**", "packages/contract/src/generated/**", "**/dist/**"] },

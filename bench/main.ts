@@ -11,6 +11,8 @@ const BENCHES: Record<string, string> = {
   rpc: "./rpc.ts",
   "allocate-breakdown": "./allocate-breakdown.ts",
   "kernel-throughput": "./kernel-throughput.ts",
+  restart: "./restart.ts",
+  flood: "./flood.ts",
 };
 
 async function main(argv: readonly string[]): Promise<number> {

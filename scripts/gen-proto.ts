@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// Generates the TypeScript types of the gRPC API (packages/contract/proto/gmempool/v1/*.proto)
-// into packages/contract/src/generated/, the one copy that the daemon and the client library
-// both import (as @gmempool/contract/generated/*), with @grpc/proto-loader's
-// proto-loader-gen-types, using the loader options of packages/contract/src/proto-options.ts, so
-// the types match what the runtime loader decodes.
+// Generates, into packages/contract/src/generated/:
+// - the TypeScript types of the gRPC API (packages/contract/proto/gmempool/v1/*.proto), the one
+//   copy that the daemon and the client library both import (as @gmempool/contract/generated/*),
+//   with @grpc/proto-loader's proto-loader-gen-types, using the loader options of
+//   packages/contract/src/proto-options.ts, so the types match what the runtime loader decodes;
+// - descriptors.binpb, the FileDescriptorSet the daemon's reflection serves (DESCRIPTOR_SET_FILE,
+//   packages/contract/src/descriptor-set.ts): `buf build` of those protos plus grpc-health-check's
+//   health.proto under its real name grpc/health/v1/health.proto, with their imports (the
+//   well-known types) and source info (comments) — buf's defaults, neither excluded.
 //
 //   npm run gen:proto                       regenerate packages/contract/src/generated/
 //   node --import tsx scripts/gen-proto.ts --out DIR   generate elsewhere (the drift check)
@@ -11,15 +15,18 @@
 // The output directory is emptied first, so types removed from the protos disappear. Output is
 // deterministic: proto-loader-gen-types sorts types and methods, paths in the files are
 // relative to the contract package (the generator runs there), and each file gets the same
-// header. It depends only on the .proto files, the options and the installed
-// @grpc/proto-loader version (a version bump shows up as drift, on purpose).
+// header; buf emits the files in dependency order, the same bytes on every run. It depends
+// only on the .proto files, the options and the installed @grpc/proto-loader, @bufbuild/buf and
+// grpc-health-check versions (a version bump shows up as drift, on purpose).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { PROTO_FILES, PROTO_LOADER_OPTIONS } from "@gmempool/contract";
+import { DESCRIPTOR_SET_FILE, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS } from "@gmempool/contract";
+import { protoPath as healthProtoPath } from "grpc-health-check";
 
 const CONTRACT_DIR = fileURLToPath(new URL("../packages/contract", import.meta.url));
 const DEFAULT_OUT_DIR = join(CONTRACT_DIR, "src/generated");
@@ -78,6 +85,29 @@ function main(): void {
   generate(parseOutDir(process.argv.slice(2)));
 }
 
+/**
+ * Builds DESCRIPTOR_SET_FILE with buf from a staging copy of the proto root: our gmempool/ tree
+ * and grpc-health-check's health.proto, which that package ships as health/v1/health.proto but
+ * declares (and grpc everywhere names) as grpc/health/v1/health.proto — the name a reflection
+ * client asks for. A FileDescriptorSet, not a buf image: no buf-only extension fields.
+ */
+function buildDescriptorSet(outDir: string): void {
+  const buf = createRequire(import.meta.url).resolve("@bufbuild/buf/bin/buf");
+  const stage = mkdtempSync(join(tmpdir(), "gmempool-descriptors-"));
+  try {
+    cpSync(join(CONTRACT_DIR, "proto"), stage, { recursive: true });
+    mkdirSync(join(stage, HEALTH_PROTO_FILE, ".."), { recursive: true });
+    cpSync(healthProtoPath, join(stage, HEALTH_PROTO_FILE));
+    const result = spawnSync(buf, ["build", stage, "--as-file-descriptor-set", "-o", join(outDir, DESCRIPTOR_SET_FILE)], { cwd: stage, encoding: "utf8" });
+    if (result.status !== 0) {
+      process.stderr.write(result.stdout + result.stderr);
+      throw new Error(`buf build exited with ${String(result.status ?? result.signal)}`);
+    }
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
 function generate(outDir: string): void {
   const generator = createRequire(import.meta.url).resolve("@grpc/proto-loader/build/bin/proto-loader-gen-types.js");
   rmSync(outDir, { recursive: true, force: true });
@@ -105,7 +135,8 @@ function generate(outDir: string): void {
     writeFileSync(file, HEADER + (text.endsWith("\n") ? text : `${text}\n`));
     count += 1;
   }
-  console.log(`gen-proto: ${count} files in ${relative(process.cwd(), outDir) || "."}`);
+  buildDescriptorSet(outDir);
+  console.log(`gen-proto: ${count} type files and ${DESCRIPTOR_SET_FILE} in ${relative(process.cwd(), outDir) || "."}`);
 }
 
 main();

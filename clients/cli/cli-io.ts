@@ -10,6 +10,8 @@ export interface CliOutput {
   readonly isTTY: boolean;
   /** The terminal's width in characters, when it is one. */
   readonly columns: number | undefined;
+  /** The terminal's height in lines, when it is one. */
+  readonly rows: number | undefined;
 }
 
 export interface CliIo {
@@ -33,6 +35,7 @@ function output(stream: NodeJS.WriteStream): CliOutput {
     },
     isTTY: stream.isTTY,
     columns: stream.isTTY ? stream.columns : undefined,
+    rows: stream.isTTY ? stream.rows : undefined,
   };
 }
 

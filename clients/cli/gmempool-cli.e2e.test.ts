@@ -158,7 +158,9 @@ describe("gmempool CLI against the real daemon", () => {
       const result = await gmempool("frag", "--arena", arenaId, "--svg", svgPath, "--runtime-dir", daemon.dir);
       assert.equal(result.code, EXIT_OK, result.stderr);
       // Unit 0 free, lease on units 1-4 with unit 2 discarded whole, units 5-7 free.
-      assert.match(result.stdout, new RegExp(`^arena ${arenaId}: 8 units \\(16 MiB\\)`, "m"));
+      // The heading names the arena, its kind and owner (this client); the leases line its label.
+      assert.match(result.stdout, new RegExp(`^(arena )?${arenaId} "vm-frag" memfd shmem, pid ${process.pid} uid ${process.getuid!()}: `, "m"));
+      assert.match(result.stdout, new RegExp(`^ {2}leases: ${lease.leaseId} "vm-frag-boot" 1–4$`, "m"));
       assert.match(result.stdout, /^ {2}0 \.#_##\.\.\.$/m);
       assert.match(result.stdout, /^legend: \. free {2}# leased/m);
       assert.ok(!result.stdout.includes("\x1b"), "no colour when stdout is not a terminal");
@@ -171,6 +173,7 @@ describe("gmempool CLI against the real daemon", () => {
       const runs = arenas[0]!.runs;
       assert.equal(svg.match(/<rect class="run"/g)?.length, runs.length);
       assert.match(svg, /<title>gmempool fragmentation map at /);
+      assert.ok(svg.includes(`lease ${lease.leaseId} &quot;vm-frag-boot&quot;</title>`), "run tooltips carry the label");
     } finally {
       await client.deleteArena(arenaId, { releaseLeases: true });
     }

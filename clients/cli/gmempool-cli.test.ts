@@ -10,7 +10,7 @@ import type { ConnectRequest } from "./connect.ts";
 import { EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE } from "./exit-codes.ts";
 import { runCli } from "./gmempool-cli.ts";
 import { memoryIo, type MemoryIo } from "./testing/memory-io.ts";
-import { EVERY_STATE_LINE, sampleMap, SAMPLE_STATUS } from "./testing/sample-maps.ts";
+import { busyPool, EVERY_STATE_LINE, sampleMap, SAMPLE_STATUS } from "./testing/sample-maps.ts";
 import { stubPool, type StubPool } from "./testing/stub-pool.ts";
 
 const CAPABILITIES: Capabilities = {
@@ -174,9 +174,11 @@ describe("commands on a stub pool", () => {
       getCapabilities: () => Promise.resolve(CAPABILITIES),
       getPoolStatus: () => Promise.resolve(SAMPLE_STATUS),
       getPolicy: () => Promise.resolve(POLICY),
+      getQuotaUsage: () => Promise.resolve([{ subject: "uid", id: 1000, unitLimit: 64, leasedUnitCount: 28, arenaLimit: undefined, arenaCount: 2 }]),
     });
     assert.equal(code, EXIT_OK);
     const text = io.stdout.text();
+    assert.match(text, /^ {2}uid 1000 +28 of 64 units \(128 MiB\) +2 arenas \(no limit\)$/m);
     assert.match(text, /^ {2}capacity +128 units \(256 MiB\)$/m);
     assert.match(text, /^ {2}free +100 units \(200 MiB\) 78\.1%$/m);
     assert.match(text, /^ {2}leased +28 units \(56 MiB\) 21\.9%$/m);
@@ -187,18 +189,20 @@ describe("commands on a stub pool", () => {
     assert.match(text, /pid 4242 uid 1000 \(admin\)/);
   });
 
-  test("status --json: capabilities, status and policy; bigints as decimal strings", async () => {
+  test("status --json: capabilities, status, policy and quotas; bigints as decimal strings", async () => {
     const { io } = await cli(["status", "--json"], {
       getCapabilities: () => Promise.resolve(CAPABILITIES),
       getPoolStatus: () => Promise.resolve(SAMPLE_STATUS),
       getPolicy: () => Promise.resolve(POLICY),
+      getQuotaUsage: () => Promise.resolve([]),
     });
-    const json = JSON.parse(io.stdout.text()) as { status: Record<string, unknown>; capabilities: Record<string, unknown>; policy: { poolPolicy: Record<string, unknown> } };
+    const json = JSON.parse(io.stdout.text()) as { status: Record<string, unknown>; capabilities: Record<string, unknown>; policy: { poolPolicy: Record<string, unknown> }; quotas: unknown[] };
     assert.equal(json.status["deferredBytes"], "8192");
     assert.equal(json.status["freeUnitCount"], 100);
     assert.equal(json.status["startTime"], "2025-01-02T00:00:00.000Z");
     assert.equal(json.capabilities["unitBytes"], "2097152");
     assert.equal(json.policy.poolPolicy["deferredCapBytes"], "1073741824");
+    assert.deepEqual(json.quotas, []);
   });
 
   test("arenas without --all asks for the caller's own, and hints at --all when there are none", async () => {
@@ -247,7 +251,20 @@ describe("commands on a stub pool", () => {
 });
 
 describe("frag output modes", () => {
-  const methods = { getFragmentationMap: () => Promise.resolve(sampleMap()) };
+  const methods = { getFragmentationMap: () => Promise.resolve(sampleMap()), listArenas: () => Promise.resolve([]), listLeases: () => Promise.resolve([]) };
+
+  test("asks ListArenas / ListLeases for the names and labels, with the same scope", async () => {
+    const { map, labels } = busyPool();
+    const { io, stub } = await cli(["frag", "--all"], { getFragmentationMap: () => Promise.resolve(map), listArenas: () => Promise.resolve([...labels.arenas.values()]), listLeases: () => Promise.resolve([...labels.leases.values()]) });
+    assert.deepEqual(
+      stub.calls.map((c) => [c.method, c.args[0]]),
+      [["getFragmentationMap", { allOwners: true }], ["listArenas", { allOwners: true }], ["listLeases", { allOwners: true }]],
+    );
+    assert.match(io.stdout.text(), /^a-0002 "vm-db-2" guest_memfd, pid 4001 uid 1001: /m);
+    assert.match(io.stdout.text(), /^ {2}leases: l-2-0 "boot" 0–39, /m);
+    const one = await cli(["frag", "--arena", "a-0002"], { getFragmentationMap: () => Promise.resolve(map), getArena: () => Promise.resolve(labels.arenas.get("a-0002")!), listLeases: () => Promise.resolve([]) });
+    assert.deepEqual(one.stub.calls.slice(1).map((c) => [c.method, c.args[0]]), [["getArena", "a-0002"], ["listLeases", { arenaId: "a-0002" }]]);
+  });
 
   test("piped (not a terminal): plain characters, no escape sequence", async () => {
     const { io } = await cli(["frag", "--all"], methods);

@@ -113,7 +113,17 @@ function createArena(ctx: DaemonContext, caller: Caller, idem: IdemSlot, spec: N
       // The pool's rules first (e.g. a size the pool's punch granularity does not divide):
       // once the memfd is delivered, the registration must not fail.
       ctx.pool.checkArena(poolSpec);
-      return ctx.files.claim(spec.id, spec.files, undefined);
+      const releaseQuota = ctx.quotas.claimArena(caller, spec.id);
+      try {
+        const releaseFiles = ctx.files.claim(spec.id, spec.files, undefined);
+        return () => {
+          releaseFiles();
+          releaseQuota();
+        };
+      } catch (error) {
+        releaseQuota();
+        throw error;
+      }
     },
     kernel: async () => {
       const owned = ctx.files.dupAll(spec.received);

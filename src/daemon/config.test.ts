@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConfigError, DEFAULT_CONFIG, parseConfig, policyUpdateOf } from "./config.ts";
+import { ConfigError, DEFAULT_CONFIG, loadConfig, parseConfig, policyUpdateOf } from "./config.ts";
 
 describe("configuration", () => {
   test("an empty file is the embedded default", () => {
@@ -70,5 +70,31 @@ fsync = false
     for (const [text, pattern] of cases) {
       assert.throws(() => parseConfig(text), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), text);
     }
+  });
+
+  test("metrics.address: an IPv4 or [IPv6] literal and a port, else an error naming the key and the value", () => {
+    assert.equal(DEFAULT_CONFIG.metrics.address, undefined);
+    assert.deepEqual(parseConfig('[metrics]\naddress = "127.0.0.1:9464"').metrics.address, { host: "127.0.0.1", port: 9464 });
+    assert.deepEqual(parseConfig('[metrics]\naddress = "[::1]:9464"').metrics.address, { host: "::1", port: 9464 });
+    assert.deepEqual(parseConfig('[metrics]\naddress = "0.0.0.0:65535"').metrics.address, { host: "0.0.0.0", port: 65535 });
+    const cases: [string, RegExp][] = [
+      ["9464", /^metrics\.address: must be "IP:port" .*got 9464$/],
+      ['"127.0.0.1"', /^metrics\.address: must be "IP:port" .*got "127\.0\.0\.1"$/],
+      ['"::1:9464"', /^metrics\.address: must be "IP:port" .*got "::1:9464"$/],
+      ['"localhost:9464"', /^metrics\.address: "localhost" in "localhost:9464" is not an IPv4 literal \(host names are not resolved\)/],
+      ['"[127.0.0.1]:9464"', /^metrics\.address: "127\.0\.0\.1" in "\[127\.0\.0\.1\]:9464" is not an IPv6 literal/],
+      ['"127.0.0.1:http"', /^metrics\.address: port "http" in "127\.0\.0\.1:http" is not a number in 1\.\.65535$/],
+      ['"127.0.0.1:0"', /^metrics\.address: port "0" in "127\.0\.0\.1:0" is not a number in 1\.\.65535$/],
+      ['"[::1]:65536"', /^metrics\.address: port "65536" in "\[::1\]:65536" is not a number in 1\.\.65535$/],
+      ['"127.0.0.1:"', /^metrics\.address: port "" in "127\.0\.0\.1:" is not a number/],
+    ];
+    for (const [value, pattern] of cases) {
+      assert.throws(() => parseConfig(`[metrics]\naddress = ${value}`), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), value);
+    }
+  });
+
+  test("the example deploy/gmempool.toml parses, with metrics on loopback TCP and no per-arena series", async () => {
+    const config = await loadConfig(new URL("../../deploy/gmempool.toml", import.meta.url).pathname);
+    assert.deepEqual(config.metrics, { perArena: false, address: { host: "127.0.0.1", port: 9464 } });
   });
 });

@@ -8,12 +8,33 @@
  * "2MiB", "4KiB"); durations as integers (seconds) or strings ("10m", "30s", "500ms").
  */
 import { readFile } from "node:fs/promises";
+import { isIPv4, isIPv6 } from "node:net";
 import { parse, TomlError } from "smol-toml";
 import { PAGE_BYTES, UNIT_BYTES } from "../pool/index.ts";
 import type { DeferredOverflowPolicy, DiscardPolicy, PolicyUpdate } from "./pool-service.ts";
 
+/**
+ * One `[[quotas]]` entry: what the processes of one uid (or of one primary gid, as SO_PEERCRED
+ * reports it) may hold together. A caller is bound by every quota that names its uid or its
+ * gid; the admin by none.
+ */
+export interface TenantQuota {
+  readonly subject: "uid" | "gid";
+  readonly id: number;
+  /** Units leased in all of the subject's arenas together (`memory`, a multiple of 2 MiB); undefined: no limit. */
+  readonly units: number | undefined;
+  /** Arenas the subject's processes hold together (`arenas`); undefined: no limit. */
+  readonly arenas: number | undefined;
+}
+
 export type ReserveModeSetting = "auto" | "gmem" | "hugetlb" | "none";
 export type FitSetting = "first-fit" | "best-fit";
+
+/** A TCP address to listen on: an IP literal (IPv6 without its brackets) and a port. */
+export interface TcpListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
 
 export interface DaemonConfig {
   readonly pool: {
@@ -71,6 +92,10 @@ export interface DaemonConfig {
     readonly requestIdEntriesPerIdentity: number;
     /** How long a memfd arena DETACHED by a restart waits to be reattached before its file counts as lost. */
     readonly detachedMemfdGraceMs: number;
+    /** fd-channel tokens one connection may hold unused at once. */
+    readonly fdTokensPerConnection: number;
+    /** fd-channel tokens one uid may hold unused at once, over all its connections (the admin's are not counted). */
+    readonly fdTokensPerUid: number;
     /** Kernel steps of one plan in flight at once. */
     readonly kernelParallelism: number;
     /** KVM_SET_MEMORY_ATTRIBUTES2 EAGAIN retries before giving up (with doubling backoff). */
@@ -79,7 +104,14 @@ export interface DaemonConfig {
   readonly metrics: {
     /** Series per arena, labelled with arena ids and owner identities: only for a trusted reader. */
     readonly perArena: boolean;
+    /**
+     * Also serve GET /metrics over HTTP on this TCP address (for Prometheus, which cannot scrape
+     * a unix socket); undefined: metrics.sock only. Whoever reaches it reads the pool's figures.
+     */
+    readonly address: TcpListenAddress | undefined;
   };
+  /** Per-uid / per-gid quotas (`[[quotas]]`), at most one per subject. */
+  readonly quotas: readonly TenantQuota[];
   readonly journal: {
     /** Compact (snapshot + new log segment) after this many records. */
     readonly compactAfterRecords: number;
@@ -104,10 +136,13 @@ export const DEFAULT_CONFIG: DaemonConfig = {
     requestIdEntries: 100_000,
     requestIdEntriesPerIdentity: 4096,
     detachedMemfdGraceMs: 5 * 60 * 1000,
+    fdTokensPerConnection: 16,
+    fdTokensPerUid: 64,
     kernelParallelism: 8,
     conversionRetries: 8,
   },
-  metrics: { perArena: false },
+  metrics: { perArena: false, address: undefined },
+  quotas: [],
   journal: { compactAfterRecords: 4096, fsync: true },
 };
 
@@ -161,6 +196,7 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
   const limits = top.table("limits");
   const journal = top.table("journal");
   const metrics = top.table("metrics");
+  const quotas = top.tables("quotas");
   top.done();
   const d = DEFAULT_CONFIG;
 
@@ -193,18 +229,39 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
       requestIdEntries: limits.integer("request_id_entries", d.limits.requestIdEntries, 1, 100_000_000),
       requestIdEntriesPerIdentity: limits.integer("request_id_entries_per_identity", d.limits.requestIdEntriesPerIdentity, 1, 100_000_000),
       detachedMemfdGraceMs: limits.duration("detached_memfd_grace", d.limits.detachedMemfdGraceMs, 1000),
+      fdTokensPerConnection: limits.integer("fd_tokens_per_connection", d.limits.fdTokensPerConnection, 1, 100_000),
+      fdTokensPerUid: limits.integer("fd_tokens_per_uid", d.limits.fdTokensPerUid, 1, 1_000_000),
       kernelParallelism: limits.integer("kernel_parallelism", d.limits.kernelParallelism, 1, 256),
       conversionRetries: limits.integer("conversion_retries", d.limits.conversionRetries, 0, 64),
     },
-    metrics: { perArena: metrics.boolean("per_arena", d.metrics.perArena) },
+    metrics: { perArena: metrics.boolean("per_arena", d.metrics.perArena), address: metrics.tcpAddress("address") },
+    quotas: quotas.map(quotaOf),
     journal: {
       compactAfterRecords: journal.integer("compact_after_records", d.journal.compactAfterRecords, 1, 100_000_000),
       fsync: journal.boolean("fsync", d.journal.fsync),
     },
   };
   if (config.policy.deferredCapBytes % PAGE_BYTES !== 0) throw new ConfigError("policy.deferred_cap", `${config.policy.deferredCapBytes} bytes is not a multiple of 4 KiB`);
-  for (const reader of [pool, policy, admin, paths, limits, metrics, journal]) reader.done();
+  for (const reader of [pool, policy, admin, paths, limits, metrics, journal, ...quotas]) reader.done();
+  const subjects = new Set<string>();
+  config.quotas.forEach((q, i) => {
+    const subject = `${q.subject} = ${q.id}`;
+    if (subjects.has(subject)) throw new ConfigError(`quotas[${i}]`, `a second quota for ${subject}; one per uid or gid`);
+    subjects.add(subject);
+  });
+  if (config.limits.fdTokensPerUid < config.limits.fdTokensPerConnection) throw new ConfigError("limits.fd_tokens_per_uid", `${config.limits.fdTokensPerUid} is below limits.fd_tokens_per_connection (${config.limits.fdTokensPerConnection})`);
   return config;
+
+  function quotaOf(entry: Reader, i: number): TenantQuota {
+    const uid = entry.optionalId("uid");
+    const gid = entry.optionalId("gid");
+    if ((uid === undefined) === (gid === undefined)) throw new ConfigError(`quotas[${i}]`, "names exactly one of uid or gid");
+    const memory = entry.size("memory", -1);
+    if (memory !== -1 && memory % UNIT_BYTES !== 0) throw new ConfigError(`quotas[${i}].memory`, `${memory} bytes is not a multiple of 2 MiB`);
+    const arenas = entry.integer("arenas", -1, 0, 1_000_000);
+    if (memory === -1 && arenas === -1) throw new ConfigError(`quotas[${i}]`, "sets neither memory nor arenas");
+    return { subject: uid === undefined ? "gid" : "uid", id: uid ?? gid!, units: memory === -1 ? undefined : memory / UNIT_BYTES, arenas: arenas === -1 ? undefined : arenas };
+  }
 
   function granularity(bytes: number): number {
     const ok = bytes === PAGE_BYTES || (bytes >= UNIT_BYTES && bytes <= 1024 * 1024 * 1024 && bytes % UNIT_BYTES === 0 && isPowerOfTwo(bytes / UNIT_BYTES));
@@ -245,6 +302,18 @@ class Reader {
     if (value === undefined) return new Reader({}, this.#key(name));
     if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) throw new ConfigError(this.#key(name), "must be a table");
     return new Reader(value as Table, this.#key(name));
+  }
+
+  /** An array of tables (`[[name]]`), each read by its own Reader (`name[i]` in errors). */
+  tables(name: string): Reader[] {
+    const value = this.#get(name);
+    if (value === undefined) return [];
+    const key = this.#key(name);
+    if (!Array.isArray(value)) throw new ConfigError(key, `must be an array of tables ([[${key}]])`);
+    return value.map((entry: unknown, i) => {
+      if (typeof entry !== "object" || entry === null || Array.isArray(entry) || entry instanceof Date) throw new ConfigError(`${key}[${i}]`, "must be a table");
+      return new Reader(entry as Table, `${key}[${i}]`);
+    });
   }
 
   integer(name: string, fallback: number, min: number, max: number): number {
@@ -312,6 +381,25 @@ class Reader {
     if (value === undefined) return undefined;
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > 0xfffffffe) throw new ConfigError(this.#key(name), `must be a numeric id (e.g. \`getent group kvm\`'s third field), got ${JSON.stringify(value)}`);
     return value;
+  }
+
+  /**
+   * "IPv4:port" or "[IPv6]:port", or undefined when absent. IP literals only: a host name would
+   * be resolved once at start, to whichever address the resolver gave first.
+   */
+  tcpAddress(name: string): TcpListenAddress | undefined {
+    const value = this.#get(name);
+    if (value === undefined) return undefined;
+    const form = 'must be "IP:port" with an IPv4 or [IPv6] literal, e.g. "127.0.0.1:9464" or "[::1]:9464"';
+    const match = typeof value === "string" ? /^(?:\[([^\]]*)\]|([^:[\]]*)):([^:]*)$/.exec(value) : null;
+    if (match === null) throw new ConfigError(this.#key(name), `${form}, got ${JSON.stringify(value)}`);
+    const v6 = match[1];
+    const host = v6 ?? match[2]!;
+    if (v6 === undefined ? !isIPv4(host) : !isIPv6(host)) throw new ConfigError(this.#key(name), `${JSON.stringify(host)} in ${JSON.stringify(value)} is not an ${v6 === undefined ? "IPv4" : "IPv6"} literal (host names are not resolved); ${form}`);
+    const portText = match[3]!;
+    const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+    if (!(port >= 1 && port <= 65535)) throw new ConfigError(this.#key(name), `port ${JSON.stringify(portText)} in ${JSON.stringify(value)} is not a number in 1..65535`);
+    return { host, port };
   }
 
   path(name: string): string | undefined {

@@ -9,6 +9,7 @@
  * - `transactions`: the one mutation path (transaction-runner.ts);
  * - `events`: Watch; `idempotency`: request ids; `files`: arena files (arena-files.ts).
  */
+import { TenantQuotas, type QuotaArena } from "./tenant-quotas.ts";
 import type { Logger } from "pino";
 import { REAL_CLOCK, type Clock } from "../kvm/clock.ts";
 import type { Fd } from "@gmempool/sys";
@@ -83,6 +84,7 @@ export class DaemonContext {
   readonly files: ArenaFiles;
   readonly journal: JournalWriter;
   readonly transactions: TransactionRunner;
+  readonly quotas: TenantQuotas;
   /** What plan transactions need (plan-transaction.ts). */
   readonly plans: PlanTransactionParts;
   pool: Pool;
@@ -134,7 +136,16 @@ export class DaemonContext {
     this.files = new ArenaFiles({ kernel, timer: this.timer, logger, registry: this.registry, fdStore: this.fdStore });
     this.journal = new JournalWriter({ pool: () => this.pool, registry: this.registry, idempotency: this.idempotency, logger, compactAfterRecords: config.journal.compactAfterRecords });
     this.transactions = new TransactionRunner({ journal: this.journal, events: this.events, logger });
+    this.quotas = new TenantQuotas(config.quotas, () => this.#quotaArenas());
     this.plans = { pool: () => this.pool, executor: this.executor, environment: (plan) => this.#environment(plan), logger };
+  }
+
+  /** Every arena with its owner and leased units, for the quotas. */
+  *#quotaArenas(): Generator<QuotaArena> {
+    for (const { meta } of this.registry.records()) {
+      const arena = this.pool.findArena(meta.id);
+      if (arena !== undefined) yield { holder: meta.owner, leasedUnits: arena.sizeUnits - arena.free.size };
+    }
   }
 
   /** Whether the process an identity (caller-identity.ts) names still runs. */

@@ -13,10 +13,12 @@ import { rebuild, type DurableState, type JournalRecord } from "./durable-state.
 import { toGmempoolError } from "./error-classification.ts";
 import { Journal } from "./journal.ts";
 import type { OwnerReaper } from "./owner-reaper.ts";
+import { processUptimeMs } from "./process-uptime.ts";
 import { arenaFdName } from "./pool-service.ts";
 import { NO_IDEM } from "./transaction-runner.ts";
 
 export async function startDaemon(ctx: DaemonContext, reaper: OwnerReaper): Promise<void> {
+  const openedAt = performance.now();
   const { journal, recovered } = await Journal.open<DurableState, JournalRecord>({ dir: ctx.journalDir, fsync: ctx.config.journal.fsync, logger: ctx.logger });
   ctx.journal.attach(journal);
   try {
@@ -29,7 +31,7 @@ export async function startDaemon(ctx: DaemonContext, reaper: OwnerReaper): Prom
     for (const meta of rebuilt.arenas.values()) ctx.registry.add(meta, undefined);
     for (const meta of rebuilt.leases.values()) ctx.registry.setLeaseMeta(meta);
     ctx.idempotency.load(rebuilt.results);
-    ctx.logger.info({ arenas: ctx.registry.size, leases: rebuilt.leases.size, records: recovered.records.length, leasedUnits: ctx.pool.reserve.leasedUnits, capacityUnits: ctx.pool.capacityUnits }, "journal recovered");
+    ctx.logger.info({ uptimeMs: processUptimeMs(), journalMs: Math.round(performance.now() - openedAt), arenas: ctx.registry.size, leases: rebuilt.leases.size, records: recovered.records.length, leasedUnits: ctx.pool.reserve.leasedUnits, capacityUnits: ctx.pool.capacityUnits }, "journal recovered");
     try {
       await ctx.reserve.start(ctx.pool.reserve.heldRuns());
     } catch (error) {
@@ -52,7 +54,7 @@ export async function startDaemon(ctx: DaemonContext, reaper: OwnerReaper): Prom
   }
   ctx.servingState = "serving";
   scheduleLostFileSweep(ctx);
-  ctx.logger.info({ reserve: ctx.reserve.mode, capacityUnits: ctx.pool.capacityUnits }, "pool serving");
+  ctx.logger.info({ uptimeMs: processUptimeMs(), reserve: ctx.reserve.mode, capacityUnits: ctx.pool.capacityUnits }, "pool serving");
   ctx.events.publish({ kind: "pool-status", status: ctx.status() }, { owner: undefined, arenaId: undefined });
 }
 

@@ -40,6 +40,7 @@ export function allocate(ctx: DaemonContext, caller: Caller, request: AllocateRe
       arenaId: arena.id,
       scope: { owner: arena.owner, arenaId: arena.id },
       plans: () => {
+        ctx.quotas.checkUnits(caller, request.unitCount);
         const plan = ctx.pool.allocate(arena.owner, { arenaId: arena.id, unitCount: request.unitCount, initiallyPrivate, ...(offsetUnits === undefined ? {} : { offsetUnits }) }, leaseId);
         ctx.registry.setLeaseMeta({ id: leaseId, label: request.label, createTime: Date.now() });
         return [plan];

@@ -66,6 +66,7 @@ import type {
   PolicyView,
   PoolDaemon,
   PoolStatus,
+  QuotaUsage,
   PopulateResult,
   ReattachArenaRequest,
   RegisterGuestMemfdArenaRequest,
@@ -143,6 +144,10 @@ export class PoolManager implements PoolDaemon {
 
   getPoolStatus(_caller: Caller): PoolStatus {
     return this.#ctx.status();
+  }
+
+  getQuotaUsage(caller: Caller): QuotaUsage[] {
+    return this.#ctx.quotas.report(caller);
   }
 
   getArena(caller: Caller, arenaId: string): ArenaInfo {

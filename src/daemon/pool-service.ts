@@ -29,7 +29,7 @@
  */
 import type { Fd } from "@gmempool/sys";
 import type { PeerCredentials, Caller, FdType, ServingState } from "./service-vocabulary.ts";
-import type { ArenaInfo, LeaseInfo, Policy, PoolStatus, DaemonCapabilities, FdInspection, FragmentationMap, PolicyView } from "./service-resources.ts";
+import type { ArenaInfo, LeaseInfo, Policy, PoolStatus, QuotaUsage, DaemonCapabilities, FdInspection, FragmentationMap, PolicyView } from "./service-resources.ts";
 import type { RegisterGuestMemfdArenaRequest, CreateMemfdArenaRequest, CreateArenaPairRequest, ReattachArenaRequest, ArenaResult, DeleteArenaRequest, DeleteArenaResult, HandOverArenaRequest, AllocateRequest, AllocateResult, ReleaseRequest, ReleaseResult, ArenaRangeRequest, DiscardResult, PopulateResult, ConvertRequest, ConvertResult, ListRequest, ListLeasesRequest, GetFragmentationMapRequest, PolicyUpdate, SetPolicyRequest, SetPolicyResult, ForceReleaseRequest, ForceReleaseResult } from "./service-requests.ts";
 import type { WatchRequest, WatchStream, DaemonMetrics, KernelCallObserver } from "./service-events.ts";
 
@@ -64,6 +64,8 @@ export interface FdInspector {
 export interface PoolReader {
   getCapabilities(caller: Caller): DaemonCapabilities;
   getPoolStatus(caller: Caller): PoolStatus;
+  /** The quotas binding the caller (all of them for an admin), with their use now. */
+  getQuotaUsage(caller: Caller): QuotaUsage[];
   getArena(caller: Caller, arenaId: string): ArenaInfo;
   listArenas(caller: Caller, request: ListRequest): ArenaInfo[];
   getLease(caller: Caller, leaseId: string): LeaseInfo;

@@ -18,6 +18,7 @@ export type {
   Policy,
   PolicyView,
   PoolStatus,
+  QuotaUsage,
   ReserveMap,
   UnitRun,
 } from "@gmempool/contract";

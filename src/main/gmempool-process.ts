@@ -15,10 +15,12 @@ import type { Logger } from "pino";
 import type { PoolDaemon, PolicyUpdate, Policy } from "../daemon/pool-service.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { GmempoolServer, type GmempoolServerOptions } from "../server/gmempool-server.ts";
+import { formatTcpAddress, isLoopback } from "../server/metrics-endpoint.ts";
 import type { SocketPeerCredentials } from "../server/grpc/unix-grpc-listener.ts";
 import type { DaemonSockets } from "@gmempool/contract";
 import { groupTheSockets, prepareRuntimeDir } from "./runtime-dir-setup.ts";
 import { sdNotify } from "./sd-notify.ts";
+import { processUptimeMs } from "../daemon/process-uptime.ts";
 
 export interface GmempoolProcessOptions {
   readonly daemon: PoolDaemon;
@@ -27,7 +29,7 @@ export interface GmempoolProcessOptions {
   readonly paths: DaemonSockets;
   readonly peerCredentials: SocketPeerCredentials;
   /** Transport tuning (token TTL, message limits, grace period). */
-  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "metricsPerArena" | "connectionLimits" | "socketMode">>;
+  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxPendingFdTokensPerUid" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "metricsPerArena" | "metricsAddress" | "connectionLimits" | "socketMode">>;
   /** Serve metrics on paths.metricsSocket (default true). */
   readonly metrics?: boolean;
   /** The VMMs' gid (config paths.socket_group): owns the runtime directory and the sockets. */
@@ -67,7 +69,12 @@ export class GmempoolProcess {
     try {
       await server.start();
       groupTheSockets(options.paths, options.socketGroup);
-      options.logger.info({ api: options.paths.apiSocket, fd: options.paths.fdSocket, metrics: options.metrics === false ? null : options.paths.metricsSocket }, "listening");
+      const metricsAddress = server.metricsAddress;
+      options.logger.info({ uptimeMs: processUptimeMs(), api: options.paths.apiSocket, fd: options.paths.fdSocket, metrics: options.metrics === false ? null : options.paths.metricsSocket, metricsAddress: metricsAddress === undefined ? null : formatTcpAddress(metricsAddress) }, "listening");
+      if (metricsAddress !== undefined && !isLoopback(metricsAddress)) {
+        const what = options.server?.metricsPerArena === true ? "the pool's figures and every owner's arena ids (metrics.per_arena)" : "the pool's figures";
+        options.logger.warn({ metricsAddress: formatTcpAddress(metricsAddress) }, `metrics.address is not a loopback address: whoever reaches it over the network reads ${what}`);
+      }
       await options.daemon.start();
     } catch (error) {
       await process.stop("start-up failed");
@@ -77,7 +84,7 @@ export class GmempoolProcess {
     const notifyFailure = sdNotify("READY=1\nSTATUS=serving");
     if (notifyFailure !== undefined) options.logger.warn({ why: notifyFailure }, "sd_notify READY=1 failed");
     const m = options.daemon.metrics();
-    options.logger.info({ capacityUnits: m.capacityUnits, freeUnits: m.freeUnits, leasedUnits: m.leasedUnits, arenas: m.arenaCount }, "serving");
+    options.logger.info({ uptimeMs: processUptimeMs(), capacityUnits: m.capacityUnits, freeUnits: m.freeUnits, leasedUnits: m.leasedUnits, arenas: m.arenaCount }, "serving");
     return process;
   }
 

@@ -19,6 +19,7 @@ import { Command, Option } from "commander";
 import { pino, type Logger } from "pino";
 import { ConfigError, DEFAULT_CONFIG, loadConfig, policyUpdateOf, type DaemonConfig } from "../daemon/config.ts";
 import { PoolManager } from "../daemon/pool-manager.ts";
+import { processUptimeMs } from "../daemon/process-uptime.ts";
 import { LinuxKernel } from "../kvm/linux-kernel.ts";
 import { GmempoolProcess } from "./gmempool-process.ts";
 import { RUNTIME_DIR_ENV, daemonSockets, defaultRuntimeDir } from "@gmempool/contract";
@@ -54,7 +55,7 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Gmem
   const fromEnv = process.env[RUNTIME_DIR_ENV];
   const explicit = options.runtimeDir ?? (fromEnv === undefined || fromEnv === "" ? config.paths.runtimeDir : undefined);
   const paths = daemonSockets(defaultRuntimeDir(explicit));
-  logger.info({ runtimeDir: paths.runtimeDir, config: options.config ?? "(embedded default)" }, "starting gmempool");
+  logger.info({ uptimeMs: processUptimeMs(), runtimeDir: paths.runtimeDir, config: options.config ?? "(embedded default)" }, "starting gmempool");
   const kernel = new LinuxKernel({ maxInFlight: config.limits.kernelParallelism });
   // Under systemd (Type=notify, FileDescriptorStoreMax=) arena files live on in the fd store
   // across restarts and come back as LISTEN_FDS; elsewhere VMMs re-register after a restart.
@@ -72,7 +73,14 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Gmem
   // Fds passed without a store to use them (not under systemd) are nobody's: close them.
   if (!systemd) for (const fd of inheritedFds.values()) kernel.close(fd);
   try {
-    return await GmempoolProcess.start({ daemon, kernel, logger, paths, peerCredentials: socketPeerCredentials, socketGroup: config.paths.socketGroup, server: { metricsPerArena: config.metrics.perArena, connectionLimits: { maxConnections: config.limits.connections, maxConnectionsPerUid: config.limits.connectionsPerUid } } });
+    const server = {
+      metricsPerArena: config.metrics.perArena,
+      metricsAddress: config.metrics.address,
+      maxPendingFdTokens: config.limits.fdTokensPerConnection,
+      maxPendingFdTokensPerUid: config.limits.fdTokensPerUid,
+      connectionLimits: { maxConnections: config.limits.connections, maxConnectionsPerUid: config.limits.connectionsPerUid },
+    };
+    return await GmempoolProcess.start({ daemon, kernel, logger, paths, peerCredentials: socketPeerCredentials, socketGroup: config.paths.socketGroup, server });
   } catch (error) {
     kernel.release();
     throw error;

@@ -1,32 +1,35 @@
 /**
  * The transport, assembled: the gRPC server (Pool, Admin, grpc.health.v1, reflection) on a unix
- * socket the daemon owns, the fd channel on a SEQPACKET socket, and the metrics endpoint — all
- * in front of ONE PoolService. The composition root (src/main) builds the service and the
+ * socket the daemon owns, the fd channel on a SEQPACKET socket, and the metrics endpoint
+ * (metrics.sock, and a TCP address when configured) — all in front of ONE PoolService. The composition root (src/main) builds the service and the
  * kernel port and hands them in; nothing here constructs either.
  *
- * Lifetime: `start()` binds the sockets (paths must not exist); `shutdown()` is the SIGTERM
+ * Lifetime: `start()` binds the sockets (paths must not exist) and the metrics TCP address; `shutdown()` is the SIGTERM
  * path after the daemon's drain(): health NOT_SERVING, stop accepting, end Watch streams, let
  * grpc-js finish in-flight calls (tryShutdown) with a forceShutdown timer, close the fd
- * channel (revoking tokens, closing the fds they hold), remove the socket files.
+ * channel (revoking tokens, closing the fds they hold), close the metrics listeners, remove the
+ * socket files.
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from "grpc-health-check";
+import type * as protoLoader from "@grpc/proto-loader";
+import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "pino";
 import { phaseTimer, type PhaseTimer } from "../daemon/phase-timer.ts";
+import type { TcpListenAddress } from "../daemon/config.ts";
 import type { PoolService } from "../daemon/pool-service.ts";
 import type { Clock } from "../kvm/clock.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
 import { FdChannelServer } from "./fd-channel/fd-channel-server.ts";
 import type { FdTokenTable } from "./fd-channel/fd-token-table.ts";
 import type { ConnectionCallers, ConnectionLimits } from "./grpc/connection-callers.ts";
+import { addReflection } from "./grpc/reflection.ts";
 import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } from "./grpc/unix-grpc-listener.ts";
 import type { WatchRegistry } from "./grpc/watch-handler.ts";
-import { MetricsEndpoint, ServerMetrics } from "./metrics.ts";
+import { MetricsEndpoint } from "./metrics-endpoint.ts";
+import { ServerMetrics } from "./metrics.ts";
 import { ServiceHandlers } from "./service-handlers.ts";
 import { tolerantDeserializers } from "./request-decoding.ts";
-import { gmempoolPackageDefinition, protoLoaderOptions } from "@gmempool/contract";
+import { gmempoolPackageDefinition } from "@gmempool/contract";
 
 /** Largest response: a fragmentation map of many arenas can be big; 64 MiB is grpc's usual cap. */
 export const DEFAULT_MAX_RESPONSE_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -41,8 +44,10 @@ export interface GmempoolServerOptions {
   readonly logger: Logger;
   readonly apiSocketPath: string;
   readonly fdSocketPath: string;
-  /** Where to serve GET /metrics (HTTP on a unix socket); absent: no endpoint. */
+  /** Where to serve GET /metrics (HTTP on a unix socket); absent: not there. */
   readonly metricsSocketPath?: string;
+  /** A TCP address to serve GET /metrics on too (config metrics.address; port 0: any free port); absent: none. */
+  readonly metricsAddress?: TcpListenAddress | undefined;
   /** SO_PEERCRED of an accepted api socket. */
   readonly peerCredentials: SocketPeerCredentials;
   readonly socketMode?: number;
@@ -51,7 +56,10 @@ export interface GmempoolServerOptions {
   readonly fdTokenTtlMs?: number;
   /** Times the fd tokens' TTL (default: the real clock; tests pass a ManualClock). */
   readonly clock?: Clock;
+  /** fd-channel tokens one connection may hold unused (config limits.fd_tokens_per_connection). */
   readonly maxPendingFdTokens?: number;
+  /** ... and one uid over all its connections (config limits.fd_tokens_per_uid; default 4 × the former). */
+  readonly maxPendingFdTokensPerUid?: number;
   readonly shutdownGraceMs?: number;
   /** Node process metrics (event loop lag, heap) in the registry; default true. */
   readonly processMetrics?: boolean;
@@ -100,7 +108,7 @@ export class GmempoolServer {
   readonly #health = new HealthImplementation({ "": "NOT_SERVING", "gmempool.v1.Pool": "NOT_SERVING", "gmempool.v1.Admin": "NOT_SERVING" });
   readonly #injector: grpc.ConnectionInjector;
   readonly #listeners: UnixGrpcListener[] = [];
-  readonly #metricsEndpoint: MetricsEndpoint | undefined;
+  readonly #metricsEndpoint: MetricsEndpoint;
   readonly #logger: Logger;
   #shutdown: Promise<void> | null = null;
   #stopping = false;
@@ -128,6 +136,7 @@ export class GmempoolServer {
       fdSocketPath: options.fdSocketPath,
       fdTokenTtlMs: options.fdTokenTtlMs,
       maxPendingFdTokens: options.maxPendingFdTokens,
+      maxPendingFdTokensPerUid: options.maxPendingFdTokensPerUid,
       maxRequestMessageBytes: options.maxRequestMessageBytes,
       clock: options.clock,
       connectionLimits: options.connectionLimits,
@@ -145,18 +154,22 @@ export class GmempoolServer {
     this.grpc.addService(service(definition, "gmempool.v1.Pool"), handlers.pool);
     this.grpc.addService(service(definition, "gmempool.v1.Admin"), handlers.admin);
     this.#health.addToServer(this.grpc);
-    const healthDefinition = protoLoader.loadSync(healthProtoPath, protoLoaderOptions());
-    new ReflectionService({ ...definition, ...healthDefinition }).addToServer(this.grpc);
+    addReflection(this.grpc);
     this.#injector = this.grpc.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    this.#metricsEndpoint = options.metricsSocketPath === undefined ? undefined : new MetricsEndpoint(options.metricsSocketPath, this.metrics.registry);
+    this.#metricsEndpoint = new MetricsEndpoint(this.metrics.registry, { socketPath: options.metricsSocketPath, tcp: options.metricsAddress });
   }
 
-  /** Binds the api, fd and metrics sockets. */
+  /** Binds the api, fd and metrics sockets and the metrics TCP address. */
   async start(): Promise<void> {
     await this.addApiListener(this.#options.apiSocketPath, this.#options.peerCredentials);
     this.fdChannel.listen();
-    await this.#metricsEndpoint?.listen(this.#options.socketMode ?? DEFAULT_SOCKET_MODE);
+    await this.#metricsEndpoint.listen(this.#options.socketMode ?? DEFAULT_SOCKET_MODE);
     this.updateHealth();
+  }
+
+  /** The metrics TCP address as bound (after start), or undefined when none is configured. */
+  get metricsAddress(): TcpListenAddress | undefined {
+    return this.#metricsEndpoint.tcpAddress;
   }
 
   /**
@@ -223,7 +236,7 @@ export class GmempoolServer {
     await Promise.all(closed);
     await this.fdChannel.close();
     this.tokens.revokeAll();
-    await this.#metricsEndpoint?.close();
+    await this.#metricsEndpoint.close();
     this.metrics.close();
   }
 }

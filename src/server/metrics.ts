@@ -2,11 +2,9 @@
  * Prometheus metrics (DESIGN.md §8): pool units by state, split units, deferred bytes,
  * per-arena usage (read from the daemon at scrape time), RPC latency histograms by method and
  * status code (observed by the handlers), kernel call latencies (the daemon's observer hook),
- * and the transport's own connection and token counts. Served over HTTP on a unix socket
- * (metrics.sock in the runtime directory, 0660), never on a network address.
+ * and the transport's own connection and token counts. Served by metrics-endpoint.ts: on
+ * metrics.sock, and on a TCP address only where the operator configures one (metrics.address).
  */
-import { chmodSync, rmSync } from "node:fs";
-import { createServer, type Server as HttpServer } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { DaemonObservability } from "../daemon/pool-service.ts";
 
@@ -45,10 +43,19 @@ export class ServerMetrics {
 
   constructor(service: DaemonObservability, transport: TransportGauges, options: { readonly processMetrics?: boolean; readonly perArena?: boolean } = {}) {
     const registry = this.registry;
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "gmempool_" });
+    if (options.processMetrics !== false) {
+      collectDefaultMetrics({ register: registry, prefix: "gmempool_" });
+      // prom-client names three gauges like counters (gmempool_nodejs_active_{handles,requests,
+      // resources}_total), which `promtool check metrics` lints: "non-counter metrics should not
+      // have "_total" suffix". Each is the sum of its labelled sibling (…_active_handles{type}),
+      // so `sum(gmempool_nodejs_active_handles)` says the same; they go.
+      for (const metric of registry.getMetricsAsArray()) {
+        if (metric.name.endsWith("_total") && !(metric instanceof Counter)) registry.removeSingleMetric(metric.name);
+      }
+    }
 
-    this.#observeRpc = labelledObserver(new Histogram({ name: "gmempool_rpc_duration_seconds", help: "gRPC call latency by method and status code", labelNames: ["method", "code"], buckets: RPC_BUCKETS, registers: [registry] }));
-    const observeKernel = labelledObserver(new Histogram({ name: "gmempool_kernel_call_duration_seconds", help: "Kernel call latency by call (kernel spelling) and result (ok or errno)", labelNames: ["call", "result"], buckets: KERNEL_BUCKETS, registers: [registry] }));
+    this.#observeRpc = labelledObserver(new Histogram({ name: "gmempool_rpc_duration_seconds", help: "gRPC call latency in seconds by method and status code", labelNames: ["method", "code"], buckets: RPC_BUCKETS, registers: [registry] }));
+    const observeKernel = labelledObserver(new Histogram({ name: "gmempool_kernel_call_duration_seconds", help: "Kernel call latency in seconds by call (kernel spelling) and result (ok or errno)", labelNames: ["call", "result"], buckets: KERNEL_BUCKETS, registers: [registry] }));
     this.#unsubscribe = service.observeKernelCalls((sample) => {
       const result = sample.errno ?? "ok";
       observeKernel(`${sample.call} ${result}`, { call: sample.call, result }, sample.seconds);
@@ -60,7 +67,7 @@ export class ServerMetrics {
     const read = (): ReturnType<DaemonObservability["metrics"]> => (snapshot ??= service.metrics());
     new Gauge({
       name: "gmempool_pool_units",
-      help: "Pool units by state (free + claimed + leased = capacity)",
+      help: "Pool units (2 MiB) by state: free + claimed + leased = capacity",
       labelNames: ["state"],
       registers: [registry],
       collect() {
@@ -71,7 +78,7 @@ export class ServerMetrics {
       },
     });
     new Gauge({ name: "gmempool_pool_capacity_units", help: "Pool capacity in 2 MiB units", registers: [registry], collect() { this.set(read().capacityUnits); } });
-    new Gauge({ name: "gmempool_split_units", help: "Leased units whose 512 pages are not all in one state", registers: [registry], collect() { this.set(read().splitUnits); } });
+    new Gauge({ name: "gmempool_split_units", help: "Leased units (2 MiB) whose 512 pages (4 KiB) are not all in one state", registers: [registry], collect() { this.set(read().splitUnits); } });
     new Gauge({ name: "gmempool_deferred_bytes", help: "Bytes discarded under the defer policy and still populated", registers: [registry], collect() { this.set(Number(read().deferredBytes)); } });
     new Gauge({ name: "gmempool_arenas", help: "Arenas, all owners", registers: [registry], collect() { this.set(read().arenaCount); } });
     new Gauge({ name: "gmempool_leases", help: "Leases, all owners", registers: [registry], collect() { this.set(read().leaseCount); } });
@@ -80,7 +87,7 @@ export class ServerMetrics {
     // says the reader is trusted (metrics.per_arena).
     new Gauge({
       name: "gmempool_arena_units",
-      help: "Units of all arenas: size, leased, populated",
+      help: "Units (2 MiB) of all arenas together, by kind: size, leased, populated",
       labelNames: ["kind"],
       registers: [registry],
       collect() {
@@ -100,7 +107,7 @@ export class ServerMetrics {
     if (options.perArena === true) {
       new Gauge({
         name: "gmempool_arena_units_by_arena",
-        help: "Per-arena units: size, leased, populated (metrics.per_arena: shows arena ids and owner identities)",
+        help: "Units (2 MiB) per arena, by kind: size, leased, populated (metrics.per_arena: shows arena ids and owner identities)",
         labelNames: ["arena_id", "owner", "kind"],
         registers: [registry],
         collect() {
@@ -136,42 +143,5 @@ export class ServerMetrics {
 
   close(): void {
     this.#unsubscribe();
-  }
-}
-
-/** GET /metrics over HTTP on a unix socket. */
-export class MetricsEndpoint {
-  readonly path: string;
-  readonly #server: HttpServer;
-
-  constructor(path: string, registry: Registry) {
-    this.path = path;
-    this.#server = createServer((request, response) => {
-      if (request.method !== "GET" || (request.url !== "/metrics" && request.url !== "/")) {
-        response.writeHead(404, { "content-type": "text/plain" }).end("GET /metrics\n");
-        return;
-      }
-      registry.metrics().then(
-        (text) => response.writeHead(200, { "content-type": registry.contentType }).end(text),
-        (error: unknown) => response.writeHead(500, { "content-type": "text/plain" }).end(`${error instanceof Error ? error.message : String(error)}\n`),
-      );
-    });
-  }
-
-  async listen(mode = 0o660): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen(this.path, () => {
-        this.#server.off("error", reject);
-        resolve();
-      });
-    });
-    chmodSync(this.path, mode);
-  }
-
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    rmSync(this.path, { force: true });
   }
 }

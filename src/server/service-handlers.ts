@@ -36,6 +36,7 @@ export interface ServiceHandlersOptions {
   readonly fdSocketPath: string;
   readonly fdTokenTtlMs?: number | undefined;
   readonly maxPendingFdTokens?: number | undefined;
+  readonly maxPendingFdTokensPerUid?: number | undefined;
   readonly maxRequestMessageBytes?: number | undefined;
   /** Times the fd tokens' TTL (default: the real clock). */
   readonly clock?: Clock | undefined;
@@ -60,6 +61,7 @@ export class ServiceHandlers {
       ttlMs: options.fdTokenTtlMs ?? DEFAULT_FD_TOKEN_TTL_MS,
       clock: options.clock,
       maxPendingPerConnection: options.maxPendingFdTokens ?? DEFAULT_MAX_PENDING_FD_TOKENS,
+      maxPendingPerUid: options.maxPendingFdTokensPerUid,
       closeFd: options.closeFd,
     });
     const metrics = options.metrics?.();

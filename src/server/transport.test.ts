@@ -247,7 +247,7 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
       for (let i = 0; i < 16; i++) tokens.push(await peer.fd.receiveFdToken());
       await peer.fd.sendRaw(encodeFdMessage({ kind: FD_MESSAGE_KIND.RECEIVE_FD, sequence: 99n }));
       const reply = await peer.fd.receive();
-      assert.deepEqual([reply.status, reply.detail], [status.RESOURCE_EXHAUSTED, "this connection already holds 16 pending tokens, the limit is 16; use or cancel one first"]);
+      assert.deepEqual([reply.status, reply.detail], [status.RESOURCE_EXHAUSTED, "this connection already holds 16 pending tokens, the limit is 16 (limits.fd_tokens_per_connection); use or cancel one first"]);
       peer.fd.close();
       await sleep(20);
       assert.equal(h.process.server.tokens.size, 0, "closing the connection revoked its tokens");

@@ -1,4 +1,4 @@
-/** `gmempool status`: capabilities, the pool's units by state, fragmentation counters, policy. */
+/** `gmempool status`: capabilities, the pool's units by state, fragmentation counters, policy, quotas. */
 import type { Command } from "commander";
 import type { CommandContext } from "../command-context.ts";
 import { addCommonOptions, type CommonOptions } from "../common-options.ts";
@@ -18,12 +18,12 @@ discards the defer policy holds back.
 Examples:
   gmempool status                                   # the daemon of this checkout or session
   gmempool status --runtime-dir /run/gmempool       # a daemon elsewhere
-  gmempool status --json | jq .status.freeUnitCount # {capabilities, status, policy}`,
+  gmempool status --json | jq .status.freeUnitCount # {capabilities, status, policy, quotas}`,
     )
     .action(async (options: CommonOptions) => {
       await withPool(context, options, async (pool) => {
-        const [capabilities, status, policy] = await Promise.all([pool.getCapabilities(), pool.getPoolStatus(), pool.getPolicy()]);
-        const report = { capabilities, status, policy };
+        const [capabilities, status, policy, quotas] = await Promise.all([pool.getCapabilities(), pool.getPoolStatus(), pool.getPolicy(), pool.getQuotaUsage()]);
+        const report = { capabilities, status, policy, quotas };
         context.io.stdout.write(options.json === true ? toJson(report, 2) + "\n" : renderStatus(report));
         return undefined;
       });

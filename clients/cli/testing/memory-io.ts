@@ -14,7 +14,7 @@ export interface MemoryIo extends CliIo {
   interrupt(): void;
 }
 
-function memoryOutput(isTTY: boolean, columns: number | undefined): MemoryOutput {
+function memoryOutput(isTTY: boolean, columns: number | undefined, rows: number | undefined): MemoryOutput {
   const chunks: string[] = [];
   return {
     write: (text) => {
@@ -22,16 +22,17 @@ function memoryOutput(isTTY: boolean, columns: number | undefined): MemoryOutput
     },
     isTTY,
     columns,
+    rows,
     text: () => chunks.join(""),
   };
 }
 
-export function memoryIo(options: { readonly isTTY?: boolean; readonly columns?: number; readonly env?: Record<string, string> } = {}): MemoryIo {
+export function memoryIo(options: { readonly isTTY?: boolean; readonly columns?: number; readonly rows?: number; readonly env?: Record<string, string> } = {}): MemoryIo {
   const listeners = new Set<() => void>();
   const isTTY = options.isTTY ?? false;
   return {
-    stdout: memoryOutput(isTTY, isTTY ? (options.columns ?? 80) : undefined),
-    stderr: memoryOutput(isTTY, isTTY ? (options.columns ?? 80) : undefined),
+    stdout: memoryOutput(isTTY, isTTY ? (options.columns ?? 80) : undefined, isTTY ? (options.rows ?? 24) : undefined),
+    stderr: memoryOutput(isTTY, isTTY ? (options.columns ?? 80) : undefined, isTTY ? (options.rows ?? 24) : undefined),
     env: options.env ?? {},
     cwd: "/nonexistent-cwd",
     uid: 1000,

@@ -67,6 +67,7 @@ import type {
   Lease,
   PolicyView,
   PoolStatus,
+  QuotaUsage,
   PopulateResult,
   ReleaseResult,
   SetPolicyResult,
@@ -96,6 +97,7 @@ import {
   decodePolicyView,
   decodePoolStatus,
   decodePopulateResult,
+  decodeQuotaUsage,
   decodeReleaseResult,
   decodeSetPolicyResult,
 } from "./wire/reply-codec.ts";
@@ -229,6 +231,11 @@ export class PoolClient implements Pool {
     // Another start time than the one seen before: the daemon restarted in between.
     if (this.#reattach.noteStartTime(status.startTime) && this.autoReattach && this.#arenaFds.size > 0) this.#reattach.startLoop();
     return status;
+  }
+
+  async getQuotaUsage(options?: CallOptions): Promise<QuotaUsage[]> {
+    const context = this.#context("GetPoolStatus", options);
+    return (await this.#recovering(context, () => this.#grpc.callPool(context, "GetPoolStatus", {}))).quotas.map(decodeQuotaUsage);
   }
 
   async deleteArena(arenaId: string, request?: { readonly releaseLeases?: boolean }, options?: CallOptions): Promise<DeleteArenaResult> {

@@ -28,6 +28,7 @@ import type {
   PoolEvent,
   PoolEventKind,
   PoolStatus,
+  QuotaUsage,
   PopulateResult,
   ReleaseResult,
   SetPolicyResult,
@@ -166,6 +167,8 @@ export interface WatchStream extends AsyncIterableIterator<PoolEvent> {
 export interface Pool {
   getCapabilities(options?: CallOptions): Promise<Capabilities>;
   getPoolStatus(options?: CallOptions): Promise<PoolStatus>;
+  /** The quotas (config `[[quotas]]`) that bind this process — every quota for an admin — with their use now (GetPoolStatus). */
+  getQuotaUsage(options?: CallOptions): Promise<QuotaUsage[]>;
 
   /** Makes the caller's guest_memfd (borrowed; created on the caller's own VM) an arena. */
   registerGuestMemfdArena(gmemFd: number, request: RegisterGuestMemfdArenaRequest, options?: CallOptions): Promise<Arena>;

@@ -42,6 +42,8 @@ export {
   type PoolEventKind,
   type PoolStatus,
   type PopulateResult,
+  type QuotaSubject,
+  type QuotaUsage,
   type ReleaseReason,
   type ReleaseResult,
   type ReserveMap,

@@ -8,11 +8,13 @@
  * returns) with their one codec (codec/: resource -> proto for the daemon's server, proto ->
  * resource for the client library, one table per enum). The protos' generated TypeScript types are the subpath `@gmempool/contract/generated/*`
  * (e.g. `@gmempool/contract/generated/gmempool/v1/Arena`), generated once by
- * `npm run gen:proto` and drift-checked by `npm run check:proto`.
+ * `npm run gen:proto` and drift-checked by `npm run check:proto`, as is the FileDescriptorSet
+ * the daemon's reflection serves (descriptor-set.ts).
  *
  * This package imports only node_modules (the lint layer rule): neither the daemon nor the
  * clients, so both can depend on it.
  */
+export { DESCRIPTOR_SET_FILE, descriptorFiles, findDescriptorSet, HEALTH_PROTO_FILE, type DescriptorFile } from "./descriptor-set.ts";
 export { ERROR_KINDS, errorKindOfStatus, GRPC_STATUS_OF_KIND, type ErrorKind } from "./error-kinds.ts";
 export {
   FD_CHANNEL_VERSION,
@@ -54,6 +56,7 @@ export {
   type PoolEventKind,
   type ReleaseReason,
   type ReserveMode,
+  type QuotaSubject,
   type ServingState,
   type UnitState,
 } from "./vocabulary.ts";
@@ -72,6 +75,7 @@ export type {
   Policy,
   PolicyView,
   PoolStatus,
+  QuotaUsage,
   ReserveMap,
   UnitRun,
   UnitSpan,
@@ -93,6 +97,7 @@ export {
   MEMFD_BACKING,
   PAGE_VISIBILITY,
   POLICY_SOURCE,
+  QUOTA_SUBJECT,
   POOL_EVENT_KIND,
   RELEASE_REASON,
   RESERVE_MODE,
@@ -110,12 +115,14 @@ export {
   decodePolicy,
   decodePolicyView,
   decodePoolStatus,
+  decodeQuotaUsage,
   encodeArena,
   encodeArenaPolicyOverride,
   encodeIdentity,
   encodeLease,
   encodePolicy,
   encodePoolStatus,
+  encodeQuotaUsage,
 } from "./codec/resource-codec.ts";
 export { decodeConvertResult, decodeDeleteArenaResult, decodeDiscardResult, decodeForceReleaseResult, decodePopulateResult, decodeReleaseResult, decodeSetPolicyResult } from "./codec/result-codec.ts";
 export { decodePoolEvent, encodePoolEvent } from "./codec/event-codec.ts";

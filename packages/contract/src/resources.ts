@@ -11,7 +11,7 @@
  * - a google.protobuf.Timestamp is a message field, which proto3 lets be absent: `Date | undefined`
  *   (the daemon always sets it).
  */
-import type { ArenaKind, ArenaState, ConversionMode, DiscardPolicy, FdType, MemfdBacking, PageVisibility, ReserveMode, ServingState, UnitState } from "./vocabulary.ts";
+import type { ArenaKind, ArenaState, ConversionMode, DiscardPolicy, FdType, MemfdBacking, PageVisibility, QuotaSubject, ReserveMode, ServingState, UnitState } from "./vocabulary.ts";
 
 /** A process, as the kernel reported it to the daemon (SO_PEERCRED), never as it claims. */
 export interface Identity {
@@ -67,6 +67,19 @@ export interface PoolStatus {
   readonly largestFreeRunUnitCount: number;
   readonly startTime: Date | undefined;
   readonly lastEventSequence: bigint;
+}
+
+/** A quota binding the caller (every quota, for an admin) and what its subject uses now. */
+export interface QuotaUsage {
+  readonly subject: QuotaSubject;
+  /** The uid or gid. */
+  readonly id: number;
+  /** undefined: no limit on units. */
+  readonly unitLimit: number | undefined;
+  readonly leasedUnitCount: number;
+  /** undefined: no limit on arenas. */
+  readonly arenaLimit: number | undefined;
+  readonly arenaCount: number;
 }
 
 export interface ArenaFile {

@@ -15,6 +15,8 @@ export type DiscardPolicy = "reject" | "zero" | "defer";
 export type ConversionMode = "in-place" | "notify";
 export type ContentIntent = "preserve" | "destroy";
 export type ServingState = "starting" | "serving" | "draining";
+/** Whom a per-tenant quota binds (config `[[quotas]]`). */
+export type QuotaSubject = "uid" | "gid";
 export type UnitState = "free" | "claimed" | "leased" | "split" | "deferred" | "discarded";
 export type ReleaseReason = "client" | "force-release" | "owner-exited" | "file-lost";
 export type PolicySource = "admin" | "config";

@@ -34,6 +34,13 @@ export interface DaemonProcessOptions {
    * Borrowed: the child gets copies.
    */
   readonly listenFds?: readonly { readonly name: string; readonly fd: number }[];
+  /**
+   * Run this `gmempool` executable — an installed /usr/bin/gmempool, or src/main/gmempool-bin.mjs
+   * of this or another checkout (the bundled entry operators run; benchmarks compare it with the
+   * source) — instead of the checkout's src/main/gmempool.ts through tsx; `nodeArgs` do not
+   * apply to it.
+   */
+  readonly executable?: string;
 }
 
 export class DaemonProcess {
@@ -56,14 +63,17 @@ export class DaemonProcess {
       writeFileSync(configPath, options.config);
       configArgs.push("--config", configPath);
     }
-    const argv = [process.execPath, ...(options.nodeArgs ?? []), "--import", "tsx", ENTRY, "serve", ...configArgs, "--runtime-dir", dir, "--log-level", options.logLevel ?? "debug"];
+    const entry = options.executable === undefined ? [process.execPath, ...(options.nodeArgs ?? []), "--import", "tsx", ENTRY] : [options.executable];
+    const argv = [...entry, "serve", ...configArgs, "--runtime-dir", dir, "--log-level", options.logLevel ?? "debug"];
     const listen = options.listenFds ?? [];
     const env = { ...process.env, ...options.env, ...(listen.length === 0 ? {} : { LISTEN_FDS: String(listen.length), LISTEN_FDNAMES: listen.map((l) => l.name).join(":") }) };
     const stdio: ("ignore" | "pipe" | number)[] = ["ignore", "pipe", "pipe", ...listen.map((l) => l.fd)];
+    // An installed executable runs from "/", as under systemd: nothing may resolve from the checkout.
+    const cwd = options.executable === undefined ? REPO : "/";
     const child =
       listen.length === 0
-        ? spawn(argv[0]!, argv.slice(1), { cwd: REPO, env, stdio, ...options.runAs })
-        : spawn("/bin/sh", ["-c", 'LISTEN_PID=$$ exec "$0" "$@"', ...argv], { cwd: REPO, env, stdio, ...options.runAs });
+        ? spawn(argv[0]!, argv.slice(1), { cwd, env, stdio, ...options.runAs })
+        : spawn("/bin/sh", ["-c", 'LISTEN_PID=$$ exec "$0" "$@"', ...argv], { cwd, env, stdio, ...options.runAs });
     const daemon = new DaemonProcess(daemonSockets(dir), child);
     let buffered = "";
     const serving = new Promise<void>((resolve, reject) => {

@@ -128,7 +128,7 @@ describe("pending tokens per uid (issue 12 item 2)", () => {
     const closed: Fd[] = [];
     const tokens = new FdTokenTable({ ttlMs: 10_000, maxPendingPerConnection: 2, maxPendingPerUid: 3, closeFd: (fd) => closed.push(fd), clock: new ManualClock() });
     for (let c = 1; c <= 3; c++) tokens.issueReceive({ connectionId: c, uid: 1001, pid: 5000 + c }, () => Promise.resolve());
-    assert.throws(() => tokens.issueSend({ connectionId: 4, uid: 1001, pid: 5004 }, asFd(60), GMEM), rejects("exhausted", /uid 1001 holds 3 pending fd tokens over its connections \(max_pending_fd_tokens_per_uid = 3\)/));
+    assert.throws(() => tokens.issueSend({ connectionId: 4, uid: 1001, pid: 5004 }, asFd(60), GMEM), rejects("exhausted", /uid 1001 holds 3 pending fd tokens over its connections \(limits.fd_tokens_per_uid = 3\)/));
     assert.deepEqual(closed, [asFd(60)]);
     tokens.issueReceive({ connectionId: 5, uid: 1002, pid: 6000 }, () => Promise.resolve());
     tokens.revokeConnection(1);

@@ -142,14 +142,14 @@ export class FdTokenTable {
     const held = this.#byConnection.get(owner.connectionId);
     if (held !== undefined && held.size >= this.maxPendingPerConnection) {
       if (fd !== undefined) this.#closeFd(fd);
-      throw new GmempoolError("exhausted", `this connection already holds ${held.size} pending tokens, the limit is ${this.maxPendingPerConnection}; use or cancel one first`);
+      throw new GmempoolError("exhausted", `this connection already holds ${held.size} pending tokens, the limit is ${this.maxPendingPerConnection} (limits.fd_tokens_per_connection); use or cancel one first`);
     }
     // A bound per uid too: otherwise one tenant's many connections hold the daemon's fds (issue 12).
     let ofUid = 0;
     for (const token of this.#tokens.values()) if (token.owner.uid === owner.uid) ofUid++;
     if (ofUid >= this.maxPendingPerUid) {
       if (fd !== undefined) this.#closeFd(fd);
-      throw new GmempoolError("exhausted", `uid ${owner.uid} holds ${ofUid} pending fd tokens over its connections (max_pending_fd_tokens_per_uid = ${this.maxPendingPerUid}); use or cancel some first`, { value: String(owner.uid) });
+      throw new GmempoolError("exhausted", `uid ${owner.uid} holds ${ofUid} pending fd tokens over its connections (limits.fd_tokens_per_uid = ${this.maxPendingPerUid}); use or cancel some first`, { value: String(owner.uid) });
     }
     const bytes = randomBytes(FD_TOKEN_BYTES);
     const key = bytes.toString("hex");

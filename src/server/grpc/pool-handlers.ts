@@ -26,6 +26,7 @@ import {
   encodeLease,
   encodePolicy,
   encodePoolStatus,
+  encodeQuotaUsage,
   encodeTimestamp,
 } from "@gmempool/contract";
 import type { FdTokenClaim, FdTokenExpectation } from "../fd-channel/fd-token-table.ts";
@@ -90,7 +91,7 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
       };
     }),
 
-    GetPoolStatus: unary("GetPoolStatus", (caller) => ({ response: { status: encodePoolStatus(service.getPoolStatus(caller)) } })),
+    GetPoolStatus: unary("GetPoolStatus", (caller) => ({ response: { status: encodePoolStatus(service.getPoolStatus(caller)), quotas: service.getQuotaUsage(caller).map(encodeQuotaUsage) } })),
 
     RegisterGuestMemfdArena: unary("RegisterGuestMemfdArena", (caller, r) => {
       const sizeBytes = decodeUint64(r.sizeBytes, "size_bytes");

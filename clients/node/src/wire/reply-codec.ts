@@ -26,6 +26,7 @@ export const decodeFragmentationMap = readingReply(contract.decodeFragmentationM
 export const decodeLease = readingReply(contract.decodeLease);
 export const decodePolicyView = readingReply(contract.decodePolicyView);
 export const decodePoolStatus = readingReply(contract.decodePoolStatus);
+export const decodeQuotaUsage = readingReply(contract.decodeQuotaUsage);
 export const decodeWatchEvent = readingReply(contract.decodePoolEvent);
 export const decodeConvertResult = readingReply(contract.decodeConvertResult);
 export const decodeDeleteArenaResult = readingReply(contract.decodeDeleteArenaResult);

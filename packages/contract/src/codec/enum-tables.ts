@@ -13,11 +13,12 @@ import type { MemfdBacking__Output as ProtoMemfdBacking } from "../generated/gme
 import type { PageVisibility__Output as ProtoPageVisibility } from "../generated/gmempool/v1/PageVisibility.ts";
 import type { PolicySource__Output as ProtoPolicySource } from "../generated/gmempool/v1/PolicySource.ts";
 import type { PoolEventKind__Output as ProtoPoolEventKind } from "../generated/gmempool/v1/PoolEventKind.ts";
+import type { QuotaSubject__Output as ProtoQuotaSubject } from "../generated/gmempool/v1/QuotaSubject.ts";
 import type { ReleaseReason__Output as ProtoReleaseReason } from "../generated/gmempool/v1/ReleaseReason.ts";
 import type { ReserveMode__Output as ProtoReserveMode } from "../generated/gmempool/v1/ReserveMode.ts";
 import type { ServingState__Output as ProtoServingState } from "../generated/gmempool/v1/ServingState.ts";
 import type { UnitState__Output as ProtoUnitState } from "../generated/gmempool/v1/UnitState.ts";
-import type { ArenaKind, ArenaState, ContentIntent, ConversionMode, DiscardPolicy, FdType, MemfdBacking, PageVisibility, PolicySource, PoolEventKind, ReleaseReason, ReserveMode, ServingState, UnitState } from "../vocabulary.ts";
+import type { ArenaKind, ArenaState, ContentIntent, ConversionMode, DiscardPolicy, FdType, MemfdBacking, PageVisibility, PolicySource, PoolEventKind, QuotaSubject, ReleaseReason, ReserveMode, ServingState, UnitState } from "../vocabulary.ts";
 import { EnumTable } from "./enum-table.ts";
 
 export const RESERVE_MODE = new EnumTable<ReserveMode, ProtoReserveMode>("ReserveMode", "RESERVE_MODE_UNSPECIFIED", { gmem: "RESERVE_MODE_GMEM", hugetlb: "RESERVE_MODE_HUGETLB", none: "RESERVE_MODE_NONE" });
@@ -27,6 +28,7 @@ export const MEMFD_BACKING = new EnumTable<MemfdBacking, ProtoMemfdBacking>("Mem
 export const FD_TYPE = new EnumTable<FdType, ProtoFdType>("FdType", "FD_TYPE_UNSPECIFIED", { guest_memfd: "FD_TYPE_GUEST_MEMFD", memfd_shmem: "FD_TYPE_MEMFD_SHMEM", memfd_hugetlb: "FD_TYPE_MEMFD_HUGETLB", pidfd: "FD_TYPE_PIDFD" });
 export const PAGE_VISIBILITY = new EnumTable<PageVisibility, ProtoPageVisibility>("PageVisibility", "PAGE_VISIBILITY_UNSPECIFIED", { shared: "PAGE_VISIBILITY_SHARED", private: "PAGE_VISIBILITY_PRIVATE" });
 export const DISCARD_POLICY = new EnumTable<DiscardPolicy, ProtoDiscardPolicy>("DiscardPolicy", "DISCARD_POLICY_UNSPECIFIED", { reject: "DISCARD_POLICY_REJECT", zero: "DISCARD_POLICY_ZERO", defer: "DISCARD_POLICY_DEFER" });
+export const QUOTA_SUBJECT = new EnumTable<QuotaSubject, ProtoQuotaSubject>("QuotaSubject", "QUOTA_SUBJECT_UNSPECIFIED", { uid: "QUOTA_SUBJECT_UID", gid: "QUOTA_SUBJECT_GID" });
 export const SERVING_STATE = new EnumTable<ServingState, ProtoServingState>("ServingState", "SERVING_STATE_UNSPECIFIED", { starting: "SERVING_STATE_STARTING", serving: "SERVING_STATE_SERVING", draining: "SERVING_STATE_DRAINING" });
 export const UNIT_STATE = new EnumTable<UnitState, ProtoUnitState>("UnitState", "UNIT_STATE_UNSPECIFIED", {
   free: "UNIT_STATE_FREE",
@@ -56,4 +58,4 @@ export const POOL_EVENT_KIND = new EnumTable<PoolEventKind, ProtoPoolEventKind>(
 });
 
 /** Every table, for the test against the loaded protos. */
-export const ENUM_TABLES = [RESERVE_MODE, ARENA_KIND, ARENA_STATE, MEMFD_BACKING, FD_TYPE, PAGE_VISIBILITY, DISCARD_POLICY, SERVING_STATE, UNIT_STATE, CONVERSION_MODE, CONTENT_INTENT, RELEASE_REASON, POLICY_SOURCE, POOL_EVENT_KIND] as const;
+export const ENUM_TABLES = [RESERVE_MODE, ARENA_KIND, ARENA_STATE, MEMFD_BACKING, FD_TYPE, PAGE_VISIBILITY, DISCARD_POLICY, SERVING_STATE, UNIT_STATE, CONVERSION_MODE, CONTENT_INTENT, RELEASE_REASON, POLICY_SOURCE, POOL_EVENT_KIND, QUOTA_SUBJECT] as const;

@@ -14,8 +14,9 @@ import type { Identity as IdentityMessage, Identity__Output } from "../generated
 import type { Lease as LeaseMessage, Lease__Output } from "../generated/gmempool/v1/Lease.ts";
 import type { Policy as PolicyMessage, Policy__Output } from "../generated/gmempool/v1/Policy.ts";
 import type { PoolStatus as PoolStatusMessage, PoolStatus__Output } from "../generated/gmempool/v1/PoolStatus.ts";
-import type { Arena, ArenaPolicyOverride, Capabilities, FragmentationMap, Identity, Lease, Policy, PolicyView, PoolStatus } from "../resources.ts";
-import { ARENA_KIND, ARENA_STATE, CONVERSION_MODE, DISCARD_POLICY, FD_TYPE, MEMFD_BACKING, PAGE_VISIBILITY, RESERVE_MODE, SERVING_STATE, UNIT_STATE } from "./enum-tables.ts";
+import type { QuotaUsage as QuotaUsageMessage, QuotaUsage__Output } from "../generated/gmempool/v1/QuotaUsage.ts";
+import type { Arena, ArenaPolicyOverride, Capabilities, FragmentationMap, Identity, Lease, Policy, PolicyView, PoolStatus, QuotaUsage } from "../resources.ts";
+import { ARENA_KIND, ARENA_STATE, CONVERSION_MODE, DISCARD_POLICY, FD_TYPE, MEMFD_BACKING, PAGE_VISIBILITY, QUOTA_SUBJECT, RESERVE_MODE, SERVING_STATE, UNIT_STATE } from "./enum-tables.ts";
 import { decodeDurationMs, decodeTimestamp, decodeUint64, encodeTimestamp, encodeUint64, required } from "./scalars.ts";
 
 export function encodeIdentity(identity: Identity): IdentityMessage {
@@ -249,5 +250,27 @@ export function decodePolicyView(r: GetPolicyResponse__Output): PolicyView {
   return {
     poolPolicy: decodePolicy(r.poolPolicy),
     arenaOverrides: r.arenaOverrides.map((o) => decodeArenaPolicyOverride(o)).filter((o): o is ArenaPolicyOverride => o !== undefined),
+  };
+}
+
+export function encodeQuotaUsage(q: QuotaUsage): QuotaUsageMessage {
+  return {
+    subject: QUOTA_SUBJECT.encode(q.subject),
+    id: q.id,
+    ...(q.unitLimit === undefined ? {} : { unitLimit: q.unitLimit }),
+    leasedUnitCount: q.leasedUnitCount,
+    ...(q.arenaLimit === undefined ? {} : { arenaLimit: q.arenaLimit }),
+    arenaCount: q.arenaCount,
+  };
+}
+
+export function decodeQuotaUsage(message: QuotaUsage__Output): QuotaUsage {
+  return {
+    subject: QUOTA_SUBJECT.decodeRequired(message.subject, "QuotaUsage.subject"),
+    id: message.id,
+    unitLimit: message.unitLimit,
+    leasedUnitCount: message.leasedUnitCount,
+    arenaLimit: message.arenaLimit,
+    arenaCount: message.arenaCount,
   };
 }

@@ -16,6 +16,7 @@ import type { Identity as _gmempool_v1_Identity, Identity__Output as _gmempool_v
 import type { Lease as _gmempool_v1_Lease, Lease__Output as _gmempool_v1_Lease__Output } from './gmempool/v1/Lease.ts';
 import type { Policy as _gmempool_v1_Policy, Policy__Output as _gmempool_v1_Policy__Output } from './gmempool/v1/Policy.ts';
 import type { PoolStatus as _gmempool_v1_PoolStatus, PoolStatus__Output as _gmempool_v1_PoolStatus__Output } from './gmempool/v1/PoolStatus.ts';
+import type { QuotaUsage as _gmempool_v1_QuotaUsage, QuotaUsage__Output as _gmempool_v1_QuotaUsage__Output } from './gmempool/v1/QuotaUsage.ts';
 import type { ReserveMap as _gmempool_v1_ReserveMap, ReserveMap__Output as _gmempool_v1_ReserveMap__Output } from './gmempool/v1/ReserveMap.ts';
 import type { SetPolicyRequest as _gmempool_v1_SetPolicyRequest, SetPolicyRequest__Output as _gmempool_v1_SetPolicyRequest__Output } from './gmempool/v1/SetPolicyRequest.ts';
 import type { SetPolicyResponse as _gmempool_v1_SetPolicyResponse, SetPolicyResponse__Output as _gmempool_v1_SetPolicyResponse__Output } from './gmempool/v1/SetPolicyResponse.ts';
@@ -60,6 +61,8 @@ export interface ProtoGrpcType {
       PageVisibility: EnumTypeDefinition
       Policy: MessageTypeDefinition<_gmempool_v1_Policy, _gmempool_v1_Policy__Output>
       PoolStatus: MessageTypeDefinition<_gmempool_v1_PoolStatus, _gmempool_v1_PoolStatus__Output>
+      QuotaSubject: EnumTypeDefinition
+      QuotaUsage: MessageTypeDefinition<_gmempool_v1_QuotaUsage, _gmempool_v1_QuotaUsage__Output>
       ReserveMap: MessageTypeDefinition<_gmempool_v1_ReserveMap, _gmempool_v1_ReserveMap__Output>
       ReserveMode: EnumTypeDefinition
       ServingState: EnumTypeDefinition

@@ -52,6 +52,7 @@ import type { PoolClient as _gmempool_v1_PoolClient, PoolDefinition as _gmempool
 import type { PoolStatus as _gmempool_v1_PoolStatus, PoolStatus__Output as _gmempool_v1_PoolStatus__Output } from './gmempool/v1/PoolStatus.ts';
 import type { PopulateRequest as _gmempool_v1_PopulateRequest, PopulateRequest__Output as _gmempool_v1_PopulateRequest__Output } from './gmempool/v1/PopulateRequest.ts';
 import type { PopulateResponse as _gmempool_v1_PopulateResponse, PopulateResponse__Output as _gmempool_v1_PopulateResponse__Output } from './gmempool/v1/PopulateResponse.ts';
+import type { QuotaUsage as _gmempool_v1_QuotaUsage, QuotaUsage__Output as _gmempool_v1_QuotaUsage__Output } from './gmempool/v1/QuotaUsage.ts';
 import type { RangeConverted as _gmempool_v1_RangeConverted, RangeConverted__Output as _gmempool_v1_RangeConverted__Output } from './gmempool/v1/RangeConverted.ts';
 import type { RangeDiscarded as _gmempool_v1_RangeDiscarded, RangeDiscarded__Output as _gmempool_v1_RangeDiscarded__Output } from './gmempool/v1/RangeDiscarded.ts';
 import type { RangePopulated as _gmempool_v1_RangePopulated, RangePopulated__Output as _gmempool_v1_RangePopulated__Output } from './gmempool/v1/RangePopulated.ts';
@@ -175,6 +176,8 @@ export interface ProtoGrpcType {
       PoolStatus: MessageTypeDefinition<_gmempool_v1_PoolStatus, _gmempool_v1_PoolStatus__Output>
       PopulateRequest: MessageTypeDefinition<_gmempool_v1_PopulateRequest, _gmempool_v1_PopulateRequest__Output>
       PopulateResponse: MessageTypeDefinition<_gmempool_v1_PopulateResponse, _gmempool_v1_PopulateResponse__Output>
+      QuotaSubject: EnumTypeDefinition
+      QuotaUsage: MessageTypeDefinition<_gmempool_v1_QuotaUsage, _gmempool_v1_QuotaUsage__Output>
       RangeConverted: MessageTypeDefinition<_gmempool_v1_RangeConverted, _gmempool_v1_RangeConverted__Output>
       RangeDiscarded: MessageTypeDefinition<_gmempool_v1_RangeDiscarded, _gmempool_v1_RangeDiscarded__Output>
       RangePopulated: MessageTypeDefinition<_gmempool_v1_RangePopulated, _gmempool_v1_RangePopulated__Output>

@@ -39,13 +39,16 @@ export function findExecutable(program: string): string | undefined {
  * The `skip` option for a suite that needs `programs` (names on PATH or absolute paths):
  * undefined when every one is there; otherwise the reason, naming the missing ones and the Debian
  * package `.ci/run` installs them from (printed to stderr, or a failing test under
- * GMEMPOOL_REQUIRE_PEERS=1).
+ * GMEMPOOL_REQUIRE_PEERS=1). `probe`, run only once the programs are found, checks what a path
+ * cannot show (a Python module the program must import) and returns what is missing, if
+ * anything: a missing module skips or fails exactly like a missing program.
  */
-export function peerSkipReason(programs: readonly string[], debianPackages: readonly string[] = []): string | undefined {
+export function peerSkipReason(programs: readonly string[], debianPackages: readonly string[] = [], probe?: () => string | undefined): string | undefined {
   const missing = programs.filter((program) => findExecutable(program) === undefined);
-  if (missing.length === 0) return undefined;
+  const lacking = missing.length === 0 ? probe?.() : undefined;
+  if (missing.length === 0 && lacking === undefined) return undefined;
   const from = debianPackages.length === 0 ? "" : ` (Debian: apt-get install ${debianPackages.join(" ")})`;
-  const reason = `${missing.join(", ")} not found${from}`;
+  const reason = `${lacking ?? missing.join(", ")} not found${from}`;
   if (peersRequired()) {
     void test("real peer prerequisites (GMEMPOOL_REQUIRE_PEERS=1)", () => {
       throw new Error(`GMEMPOOL_REQUIRE_PEERS=1 but ${reason}`);

@@ -3,6 +3,7 @@
 // Original file: proto/gmempool/v1/pool.proto
 
 import type { PoolStatus as _gmempool_v1_PoolStatus, PoolStatus__Output as _gmempool_v1_PoolStatus__Output } from '../../gmempool/v1/PoolStatus.ts';
+import type { QuotaUsage as _gmempool_v1_QuotaUsage, QuotaUsage__Output as _gmempool_v1_QuotaUsage__Output } from '../../gmempool/v1/QuotaUsage.ts';
 
 /**
  * The response of Pool.GetPoolStatus.
@@ -12,6 +13,10 @@ export interface GetPoolStatusResponse {
    * The pool now.
    */
   'status'?: (_gmempool_v1_PoolStatus | null);
+  /**
+   * The quotas that bind the caller (every configured quota for an admin), with their use.
+   */
+  'quotas'?: (_gmempool_v1_QuotaUsage)[];
 }
 
 /**
@@ -22,4 +27,8 @@ export interface GetPoolStatusResponse__Output {
    * The pool now.
    */
   'status': (_gmempool_v1_PoolStatus__Output | null);
+  /**
+   * The quotas that bind the caller (every configured quota for an admin), with their use.
+   */
+  'quotas': (_gmempool_v1_QuotaUsage__Output)[];
 }

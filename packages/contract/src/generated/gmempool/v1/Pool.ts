@@ -503,7 +503,7 @@ export interface PoolClient extends grpc.Client {
   
   /**
    * GetPoolStatus reports the pool's unit counts (free + claimed + leased = capacity),
-   * deferred bytes and serving state.
+   * deferred bytes and serving state, and the quotas that bind the caller with their use.
    * 
    * Status codes:
    * - OK: always, apart from the codes every RPC may return. Works while starting, with
@@ -515,7 +515,7 @@ export interface PoolClient extends grpc.Client {
   GetPoolStatus(argument: _gmempool_v1_GetPoolStatusRequest, callback: grpc.requestCallback<_gmempool_v1_GetPoolStatusResponse__Output>): grpc.ClientUnaryCall;
   /**
    * GetPoolStatus reports the pool's unit counts (free + claimed + leased = capacity),
-   * deferred bytes and serving state.
+   * deferred bytes and serving state, and the quotas that bind the caller with their use.
    * 
    * Status codes:
    * - OK: always, apart from the codes every RPC may return. Works while starting, with
@@ -1045,7 +1045,7 @@ export interface PoolHandlers extends grpc.UntypedServiceImplementation {
   
   /**
    * GetPoolStatus reports the pool's unit counts (free + claimed + leased = capacity),
-   * deferred bytes and serving state.
+   * deferred bytes and serving state, and the quotas that bind the caller with their use.
    * 
    * Status codes:
    * - OK: always, apart from the codes every RPC may return. Works while starting, with
