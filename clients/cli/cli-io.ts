@@ -23,6 +23,9 @@ export interface CliIo {
   /** Calls `listener` once on Ctrl-C (SIGINT) or SIGTERM; returns the function that stops
    * listening. A second signal is not caught, so it ends the process the usual way. */
   onInterrupt(listener: () => void): () => void;
+  /** Calls `listener` on EVERY SIGINT and SIGTERM until the returned function is called (the
+   * process then does not end on them: `gmempool run` forwards them to its VMM). */
+  onSignals(listener: (signal: "SIGINT" | "SIGTERM") => void): () => void;
 }
 
 function output(stream: NodeJS.WriteStream): CliOutput {
@@ -54,6 +57,16 @@ export function processIo(): CliIo {
       return () => {
         process.off("SIGINT", once);
         process.off("SIGTERM", once);
+      };
+    },
+    onSignals: (listener) => {
+      const onInt = (): void => listener("SIGINT");
+      const onTerm = (): void => listener("SIGTERM");
+      process.on("SIGINT", onInt);
+      process.on("SIGTERM", onTerm);
+      return () => {
+        process.off("SIGINT", onInt);
+        process.off("SIGTERM", onTerm);
       };
     },
   };

@@ -1,5 +1,5 @@
 /**
- * The operator CLI: `gmempool status | arenas | leases | frag | policy | watch | release`, built
+ * The operator CLI: `gmempool status | arenas | leases | frag | policy | watch | release | run`, built
  * only on the client library's `Pool` (clients/node/src), never on the daemon's code (DESIGN.md
  * §4: the containerd model, a CLI on the client). `gmempool serve` is the daemon's; the
  * executable routes it there (src/main/gmempool-bin.mjs) and this program only lists it.
@@ -15,6 +15,7 @@ import { addFragCommand } from "./commands/frag.ts";
 import { addLeasesCommand } from "./commands/leases.ts";
 import { addPolicyCommand } from "./commands/policy.ts";
 import { addReleaseCommand } from "./commands/release.ts";
+import { addRunCommand } from "./commands/run.ts";
 import { addServeCommand } from "./commands/serve.ts";
 import { addStatusCommand } from "./commands/status.ts";
 import { addWatchCommand } from "./commands/watch.ts";
@@ -36,6 +37,7 @@ Examples:
   gmempool status
   gmempool frag --all --svg /tmp/frag.svg
   gmempool watch --all --json
+  gmempool run --memory 512MiB -- qemu-system-x86_64 -kernel vmlinuz -nographic
 Run \`gmempool COMMAND --help\` for a command's flags and examples.`;
 
 export function cliProgram(context: CommandContext): Command {
@@ -64,6 +66,7 @@ export function cliProgram(context: CommandContext): Command {
   addPolicyCommand(program, context);
   addWatchCommand(program, context);
   addReleaseCommand(program, context);
+  addRunCommand(program, context);
   return program;
 }
 

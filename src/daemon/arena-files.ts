@@ -57,6 +57,8 @@ export class ArenaFiles {
       throw toGmempoolError(error, { what: "identify the received fd", offset: 0n, length: 0n });
     }
     const file = { device: identity.device, inode: identity.inode };
+    // A pidfd names a process (HandOverArena); it is never punched, so its access mode is moot.
+    if (identity.kind === "pidfd") return { fdType: "pidfd", size: 0n, link: identity.link, description: "a pidfd", file };
     // Every fd the daemon takes is punched and populated (fallocate wants FMODE_WRITE; an O_PATH
     // fd takes no I/O at all): one opened otherwise is refused when it arrives, naming how it
     // was opened, instead of an EBADF halfway through (issue 12).
@@ -68,7 +70,7 @@ export class ArenaFiles {
       const hugetlb = BigInt(identity.blockSize) === HUGETLB_PAGE_BYTES;
       return { fdType: hugetlb ? "memfd_hugetlb" : "memfd_shmem", size: identity.size, link: identity.link, description: `a ${hugetlb ? "hugetlb" : "shmem"} memfd of ${identity.size} bytes`, file };
     }
-    throw new GmempoolError("invalid-argument", `the fd is not a guest_memfd or memfd (it is "${identity.link}")`, { resource: "file", value: identity.link });
+    throw new GmempoolError("invalid-argument", `the fd is not a guest_memfd, memfd or pidfd (it is "${identity.link}")`, { resource: "file", value: identity.link });
   }
 
   /**

@@ -15,6 +15,7 @@
  */
 import type { Fd } from "@gmempool/sys";
 import type { ArenaMeta, FileIdentity, LeaseMeta } from "./durable-state.ts";
+import type { Identity } from "./pool-service.ts";
 import type { ArenaState } from "./pool-service.ts";
 
 export interface ArenaRecord {
@@ -80,6 +81,12 @@ export class ArenaRegistry {
     record.meta = meta;
     record.fds = fds;
     record.state = "active";
+  }
+
+  /** The arena has a new owner (HandOverArena). */
+  setOwner(id: string, owner: Identity, ownerKey: string): void {
+    const record = this.get(id);
+    record.meta = { ...record.meta, owner, ownerKey };
   }
 
   /** Takes the arena out; returns its fds for the caller to close. */

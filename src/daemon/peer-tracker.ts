@@ -11,6 +11,7 @@
  */
 import type { Logger } from "pino";
 import { isKernelError } from "@gmempool/sys";
+import type { Fd } from "@gmempool/sys";
 import type { KernelPort, ProcessExitWatch } from "../kvm/kernel-port.ts";
 
 export class PeerTracker {
@@ -37,6 +38,21 @@ export class PeerTracker {
       setImmediate(() => this.#exited(owner));
       return;
     }
+    this.#watches.set(owner, watch);
+    void watch.exited.then(() => this.#exited(owner));
+  }
+
+  /**
+   * Starts watching `owner` through `pidfd` (a pidfd of `pid`, taken: the watch owns it, or it
+   * is closed here when `owner` is already watched). Unlike `track`, no pid is looked up again:
+   * the pidfd names the process the caller checked, even if it exits and its pid is reused.
+   */
+  trackPidfd(owner: string, pidfd: Fd, pid: number): void {
+    if (this.#watches.has(owner)) {
+      this.#kernel.close(pidfd);
+      return;
+    }
+    const watch = this.#kernel.watchPidfd(pidfd, pid);
     this.#watches.set(owner, watch);
     void watch.exited.then(() => this.#exited(owner));
   }

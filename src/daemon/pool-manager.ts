@@ -27,6 +27,7 @@ import type { Fd } from "@gmempool/sys";
 import type { Pool } from "../pool/index.ts";
 import { forceRelease, reloadPolicy, setPolicy } from "./admin-operations.ts";
 import { createArenaPair, createMemfdArena, deleteArena, reattachArena, registerGuestMemfdArena } from "./arena-lifecycle.ts";
+import { handOverArena } from "./arena-handover.ts";
 import { DaemonContext, type PoolManagerOptions } from "./daemon-context.ts";
 import { startDaemon } from "./daemon-startup.ts";
 import { allocate, convert, discard, populate, release } from "./lease-operations.ts";
@@ -46,6 +47,7 @@ import type {
   CreateMemfdArenaRequest,
   DaemonMetrics,
   DeleteArenaRequest,
+  HandOverArenaRequest,
   DeleteArenaResult,
   DiscardResult,
   FdInspection,
@@ -208,6 +210,10 @@ export class PoolManager implements PoolDaemon {
 
   deleteArena(caller: Caller, request: DeleteArenaRequest): Promise<DeleteArenaResult> {
     return deleteArena(this.#ctx, caller, request);
+  }
+
+  handOverArena(caller: Caller, request: HandOverArenaRequest): Promise<ArenaResult> {
+    return handOverArena(this.#ctx, caller, request);
   }
 
   allocate(caller: Caller, request: AllocateRequest): Promise<AllocateResult> {

@@ -30,7 +30,7 @@
 import type { Fd } from "@gmempool/sys";
 import type { PeerCredentials, Caller, FdType, ServingState } from "./service-vocabulary.ts";
 import type { ArenaInfo, LeaseInfo, Policy, PoolStatus, QuotaUsage, DaemonCapabilities, FdInspection, FragmentationMap, PolicyView } from "./service-resources.ts";
-import type { RegisterGuestMemfdArenaRequest, CreateMemfdArenaRequest, CreateArenaPairRequest, ReattachArenaRequest, ArenaResult, DeleteArenaRequest, DeleteArenaResult, AllocateRequest, AllocateResult, ReleaseRequest, ReleaseResult, ArenaRangeRequest, DiscardResult, PopulateResult, ConvertRequest, ConvertResult, ListRequest, ListLeasesRequest, GetFragmentationMapRequest, PolicyUpdate, SetPolicyRequest, SetPolicyResult, ForceReleaseRequest, ForceReleaseResult } from "./service-requests.ts";
+import type { RegisterGuestMemfdArenaRequest, CreateMemfdArenaRequest, CreateArenaPairRequest, ReattachArenaRequest, ArenaResult, DeleteArenaRequest, DeleteArenaResult, HandOverArenaRequest, AllocateRequest, AllocateResult, ReleaseRequest, ReleaseResult, ArenaRangeRequest, DiscardResult, PopulateResult, ConvertRequest, ConvertResult, ListRequest, ListLeasesRequest, GetFragmentationMapRequest, PolicyUpdate, SetPolicyRequest, SetPolicyResult, ForceReleaseRequest, ForceReleaseResult } from "./service-requests.ts";
 import type { WatchRequest, WatchStream, DaemonMetrics, KernelCallObserver } from "./service-events.ts";
 
 export type * from "./service-vocabulary.ts";
@@ -82,6 +82,8 @@ export interface ArenaService {
   createArenaPair(caller: Caller, request: CreateArenaPairRequest): Promise<ArenaResult>;
   reattachArena(caller: Caller, request: ReattachArenaRequest): Promise<ArenaResult>;
   deleteArena(caller: Caller, request: DeleteArenaRequest): Promise<DeleteArenaResult>;
+  /** The arena (and its leases) become the process of `ownerPidfd`'s, alive while it is. */
+  handOverArena(caller: Caller, request: HandOverArenaRequest): Promise<ArenaResult>;
 }
 
 /** Pool: leases and their ranges (unavailable while starting or draining). */

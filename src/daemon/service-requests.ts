@@ -73,6 +73,12 @@ export interface DeleteArenaRequest extends MutatingRequest {
 
 export interface DeleteArenaResult extends MutatingResult, api.DeleteArenaResult {}
 
+export interface HandOverArenaRequest extends MutatingRequest {
+  readonly arenaId: string;
+  /** BORROWED: a pidfd of the process that is to own the arena (the daemon keeps a dup). */
+  readonly ownerPidfd: Fd;
+}
+
 export interface AllocateRequest extends MutatingRequest {
   readonly arenaId: string;
   readonly unitCount: number;

@@ -105,8 +105,8 @@ export type MemfdKind = "shmem" | "hugetlb-2m";
 export type FdAccess = "read-write" | "read-only" | "write-only" | "path";
 
 export interface FdIdentity {
-  /** guest_memfd: link `anon_inode:[kvm-gmem]`; memfd: link starting with `/memfd:`. */
-  readonly kind: "guest_memfd" | "memfd" | "other";
+  /** guest_memfd: link `anon_inode:[kvm-gmem]`; memfd: link starting with `/memfd:`; pidfd: `anon_inode:[pidfd]`. */
+  readonly kind: "guest_memfd" | "memfd" | "pidfd" | "other";
   readonly link: string;
   /** st_size: a guest_memfd's fixed size, a memfd's current size. */
   readonly size: bigint;
@@ -188,6 +188,16 @@ export interface ProcessExitWatch {
   close(): void;
 }
 
+/**
+ * The process a pidfd names, read through the pidfd (`pidfdProcess`): its pid in the daemon's
+ * pid namespace and its effective uid and gid (what SO_PEERCRED would report for it).
+ */
+export interface PidfdProcess {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
 /** Largest SEQPACKET payload the port sends or receives. */
 export const SEQPACKET_MAX_PAYLOAD_BYTES = 64 * 1024;
 /** Most fds one SEQPACKET message carries (the kernel's SCM_MAX_FD is 253). */
@@ -256,6 +266,18 @@ export interface KernelPort {
   connectSeqpacket(path: string): Promise<SeqpacketConnection>;
   /** pidfd_open(pid): notices when the process exits. */
   watchProcessExit(pid: number): ProcessExitWatch;
+  /**
+   * Notices when the process of `pidfd` (whose pid is `pid`, from `pidfdProcess`) exits. Takes
+   * ownership of `pidfd`: the watch closes it.
+   */
+  watchPidfd(pidfd: Fd, pid: number): ProcessExitWatch;
+  /**
+   * Who the process of `pidfd` (borrowed) is: its pid (fdinfo `Pid:`), then its uid and gid
+   * (/proc/PID/status), read while it lives — the pidfd is polled last, so a process that
+   * exited (and whose pid may have been reused) is never reported. ESRCH when it has exited,
+   * or when its pid is not visible in this pid namespace; EINVAL when `pidfd` is not a pidfd.
+   */
+  pidfdProcess(pidfd: Fd): PidfdProcess;
 
   /** Closes the port's own fds (/dev/kvm). Fds it returned stay open: they are the caller's. */
   release(): void;

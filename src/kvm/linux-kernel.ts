@@ -19,6 +19,7 @@ import {
   fallocateModeName,
   type Fd,
   GUEST_MEMFD_LINK,
+  PIDFD_LINK,
   iovec,
   isCloexec,
   type KernelErrno,
@@ -71,12 +72,14 @@ import type {
   KvmCapabilities,
   Mapping,
   MemfdKind,
+  PidfdProcess,
   ProcessExitWatch,
   SeqpacketConnection,
   SeqpacketListener,
   UserMemoryRegion2,
   VmMemoryAttributes,
 } from "./kernel-port.ts";
+import { readPidfdProcess } from "./pidfd-process.ts";
 import { LinuxProcessExitWatch } from "./process-exit-watch.ts";
 import { connectSeqpacket, LinuxSeqpacketListener, type FdTracker } from "./seqpacket.ts";
 
@@ -274,7 +277,7 @@ export class LinuxKernel implements KernelPort {
       throw new KernelError("readlink(/proc/self/fd)", fsErrno(error), { detail: `fd ${fd}`, cause: error });
     }
     return {
-      kind: link === GUEST_MEMFD_LINK ? "guest_memfd" : link.startsWith(MEMFD_LINK_PREFIX) ? "memfd" : "other",
+      kind: link === GUEST_MEMFD_LINK ? "guest_memfd" : link.startsWith(MEMFD_LINK_PREFIX) ? "memfd" : link === PIDFD_LINK ? "pidfd" : "other",
       link,
       size: buffer.readBigInt64LE(stat.members?.["st_size"]?.offset ?? 48),
       mode: buffer.readUInt32LE(stat.members?.["st_mode"]?.offset ?? 24),
@@ -392,6 +395,16 @@ export class LinuxKernel implements KernelPort {
 
   watchProcessExit(pid: number): ProcessExitWatch {
     return new LinuxProcessExitWatch(pid);
+  }
+
+  watchPidfd(pidfd: Fd, pid: number): ProcessExitWatch {
+    // The watch owns the pidfd from here: the port no longer counts it as the caller's.
+    this.#open.delete(pidfd);
+    return new LinuxProcessExitWatch(pid, pidfd);
+  }
+
+  pidfdProcess(pidfd: Fd): PidfdProcess {
+    return readPidfdProcess(pidfd);
   }
 
   release(): void {

@@ -17,9 +17,10 @@ export class LinuxProcessExitWatch implements ProcessExitWatch {
   readonly #poller: FdPoller;
   #closed = false;
 
-  constructor(pid: number) {
+  /** Opens a pidfd of `pid`, or takes ownership of `pidfd` (a pidfd of `pid`) when given. */
+  constructor(pid: number, pidfd?: Fd) {
     this.pid = pid;
-    this.#pidfd = asFd(check(libc.pidfd_open(pid, 0), "pidfd_open", `pid ${pid}`));
+    this.#pidfd = pidfd ?? asFd(check(libc.pidfd_open(pid, 0), "pidfd_open", `pid ${pid}`));
     let resolveExit = (): void => undefined;
     this.exited = new Promise((resolve) => (resolveExit = resolve));
     this.#poller = new FdPoller(this.#pidfd, (events) => {

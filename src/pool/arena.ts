@@ -27,7 +27,8 @@ export type ArenaId = string;
 
 export class Arena {
   readonly id: ArenaId;
-  readonly owner: string;
+  /** The owner key; changes only by `Pool.handOverArena`, together with its leases'. */
+  owner: string;
   readonly sizeUnits: Units;
   readonly layout: ArenaLayout;
   /** files[0] is side 0; files[1] exists for pairs. */

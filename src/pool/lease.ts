@@ -21,7 +21,8 @@ export type LeaseState = "allocating" | "active" | "releasing" | "failed";
 export class Lease {
   readonly id: LeaseId;
   readonly arenaId: ArenaId;
-  readonly owner: string;
+  /** Its arena's owner (invariant: always equal; `Pool.handOverArena` changes both). */
+  owner: string;
   /** First arena unit of the lease. */
   readonly start: Units;
   readonly unitCount: Units;

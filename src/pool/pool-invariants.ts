@@ -26,6 +26,7 @@ export function checkPoolInvariants(pool: Pool, runningTotals: PageStateCounts):
     sorted.forEach((lease, i) => {
       leaseIds.add(lease.id);
       if (pool.lease(lease.id) !== lease || lease.arenaId !== arena.id) throw new Error(`lease "${lease.id}" is not indexed consistently`);
+      if (lease.owner !== arena.owner) throw new Error(`lease "${lease.id}" is owned by ${lease.owner}, its arena "${arena.id}" by ${arena.owner}`);
       if (arena.free.intersects(lease.start, lease.end)) throw new Error(`lease "${lease.id}" overlaps free units of arena "${arena.id}"`);
       if (lease.end > arena.sizeUnits) throw new Error(`lease "${lease.id}" runs past arena "${arena.id}"`);
       const next = sorted[i + 1];

@@ -283,6 +283,16 @@ export class Pool {
     this.arenaMap.delete(id);
   }
 
+  /**
+   * Makes `owner` the owner of arena `id` and of every lease in it (a lease is always its
+   * arena's owner's). Units, plans and files are untouched: only who may change them moves.
+   */
+  handOverArena(id: ArenaId, owner: string): void {
+    const arena = this.arena(id);
+    arena.owner = owner;
+    for (const lease of arena.leases.values()) lease.owner = owner;
+  }
+
   /** Admin: sets an arena's policy override; the arena's leases must fit the new granularity. */
   setArenaPolicy(id: ArenaId, policy: ArenaPolicy): void {
     const arena = this.arena(id);

@@ -19,7 +19,8 @@ export function fragLabels(arenas: readonly Arena[], leases: readonly Lease[]): 
   return { arenas: new Map(arenas.map((a) => [a.arenaId, a])), leases: new Map(leases.map((l) => [l.leaseId, l])) };
 }
 
-const BACKING = { memfd_shmem: "shmem", memfd_hugetlb: "hugetlb" } as const;
+/** By a non-guest_memfd file's FdType (a pidfd is never an arena's file; listed for totality). */
+const BACKING = { memfd_shmem: "shmem", memfd_hugetlb: "hugetlb", pidfd: "pidfd" } as const;
 
 /** "guest_memfd", "memfd shmem", "pair guest_memfd+hugetlb": the kind and its memfd's backing. */
 export function arenaKindText(arena: Arena): string {

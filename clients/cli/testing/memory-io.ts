@@ -40,6 +40,7 @@ export function memoryIo(options: { readonly isTTY?: boolean; readonly columns?:
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    onSignals: () => () => undefined,
     interrupt: () => {
       for (const listener of [...listeners]) {
         listeners.delete(listener);

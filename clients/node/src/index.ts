@@ -50,6 +50,7 @@ export {
   type PoolErrorOptions,
   type UnavailableErrorOptions,
 } from "./pool-errors.ts";
+export { closeFd, openPidfd } from "./pidfd.ts";
 export * from "./resources.ts";
 export { bytesToUnits, formatBytes, PAGE_BYTES, PAGES_PER_UNIT, parseSize, UNIT_BYTES, unitsToBytes } from "./units.ts";
 export { API_SOCKET_NAME, daemonSockets, defaultRuntimeDir, FD_SOCKET_NAME, resolveRuntimeDir, RUNTIME_DIR_ENV, type DaemonSockets, type RuntimeDirInputs } from "./runtime-dir.ts";

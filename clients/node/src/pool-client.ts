@@ -345,19 +345,11 @@ export class PoolClient implements Pool {
     const context = this.#context("RegisterGuestMemfdArena", options);
     checkFd(gmemFd);
     const requestId = this.#requestId(options);
-    return this.#recovering(context, async () => {
-      const channel = await this.#fdChannel();
-      this.#checkAborted(context);
-      const sent = await channel.sendFd(gmemFd, "guest_memfd", context.deadline);
-      try {
-        const response = await this.#grpc.callPool(context, "RegisterGuestMemfdArena", encodeRegisterGuestMemfdArena(requestId, sent.token, request));
-        const arena = decodeArena(response.arena);
-        this.#keep(arena.arenaId, [{ fdType: "guest_memfd", fd: gmemFd }]);
-        return arena;
-      } catch (error) {
-        this.#cancelToken(channel, sent.token);
-        throw error;
-      }
+    return this.#withSentFd(context, gmemFd, "guest_memfd", async (token) => {
+      const response = await this.#grpc.callPool(context, "RegisterGuestMemfdArena", encodeRegisterGuestMemfdArena(requestId, token, request));
+      const arena = decodeArena(response.arena);
+      this.#keep(arena.arenaId, [{ fdType: "guest_memfd", fd: gmemFd }]);
+      return arena;
     });
   }
 
@@ -408,6 +400,18 @@ export class PoolClient implements Pool {
         this.#cancelToken(channel, sent.token);
         throw error;
       }
+    });
+  }
+
+  async handOverArena(arenaId: string, ownerPidfd: number, options?: CallOptions): Promise<Arena> {
+    const context = this.#context("HandOverArena", options);
+    checkFd(ownerPidfd);
+    const requestId = this.#requestId(options);
+    return this.#withSentFd(context, ownerPidfd, "pidfd", async (token) => {
+      const response = await this.#grpc.callPool(context, "HandOverArena", { requestId, arenaId, ownerPidfdToken: token });
+      // Not ours any more: the new owner, not this client, reattaches it after a restart.
+      this.#arenaFds.forget(arenaId);
+      return decodeArena(response.arena);
     });
   }
 
@@ -608,6 +612,21 @@ export class PoolClient implements Pool {
   }
 
   /** The fd type of an arena's memfd: kept, else from the daemon's record. */
+  /** One fd sent (SEND_FD) and the call naming its token, retried as a whole; a failed call cancels the token. */
+  #withSentFd<T>(context: CallContext, fd: number, fdType: FdType, call: (token: Buffer) => Promise<T>): Promise<T> {
+    return this.#recovering(context, async () => {
+      const channel = await this.#fdChannel();
+      this.#checkAborted(context);
+      const sent = await channel.sendFd(fd, fdType, context.deadline);
+      try {
+        return await call(sent.token);
+      } catch (error) {
+        this.#cancelToken(channel, sent.token);
+        throw error;
+      }
+    });
+  }
+
   async #memfdType(arenaId: string, context: CallContext): Promise<FdType> {
     const kept = this.#arenaFds.files(arenaId)?.find((f) => f.fdType !== "guest_memfd");
     if (kept !== undefined) return kept.fdType;

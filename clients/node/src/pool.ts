@@ -180,6 +180,13 @@ export interface Pool {
    * for arenas it made; see PoolClient's `autoReattach`). */
   reattachArena(arenaId: string, fds: ReattachFds, options?: CallOptions): Promise<Arena>;
   deleteArena(arenaId: string, request?: { readonly releaseLeases?: boolean }, options?: CallOptions): Promise<DeleteArenaResult>;
+  /**
+   * Makes the process of `ownerPidfd` (a pidfd, borrowed: `openPidfd(pid)`) the owner of the
+   * caller's arena and its leases: they then live while THAT process does, and its exit frees
+   * them. A launcher creates the arena and lease, spawns the VMM, hands the arena to it, and
+   * only then may exit. The caller no longer owns (or sees) the arena afterwards.
+   */
+  handOverArena(arenaId: string, ownerPidfd: number, options?: CallOptions): Promise<Arena>;
   getArena(arenaId: string, options?: CallOptions): Promise<Arena>;
   listArenas(request?: ListRequest, options?: CallOptions): Promise<Arena[]>;
 

@@ -48,4 +48,5 @@ export const FD_TYPE_NUMBER = {
   GUEST_MEMFD: 1,
   MEMFD_SHMEM: 2,
   MEMFD_HUGETLB: 3,
+  PIDFD: 4,
 } as const;

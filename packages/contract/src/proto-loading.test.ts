@@ -32,6 +32,7 @@ const POOL_RPCS = [
   "GetLease",
   "GetPolicy",
   "GetPoolStatus",
+  "HandOverArena",
   "ListArenas",
   "ListLeases",
   "Populate",

@@ -131,5 +131,9 @@ export const MSG_CMSG_CLOEXEC = 0x40000000;
 export const GUEST_MEMFD_ST_MODE = 0o100600;
 /** readlink(/proc/self/fd/N) of a guest_memfd. */
 export const GUEST_MEMFD_LINK = "anon_inode:[kvm-gmem]";
+/** readlink(/proc/self/fd/N) of a pidfd (pidfd_open(2); pidfs keeps the anon_inode name). */
+export const PIDFD_LINK = "anon_inode:[pidfd]";
+/** poll(2): readable; on a pidfd, the process has exited (pidfd_poll). */
+export const POLLIN = 0x1;
 /** readlink of a memfd starts with this ("/memfd:NAME (deleted)"). */
 export const MEMFD_LINK_PREFIX = "/memfd:";

@@ -60,6 +60,8 @@ export const libc = {
     (fd: number, level: number, optname: number, optval: Buffer, optlen: Buffer) => number
   >,
   pidfd_open: lib.func("int pidfd_open(int pid, unsigned int flags)") as KoffiFunc<(pid: number, flags: number) => number>,
+  /** poll(2) on an array of struct pollfd { int fd; short events; short revents; } (8 bytes each). */
+  poll: lib.func("int poll(void *fds, unsigned long nfds, int timeout)") as KoffiFunc<(fds: Buffer, nfds: number, timeout: number) => number>,
 };
 
 /** The errno of the libc call that just returned on this thread (see the file comment). */

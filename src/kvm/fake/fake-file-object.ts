@@ -10,7 +10,7 @@ import { type KernelErrno, KernelError } from "@gmempool/sys";
 let nextInode = 1n;
 
 export abstract class FakeFileObject {
-  abstract readonly kind: "vm" | "guest_memfd" | "memfd";
+  abstract readonly kind: "vm" | "guest_memfd" | "memfd" | "pidfd";
   /** st_ino: identifies the open file description's inode, so two fds of one file compare equal. */
   readonly inode = nextInode++;
   #refs = 0;

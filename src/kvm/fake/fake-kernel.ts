@@ -21,12 +21,14 @@ import {
   HUGETLB_PAGE_BYTES,
   type KernelErrno,
   KernelError,
+  PIDFD_LINK,
 } from "@gmempool/sys";
 import { fakeCheckExtension } from "./fake-capabilities.ts";
 import { FakeFileObject, fail, hex } from "./fake-file-object.ts";
 import { FakeGuestMemfd } from "./fake-guest-memfd.ts";
 import type { FakeHost } from "./fake-host.ts";
 import { FakeMemfd } from "./fake-memfd.ts";
+import { FakePidfd } from "./fake-pidfd.ts";
 import { CONNECT_NO_LISTENER, FakeSeqpacketListener, type FakeSocketOwner } from "./fake-seqpacket.ts";
 import { FakeVm, type GuestMemfdArgument } from "./fake-vm.ts";
 import { PAGE_BYTES } from "@gmempool/contract";
@@ -41,6 +43,7 @@ import type {
   Mapping,
   MemfdKind,
   PeerCredentials,
+  PidfdProcess,
   ProcessExitWatch,
   SeqpacketConnection,
   SeqpacketListener,
@@ -122,6 +125,8 @@ const SYSCALL: Record<FakeOp, string> = {
   listenSeqpacket: "bind",
   connectSeqpacket: "connect",
   watchProcessExit: "pidfd_open",
+  watchPidfd: "poll(pidfd)",
+  pidfdProcess: "pidfd_get_pid",
   send: "sendmsg(SCM_RIGHTS)",
   receive: "recvmsg",
   accept: "accept4",
@@ -439,6 +444,7 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
     if (file instanceof FakeMemfd) {
       return { kind: "memfd", link: `/memfd:${file.name} (deleted)`, size: file.size, mode: 0o100777, blockSize: Number(file.pageBytes), ...identity };
     }
+    if (file instanceof FakePidfd) return { kind: "pidfd", link: PIDFD_LINK, size: 0n, mode: 0o600, blockSize: Number(PAGE_BYTES), ...identity };
     return { kind: "other", link: "anon_inode:kvm-vm", size: 0n, mode: 0o600, blockSize: Number(PAGE_BYTES), ...identity };
   }
 
@@ -588,6 +594,55 @@ export class FakeKernel implements KernelPort, FakeSocketOwner {
       resolveExit();
     });
     this.#watches.add(watch);
+    return watch;
+  }
+
+  /** Test hook for a VMM process: pidfd_open(pid, 0), an fd of this process (close-on-exec). */
+  openPidfd(pid: number): Fd {
+    // pidfd_open: no such process -> -ESRCH.
+    if (!this.host.isRunning(pid)) fail("pidfd_open", "ESRCH", `pid ${pid}`);
+    return this.#install(this.host.track(new FakePidfd(pid, (p, notify) => this.host.watchExit(p, notify))).get(), true);
+  }
+
+  pidfdProcess(pidfd: Fd): PidfdProcess {
+    this.injected("pidfdProcess");
+    const file = this.fileForFd(pidfd, SYSCALL.pidfdProcess);
+    // pidfd_get_pid: not a pidfd -> -EBADF from the kernel's fdget; the port says EINVAL (pidfd-process.ts).
+    if (!(file instanceof FakePidfd)) fail(SYSCALL.pidfdProcess, "EINVAL", `fd ${pidfd} is a ${file.kind}, not a pidfd`);
+    if (file.exited) fail(SYSCALL.pidfdProcess, "ESRCH", `process ${file.pid} has exited`);
+    const { pid, uid, gid } = this.host.processById(file.pid).credentials;
+    return { pid, uid, gid };
+  }
+
+  watchPidfd(pidfd: Fd, pid: number): ProcessExitWatch {
+    this.injected("watchPidfd");
+    const file = this.fileForFd(pidfd, SYSCALL.watchPidfd);
+    if (!(file instanceof FakePidfd)) fail(SYSCALL.watchPidfd, "EINVAL", `fd ${pidfd} is a ${file.kind}, not a pidfd`);
+    let resolveExit = (): void => undefined;
+    const exited = new Promise<void>((resolve) => (resolveExit = resolve));
+    let unwatch = (): void => undefined;
+    let closed = false;
+    // The watch owns the pidfd: it closes it when the process exits or the watch is closed.
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      unwatch();
+      this.#watches.delete(watch);
+      if (this.#fds.has(pidfd)) this.close(pidfd);
+    };
+    const watch: ProcessExitWatch = { pid, exited, close };
+    this.#watches.add(watch);
+    if (file.exited) {
+      queueMicrotask(() => {
+        close();
+        resolveExit();
+      });
+      return watch;
+    }
+    unwatch = this.host.watchExit(file.pid, () => {
+      close();
+      resolveExit();
+    });
     return watch;
   }
 

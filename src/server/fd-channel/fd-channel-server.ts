@@ -29,6 +29,7 @@ export const FD_TYPE_BY_NUMBER: ReadonlyMap<number, FdType> = new Map<number, Fd
   [FD_TYPE_NUMBER.GUEST_MEMFD, "guest_memfd"],
   [FD_TYPE_NUMBER.MEMFD_SHMEM, "memfd_shmem"],
   [FD_TYPE_NUMBER.MEMFD_HUGETLB, "memfd_hugetlb"],
+  [FD_TYPE_NUMBER.PIDFD, "pidfd"],
 ]);
 
 export function fdTypeNumber(type: FdType): number {
@@ -39,6 +40,8 @@ export function fdTypeNumber(type: FdType): number {
       return FD_TYPE_NUMBER.MEMFD_SHMEM;
     case "memfd_hugetlb":
       return FD_TYPE_NUMBER.MEMFD_HUGETLB;
+    case "pidfd":
+      return FD_TYPE_NUMBER.PIDFD;
   }
 }
 
@@ -231,7 +234,7 @@ export class FdChannelServer {
       case FD_MESSAGE_KIND.SEND_FD: {
         if (fds.length !== 1) throw invalid(`SEND_FD carries exactly one fd in SCM_RIGHTS, got ${fds.length}`);
         const claimed = FD_TYPE_BY_NUMBER.get(request.fdType);
-        if (claimed === undefined) throw invalid(`fd_type ${request.fdType} is not an FdType (1 guest_memfd, 2 shmem memfd, 3 hugetlb memfd)`);
+        if (claimed === undefined) throw invalid(`fd_type ${request.fdType} is not an FdType (1 guest_memfd, 2 shmem memfd, 3 hugetlb memfd, 4 pidfd)`);
         const fd = fds[0]!;
         const inspection: FdInspection = this.#service.inspectFd(fd, claimed);
         // From here the token table owns the fd (it closes it itself if it refuses the token).

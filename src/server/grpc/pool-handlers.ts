@@ -58,6 +58,7 @@ async function withTokens<T>(
 }
 
 const GMEM_TOKEN: FdTokenExpectation = { field: "gmem_fd_token", direction: "send", fdTypes: ["guest_memfd"] };
+const PIDFD_TOKEN: FdTokenExpectation = { field: "owner_pidfd_token", direction: "send", fdTypes: ["pidfd"] };
 const MEMFD_RECEIVE_TOKEN: FdTokenExpectation = { field: "memfd_fd_token", direction: "receive" };
 
 export function poolHandlers(context: HandlerContext<PoolReader & ArenaService & LeaseService>, watches: WatchRegistry): PoolHandlers {
@@ -152,6 +153,13 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
       const result = await service.deleteArena(caller, { requestId: r.requestId, arenaId: r.arenaId, releaseLeases: r.releaseLeases });
       return { response: { releasedLeaseCount: result.releasedLeaseCount, releasedUnitCount: result.releasedUnitCount }, replayed: result.replayed };
     }),
+
+    HandOverArena: unary("HandOverArena", (caller, r) =>
+      withTokens(context, caller, [{ bytes: r.ownerPidfdToken, expect: PIDFD_TOKEN }], async ([pidfd]) => {
+        const result = await service.handOverArena(caller, { requestId: r.requestId, arenaId: r.arenaId, ownerPidfd: pidfd!.fd! });
+        return { response: { arena: encodeArena(result.arena) }, replayed: result.replayed };
+      }),
+    ),
 
     GetArena: unary("GetArena", (caller, r) => ({ response: { arena: encodeArena(service.getArena(caller, r.arenaId)) } })),
 

@@ -11,6 +11,7 @@ export const FD_TYPE_NUMBER_BY_NAME: Readonly<Record<FdType, number>> = {
   guest_memfd: FD_TYPE_NUMBER.GUEST_MEMFD,
   memfd_shmem: FD_TYPE_NUMBER.MEMFD_SHMEM,
   memfd_hugetlb: FD_TYPE_NUMBER.MEMFD_HUGETLB,
+  pidfd: FD_TYPE_NUMBER.PIDFD,
 };
 
 export interface FdRequest {

@@ -35,6 +35,8 @@ import type { GetPolicyRequest as _gmempool_v1_GetPolicyRequest, GetPolicyReques
 import type { GetPolicyResponse as _gmempool_v1_GetPolicyResponse, GetPolicyResponse__Output as _gmempool_v1_GetPolicyResponse__Output } from './gmempool/v1/GetPolicyResponse.ts';
 import type { GetPoolStatusRequest as _gmempool_v1_GetPoolStatusRequest, GetPoolStatusRequest__Output as _gmempool_v1_GetPoolStatusRequest__Output } from './gmempool/v1/GetPoolStatusRequest.ts';
 import type { GetPoolStatusResponse as _gmempool_v1_GetPoolStatusResponse, GetPoolStatusResponse__Output as _gmempool_v1_GetPoolStatusResponse__Output } from './gmempool/v1/GetPoolStatusResponse.ts';
+import type { HandOverArenaRequest as _gmempool_v1_HandOverArenaRequest, HandOverArenaRequest__Output as _gmempool_v1_HandOverArenaRequest__Output } from './gmempool/v1/HandOverArenaRequest.ts';
+import type { HandOverArenaResponse as _gmempool_v1_HandOverArenaResponse, HandOverArenaResponse__Output as _gmempool_v1_HandOverArenaResponse__Output } from './gmempool/v1/HandOverArenaResponse.ts';
 import type { Identity as _gmempool_v1_Identity, Identity__Output as _gmempool_v1_Identity__Output } from './gmempool/v1/Identity.ts';
 import type { KernelFeature as _gmempool_v1_KernelFeature, KernelFeature__Output as _gmempool_v1_KernelFeature__Output } from './gmempool/v1/KernelFeature.ts';
 import type { Lease as _gmempool_v1_Lease, Lease__Output as _gmempool_v1_Lease__Output } from './gmempool/v1/Lease.ts';
@@ -113,6 +115,8 @@ export interface ProtoGrpcType {
       GetPolicyResponse: MessageTypeDefinition<_gmempool_v1_GetPolicyResponse, _gmempool_v1_GetPolicyResponse__Output>
       GetPoolStatusRequest: MessageTypeDefinition<_gmempool_v1_GetPoolStatusRequest, _gmempool_v1_GetPoolStatusRequest__Output>
       GetPoolStatusResponse: MessageTypeDefinition<_gmempool_v1_GetPoolStatusResponse, _gmempool_v1_GetPoolStatusResponse__Output>
+      HandOverArenaRequest: MessageTypeDefinition<_gmempool_v1_HandOverArenaRequest, _gmempool_v1_HandOverArenaRequest__Output>
+      HandOverArenaResponse: MessageTypeDefinition<_gmempool_v1_HandOverArenaResponse, _gmempool_v1_HandOverArenaResponse__Output>
       Identity: MessageTypeDefinition<_gmempool_v1_Identity, _gmempool_v1_Identity__Output>
       KernelFeature: MessageTypeDefinition<_gmempool_v1_KernelFeature, _gmempool_v1_KernelFeature__Output>
       Lease: MessageTypeDefinition<_gmempool_v1_Lease, _gmempool_v1_Lease__Output>

@@ -23,6 +23,11 @@ export const FdType = {
    * A hugetlb memfd ("/memfd:NAME (deleted)" on hugetlbfs, 2 MiB pages).
    */
   FD_TYPE_MEMFD_HUGETLB: 'FD_TYPE_MEMFD_HUGETLB',
+  /**
+   * A pidfd (pidfd_open(2); readlink "anon_inode:[pidfd]"): names a process, for
+   * Pool.HandOverArena. size_bytes is 0.
+   */
+  FD_TYPE_PIDFD: 'FD_TYPE_PIDFD',
 } as const;
 
 /**
@@ -50,6 +55,12 @@ export type FdType =
    */
   | 'FD_TYPE_MEMFD_HUGETLB'
   | 3
+  /**
+   * A pidfd (pidfd_open(2); readlink "anon_inode:[pidfd]"): names a process, for
+   * Pool.HandOverArena. size_bytes is 0.
+   */
+  | 'FD_TYPE_PIDFD'
+  | 4
 
 /**
  * The kind of a file that crosses the fd channel (fd_channel.proto). The number is the

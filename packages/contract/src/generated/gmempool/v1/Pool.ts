@@ -28,6 +28,8 @@ import type { GetPolicyRequest as _gmempool_v1_GetPolicyRequest, GetPolicyReques
 import type { GetPolicyResponse as _gmempool_v1_GetPolicyResponse, GetPolicyResponse__Output as _gmempool_v1_GetPolicyResponse__Output } from '../../gmempool/v1/GetPolicyResponse.ts';
 import type { GetPoolStatusRequest as _gmempool_v1_GetPoolStatusRequest, GetPoolStatusRequest__Output as _gmempool_v1_GetPoolStatusRequest__Output } from '../../gmempool/v1/GetPoolStatusRequest.ts';
 import type { GetPoolStatusResponse as _gmempool_v1_GetPoolStatusResponse, GetPoolStatusResponse__Output as _gmempool_v1_GetPoolStatusResponse__Output } from '../../gmempool/v1/GetPoolStatusResponse.ts';
+import type { HandOverArenaRequest as _gmempool_v1_HandOverArenaRequest, HandOverArenaRequest__Output as _gmempool_v1_HandOverArenaRequest__Output } from '../../gmempool/v1/HandOverArenaRequest.ts';
+import type { HandOverArenaResponse as _gmempool_v1_HandOverArenaResponse, HandOverArenaResponse__Output as _gmempool_v1_HandOverArenaResponse__Output } from '../../gmempool/v1/HandOverArenaResponse.ts';
 import type { ListArenasRequest as _gmempool_v1_ListArenasRequest, ListArenasRequest__Output as _gmempool_v1_ListArenasRequest__Output } from '../../gmempool/v1/ListArenasRequest.ts';
 import type { ListArenasResponse as _gmempool_v1_ListArenasResponse, ListArenasResponse__Output as _gmempool_v1_ListArenasResponse__Output } from '../../gmempool/v1/ListArenasResponse.ts';
 import type { ListLeasesRequest as _gmempool_v1_ListLeasesRequest, ListLeasesRequest__Output as _gmempool_v1_ListLeasesRequest__Output } from '../../gmempool/v1/ListLeasesRequest.ts';
@@ -525,6 +527,51 @@ export interface PoolClient extends grpc.Client {
   getPoolStatus(argument: _gmempool_v1_GetPoolStatusRequest, callback: grpc.requestCallback<_gmempool_v1_GetPoolStatusResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * HandOverArena makes another process the arena's owner: the arena and its leases then live
+   * while THAT process does, and its exit frees them as an owner's exit does (a launcher hands
+   * its arena to the VMM it spawned, then may exit without the guest's memory being touched).
+   * The caller sends the process's pidfd (pidfd_open(2)) on the fd channel (SEND_FD,
+   * FD_TYPE_PIDFD) and names the token here. The new owner is journaled like any owner.
+   * 
+   * Status codes:
+   * - INVALID_ARGUMENT: `arena_id` is empty; the token is not 16 bytes, is a RECEIVE_FD token,
+   * or its fd is not a pidfd (SEND_FD already refuses a non-pidfd claimed as FD_TYPE_PIDFD,
+   * naming what it is).
+   * - NOT_FOUND: the arena is unknown or not the caller's (the admin may hand over any arena);
+   * the token is unknown, expired, already used, or was issued to another process.
+   * - PERMISSION_DENIED: the named process's uid is not the arena owner's (both named).
+   * - FAILED_PRECONDITION: the named process has exited; the arena is DELETING or DETACHED.
+   * - RESOURCE_EXHAUSTED: the named process has reached the daemon's limit of arenas per
+   * process.
+   */
+  HandOverArena(argument: _gmempool_v1_HandOverArenaRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_HandOverArenaResponse__Output>): grpc.ClientUnaryCall;
+  HandOverArena(argument: _gmempool_v1_HandOverArenaRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gmempool_v1_HandOverArenaResponse__Output>): grpc.ClientUnaryCall;
+  HandOverArena(argument: _gmempool_v1_HandOverArenaRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_HandOverArenaResponse__Output>): grpc.ClientUnaryCall;
+  HandOverArena(argument: _gmempool_v1_HandOverArenaRequest, callback: grpc.requestCallback<_gmempool_v1_HandOverArenaResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * HandOverArena makes another process the arena's owner: the arena and its leases then live
+   * while THAT process does, and its exit frees them as an owner's exit does (a launcher hands
+   * its arena to the VMM it spawned, then may exit without the guest's memory being touched).
+   * The caller sends the process's pidfd (pidfd_open(2)) on the fd channel (SEND_FD,
+   * FD_TYPE_PIDFD) and names the token here. The new owner is journaled like any owner.
+   * 
+   * Status codes:
+   * - INVALID_ARGUMENT: `arena_id` is empty; the token is not 16 bytes, is a RECEIVE_FD token,
+   * or its fd is not a pidfd (SEND_FD already refuses a non-pidfd claimed as FD_TYPE_PIDFD,
+   * naming what it is).
+   * - NOT_FOUND: the arena is unknown or not the caller's (the admin may hand over any arena);
+   * the token is unknown, expired, already used, or was issued to another process.
+   * - PERMISSION_DENIED: the named process's uid is not the arena owner's (both named).
+   * - FAILED_PRECONDITION: the named process has exited; the arena is DELETING or DETACHED.
+   * - RESOURCE_EXHAUSTED: the named process has reached the daemon's limit of arenas per
+   * process.
+   */
+  handOverArena(argument: _gmempool_v1_HandOverArenaRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_HandOverArenaResponse__Output>): grpc.ClientUnaryCall;
+  handOverArena(argument: _gmempool_v1_HandOverArenaRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gmempool_v1_HandOverArenaResponse__Output>): grpc.ClientUnaryCall;
+  handOverArena(argument: _gmempool_v1_HandOverArenaRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_HandOverArenaResponse__Output>): grpc.ClientUnaryCall;
+  handOverArena(argument: _gmempool_v1_HandOverArenaRequest, callback: grpc.requestCallback<_gmempool_v1_HandOverArenaResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * ListArenas returns the caller's arenas, or every owner's with `all_owners` (admin).
    * 
    * Status codes:
@@ -1007,6 +1054,26 @@ export interface PoolHandlers extends grpc.UntypedServiceImplementation {
   GetPoolStatus: grpc.handleUnaryCall<_gmempool_v1_GetPoolStatusRequest__Output, _gmempool_v1_GetPoolStatusResponse>;
   
   /**
+   * HandOverArena makes another process the arena's owner: the arena and its leases then live
+   * while THAT process does, and its exit frees them as an owner's exit does (a launcher hands
+   * its arena to the VMM it spawned, then may exit without the guest's memory being touched).
+   * The caller sends the process's pidfd (pidfd_open(2)) on the fd channel (SEND_FD,
+   * FD_TYPE_PIDFD) and names the token here. The new owner is journaled like any owner.
+   * 
+   * Status codes:
+   * - INVALID_ARGUMENT: `arena_id` is empty; the token is not 16 bytes, is a RECEIVE_FD token,
+   * or its fd is not a pidfd (SEND_FD already refuses a non-pidfd claimed as FD_TYPE_PIDFD,
+   * naming what it is).
+   * - NOT_FOUND: the arena is unknown or not the caller's (the admin may hand over any arena);
+   * the token is unknown, expired, already used, or was issued to another process.
+   * - PERMISSION_DENIED: the named process's uid is not the arena owner's (both named).
+   * - FAILED_PRECONDITION: the named process has exited; the arena is DELETING or DETACHED.
+   * - RESOURCE_EXHAUSTED: the named process has reached the daemon's limit of arenas per
+   * process.
+   */
+  HandOverArena: grpc.handleUnaryCall<_gmempool_v1_HandOverArenaRequest__Output, _gmempool_v1_HandOverArenaResponse>;
+  
+  /**
    * ListArenas returns the caller's arenas, or every owner's with `all_owners` (admin).
    * 
    * Status codes:
@@ -1130,6 +1197,7 @@ export interface PoolDefinition extends grpc.ServiceDefinition {
   GetLease: MethodDefinition<_gmempool_v1_GetLeaseRequest, _gmempool_v1_GetLeaseResponse, _gmempool_v1_GetLeaseRequest__Output, _gmempool_v1_GetLeaseResponse__Output>
   GetPolicy: MethodDefinition<_gmempool_v1_GetPolicyRequest, _gmempool_v1_GetPolicyResponse, _gmempool_v1_GetPolicyRequest__Output, _gmempool_v1_GetPolicyResponse__Output>
   GetPoolStatus: MethodDefinition<_gmempool_v1_GetPoolStatusRequest, _gmempool_v1_GetPoolStatusResponse, _gmempool_v1_GetPoolStatusRequest__Output, _gmempool_v1_GetPoolStatusResponse__Output>
+  HandOverArena: MethodDefinition<_gmempool_v1_HandOverArenaRequest, _gmempool_v1_HandOverArenaResponse, _gmempool_v1_HandOverArenaRequest__Output, _gmempool_v1_HandOverArenaResponse__Output>
   ListArenas: MethodDefinition<_gmempool_v1_ListArenasRequest, _gmempool_v1_ListArenasResponse, _gmempool_v1_ListArenasRequest__Output, _gmempool_v1_ListArenasResponse__Output>
   ListLeases: MethodDefinition<_gmempool_v1_ListLeasesRequest, _gmempool_v1_ListLeasesResponse, _gmempool_v1_ListLeasesRequest__Output, _gmempool_v1_ListLeasesResponse__Output>
   Populate: MethodDefinition<_gmempool_v1_PopulateRequest, _gmempool_v1_PopulateResponse, _gmempool_v1_PopulateRequest__Output, _gmempool_v1_PopulateResponse__Output>
