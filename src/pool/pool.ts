@@ -196,6 +196,10 @@ export class Pool {
     return this.pending.size;
   }
 
+  get reservationCount(): number {
+    return this.reservationMap.size;
+  }
+
   reservations(): IterableIterator<Reservation> {
     return this.reservationMap.values();
   }

@@ -54,4 +54,6 @@ export const SAMPLE_STATUS: PoolStatus = {
   largestFreeRunUnitCount: 64,
   startTime: new Date("2025-01-02T00:00:00.000Z"),
   lastEventSequence: 12n,
+  reservedUnitCount: 0,
+  reservationCount: 0,
 };
