@@ -12,7 +12,7 @@
  * Each change is one transaction of the runner (claim -> no kernel work -> commit + journal).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Reservation } from "@gmempool/contract";
+import type { Reservation, ReserveResult, UnreserveResult } from "@gmempool/contract";
 import { GmempoolError } from "../pool/errors.ts";
 import type { Reservation as PoolReservation } from "../pool/index.ts";
 import { arenaUnitsOf } from "../pool/units.ts";
@@ -20,7 +20,7 @@ import { requireAdmin, requireServing } from "./access-checks.ts";
 import type { DaemonContext } from "./daemon-context.ts";
 import { toGmempoolError } from "./error-classification.ts";
 import type { Caller } from "./pool-service.ts";
-import { NO_IDEM } from "./transaction-runner.ts";
+import { NO_IDEM, type Committed } from "./transaction-runner.ts";
 
 export const TOKEN_BYTES = 16;
 export const MAX_CLAIM_UID_BYTES = 128;
@@ -30,16 +30,7 @@ export interface ReserveRequest {
   readonly sizeBytes: bigint;
 }
 
-export interface ReserveResult {
-  readonly reservation: Reservation;
-  readonly token: string;
-  readonly created: boolean;
-}
-
-export interface UnreserveResult {
-  readonly existed: boolean;
-  readonly releasedUnitCount: number;
-}
+export type { ReserveResult, UnreserveResult };
 
 function checkClaimUid(claimUid: string): void {
   if (claimUid.length === 0) throw new GmempoolError("invalid-argument", "claim_uid must not be empty", { field: "claim_uid", value: "" });
@@ -50,51 +41,41 @@ export function reservationInfo(ctx: DaemonContext, r: PoolReservation): Reserva
   return { claimUid: r.claimUid, sizeUnitCount: r.sizeUnits, reservedUnitCount: ctx.pool.reservedUnitsOf(r), arenaId: r.arenaId ?? "" };
 }
 
-export async function reserve(ctx: DaemonContext, caller: Caller, request: ReserveRequest): Promise<ReserveResult> {
+/**
+ * One admin change of the reservations: checked (admin, serving, claim UID), then one
+ * transaction with no kernel work, its commit journaled like any other.
+ */
+async function reservationChange<R extends object>(ctx: DaemonContext, caller: Caller, claimUid: string, check: () => void, commit: () => Committed<R>): Promise<R> {
   try {
     requireAdmin(caller);
     requireServing(ctx);
-    checkClaimUid(request.claimUid);
-    const sizeUnits = arenaUnitsOf(request.sizeBytes);
-    return await ctx.transactions.run({
-      arenaId: "",
-      scope: { owner: caller.identity, arenaId: "" },
-      claim: () => undefined,
-      kernel: () => Promise.resolve(),
-      commit: () => {
-        const { reservation, created } = ctx.pool.reserveClaim(request.claimUid, sizeUnits, randomBytes(TOKEN_BYTES).toString("hex"));
-        if (created) ctx.logger.info({ claimUid: reservation.claimUid, units: sizeUnits }, "reservation made");
-        const result = { reservation: reservationInfo(ctx, reservation), token: reservation.token, created };
-        return { changes: created ? { reservations: [reservation.claimUid] } : {}, result };
-      },
-    }, NO_IDEM);
+    checkClaimUid(claimUid);
+    check();
+    return await ctx.transactions.run({ arenaId: "", scope: { owner: caller.identity, arenaId: "" }, claim: () => undefined, kernel: () => Promise.resolve(), commit }, NO_IDEM);
   } catch (error) {
     throw toGmempoolError(error);
   }
 }
 
-export async function unreserve(ctx: DaemonContext, caller: Caller, claimUid: string): Promise<UnreserveResult> {
-  try {
-    requireAdmin(caller);
-    requireServing(ctx);
-    checkClaimUid(claimUid);
-    return await ctx.transactions.run({
-      arenaId: "",
-      scope: { owner: caller.identity, arenaId: "" },
-      claim: () => undefined,
-      kernel: () => Promise.resolve(),
-      commit: () => {
-        const arenaId = ctx.pool.findReservation(claimUid)?.arenaId;
-        const gone = ctx.pool.unreserveClaim(claimUid);
-        if (gone !== undefined) ctx.logger.info({ claimUid, releasedUnits: gone.releasedUnits, arenaId }, "reservation given back");
-        // The arena (if any) is journaled again: it no longer names the claim.
-        const changes = gone === undefined ? {} : { reservations: [claimUid], ...(arenaId === undefined ? {} : { arenas: [arenaId] }) };
-        return { changes, result: { existed: gone !== undefined, releasedUnitCount: gone?.releasedUnits ?? 0 } };
-      },
-    }, NO_IDEM);
-  } catch (error) {
-    throw toGmempoolError(error);
-  }
+export function reserve(ctx: DaemonContext, caller: Caller, request: ReserveRequest): Promise<ReserveResult> {
+  let sizeUnits = 0;
+  return reservationChange(ctx, caller, request.claimUid, () => (sizeUnits = arenaUnitsOf(request.sizeBytes)), () => {
+    const { reservation, created } = ctx.pool.reserveClaim(request.claimUid, sizeUnits, randomBytes(TOKEN_BYTES).toString("hex"));
+    if (created) ctx.logger.info({ claimUid: reservation.claimUid, units: sizeUnits }, "reservation made");
+    const result = { reservation: reservationInfo(ctx, reservation), token: reservation.token, created };
+    return { changes: created ? { reservations: [reservation.claimUid] } : {}, result };
+  });
+}
+
+export function unreserve(ctx: DaemonContext, caller: Caller, claimUid: string): Promise<UnreserveResult> {
+  return reservationChange(ctx, caller, claimUid, () => undefined, () => {
+    const arenaId = ctx.pool.findReservation(claimUid)?.arenaId;
+    const gone = ctx.pool.unreserveClaim(claimUid);
+    if (gone !== undefined) ctx.logger.info({ claimUid, releasedUnits: gone.releasedUnits, arenaId }, "reservation given back");
+    // The arena (if any) is journaled again: it no longer names the claim.
+    const changes = gone === undefined ? {} : { reservations: [claimUid], ...(arenaId === undefined ? {} : { arenas: [arenaId] }) };
+    return { changes, result: { existed: gone !== undefined, releasedUnitCount: gone?.releasedUnits ?? 0 } };
+  });
 }
 
 export function listReservations(ctx: DaemonContext, caller: Caller): Reservation[] {
