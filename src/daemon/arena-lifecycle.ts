@@ -33,6 +33,7 @@ import type {
   PageVisibility,
 } from "./pool-service.ts";
 import { checkArenaLimit, checkName, memfdTypeOf, required } from "./request-rules.ts";
+import { claimOfToken } from "./reservation-operations.ts";
 import { NO_IDEM, type IdemSlot } from "./transaction-runner.ts";
 
 const UNIT = BigInt(UNIT_BYTES);
@@ -57,6 +58,13 @@ interface NewArena {
   /** The received guest_memfd (borrowed), if any. */
   readonly received: readonly Fd[];
   readonly deliver: FdDelivery | undefined;
+  /** The claim UID of the reservation the arena draws on. */
+  readonly reservation?: string | undefined;
+}
+
+/** The claim of a presented reservation token, checked before any work (issue 11). */
+function reservationOf(ctx: DaemonContext, token: string | undefined): { reservation?: string } {
+  return token === undefined || token === "" ? {} : { reservation: claimOfToken(ctx, token) };
 }
 
 export function registerGuestMemfdArena(ctx: DaemonContext, caller: Caller, request: RegisterGuestMemfdArenaRequest): Promise<ArenaResult> {
@@ -67,7 +75,7 @@ export function registerGuestMemfdArena(ctx: DaemonContext, caller: Caller, requ
     checkName(request.name, "name");
     checkArenaLimit(ctx, caller);
     const gmem: ArenaFileMeta = { fdType: "guest_memfd", memfdName: "", ...ctx.files.checkReceived(gmemFd, "guest_memfd", request.sizeBytes) };
-    return createArena(ctx, caller, idem, { id: freshId("arena"), name: request.name, kind: "guest_memfd", sizeUnits, initialVisibility, files: [gmem], received: [gmemFd], deliver: undefined });
+    return createArena(ctx, caller, idem, { id: freshId("arena"), name: request.name, kind: "guest_memfd", sizeUnits, initialVisibility, files: [gmem], received: [gmemFd], deliver: undefined, ...reservationOf(ctx, request.reservationToken) });
   });
 }
 
@@ -79,7 +87,7 @@ export function createMemfdArena(ctx: DaemonContext, caller: Caller, request: Cr
     checkName(request.name, "name");
     checkArenaLimit(ctx, caller);
     const id = freshId("arena");
-    return createArena(ctx, caller, idem, { id, name: request.name, kind: "memfd", sizeUnits, initialVisibility: "shared", files: [{ fdType, memfdName: `gmempool:${id}` }], received: [], deliver });
+    return createArena(ctx, caller, idem, { id, name: request.name, kind: "memfd", sizeUnits, initialVisibility: "shared", files: [{ fdType, memfdName: `gmempool:${id}` }], received: [], deliver, ...reservationOf(ctx, request.reservationToken) });
   }, (result) => redeliver(ctx, result.arena.arenaId, deliver));
 }
 
@@ -105,7 +113,8 @@ export function createArenaPair(ctx: DaemonContext, caller: Caller, request: Cre
  */
 function createArena(ctx: DaemonContext, caller: Caller, idem: IdemSlot, spec: NewArena): Promise<Omit<ArenaResult, "replayed">> {
   const sizeBytes = BigInt(spec.sizeUnits) * UNIT;
-  const poolSpec = { id: spec.id, sizeBytes: Number(sizeBytes), files: spec.files.map((f) => fileKindOf(f.fdType)) };
+  const poolSpec = { id: spec.id, sizeBytes: Number(sizeBytes), files: spec.files.map((f) => fileKindOf(f.fdType)), ...(spec.reservation === undefined ? {} : { reservation: spec.reservation }) };
+  const binding = spec.reservation;
   return ctx.transactions.run({
     arenaId: spec.id,
     scope: { owner: caller.identity, arenaId: spec.id },
@@ -113,17 +122,21 @@ function createArena(ctx: DaemonContext, caller: Caller, idem: IdemSlot, spec: N
       // The pool's rules first (e.g. a size the pool's punch granularity does not divide):
       // once the memfd is delivered, the registration must not fail.
       ctx.pool.checkArena(poolSpec);
+      if (binding !== undefined && ctx.reservationsBinding.has(binding)) throw new GmempoolError("conflict", "the reservation is being bound to an arena by a call in flight", { resource: "reservation" });
       const releaseQuota = ctx.quotas.claimArena(caller, spec.id);
+      let releaseFiles: () => void;
       try {
-        const releaseFiles = ctx.files.claim(spec.id, spec.files, undefined);
-        return () => {
-          releaseFiles();
-          releaseQuota();
-        };
+        releaseFiles = ctx.files.claim(spec.id, spec.files, undefined);
       } catch (error) {
         releaseQuota();
         throw error;
       }
+      if (binding !== undefined) ctx.reservationsBinding.add(binding);
+      return () => {
+        releaseFiles();
+        releaseQuota();
+        if (binding !== undefined) ctx.reservationsBinding.delete(binding);
+      };
     },
     kernel: async () => {
       const owned = ctx.files.dupAll(spec.received);
@@ -157,7 +170,7 @@ function createArena(ctx: DaemonContext, caller: Caller, idem: IdemSlot, spec: N
       ctx.registry.add(meta, owned);
       ctx.files.store(spec.id, owned);
       ctx.peers.track(caller.identity, caller.pid);
-      ctx.logger.info({ arenaId: spec.id, kind: spec.kind, units: spec.sizeUnits, owner: caller.identity }, "arena created");
+      ctx.logger.info({ arenaId: spec.id, kind: spec.kind, units: spec.sizeUnits, owner: caller.identity, ...(binding === undefined ? {} : { claimUid: binding }) }, "arena created");
       const arena = arenaInfoOf(ctx, ctx.pool.arena(spec.id));
       return { changes: { arenas: [spec.id] }, result: { arena }, event: { kind: "arena-created", arena } };
     },

@@ -75,6 +75,8 @@ export class DaemonContext {
   readonly fdStore: ArenaFdStore | undefined;
   readonly inheritedFds: ReadonlyMap<string, Fd>;
   readonly registry = new ArenaRegistry();
+  /** Claim UIDs an arena creation in flight is binding (one arena per reservation). */
+  readonly reservationsBinding = new Set<string>();
   readonly reserve: ReserveBackend;
   readonly deferredPunch: DeferredReservePunch | undefined;
   readonly executor: PlanExecutor;
@@ -186,6 +188,8 @@ export class DaemonContext {
       largestFreeRunUnitCount: this.reserve.mode === "none" ? reserve.freeUnits : reserve.largestFreeRun,
       startTime: this.startTime,
       lastEventSequence: this.events.lastSequence,
+      reservedUnitCount: reserve.reservedUnits,
+      reservationCount: pool.reservationCount,
     };
   }
 

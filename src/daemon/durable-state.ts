@@ -19,7 +19,7 @@
  * reattach flow makes each arena file match the record (pool-manager.ts, "reattach").
  */
 import type { ArenaPolicy, FileKind, PoolPolicy } from "../pool/index.ts";
-import { importSnapshot, SNAPSHOT_VERSION, type ArenaSnapshot, type LeaseSnapshot, type PoolSnapshot } from "../pool/snapshot.ts";
+import { importSnapshot, SNAPSHOT_VERSION, type ArenaSnapshot, type LeaseSnapshot, type PoolSnapshot, type ReservationSnapshot } from "../pool/snapshot.ts";
 import type { Pool } from "../pool/index.ts";
 import type { IdempotencyEntry } from "./idempotency.ts";
 import { type ArenaKind, type FdType, type Identity, type PageVisibility } from "./pool-service.ts";
@@ -76,6 +76,8 @@ export interface ArenaEntry {
   readonly sizeUnits: number;
   readonly files: readonly FileKind[];
   readonly policy: ArenaPolicy;
+  /** The claim UID of the reservation the arena draws on (absent: none). */
+  readonly reservation?: string;
 }
 
 export interface LeaseEntry {
@@ -94,6 +96,9 @@ export interface JournalRecord {
   readonly leases?: readonly LeaseEntry[];
   readonly deletedLeases?: readonly string[];
   readonly results?: readonly IdempotencyEntry[];
+  /** Reservations made (their whole state) and given back, by claim UID (issue 11). */
+  readonly reservations?: readonly ReservationSnapshot[];
+  readonly deletedReservations?: readonly string[];
 }
 
 export interface DurableState {
@@ -151,9 +156,11 @@ export function rebuild(snapshot: DurableState | undefined, records: readonly Jo
   const arenaMetas = new Map<string, ArenaMeta>();
   const leaseMetas = new Map<string, LeaseMeta>();
   const results = new Map<string, IdempotencyEntry>();
+  const reservations = new Map<string, ReservationSnapshot>();
   let populated = 0;
   if (snapshot !== undefined) {
-    for (const a of snapshot.pool.arenas) arenas.set(a.id, { entry: { id: a.id, owner: a.owner, sizeUnits: a.sizeUnits, files: a.files, policy: a.policy }, leases: new Map(a.leases.map((l) => [l.id, l])) });
+    for (const a of snapshot.pool.arenas) arenas.set(a.id, { entry: { id: a.id, owner: a.owner, sizeUnits: a.sizeUnits, files: a.files, policy: a.policy, ...(a.reservation === undefined ? {} : { reservation: a.reservation }) }, leases: new Map(a.leases.map((l) => [l.id, l])) });
+    for (const r of snapshot.pool.reservations ?? []) reservations.set(r.claimUid, r);
     for (const m of snapshot.arenas) arenaMetas.set(m.id, withCurrentFdTypes(m));
     for (const m of snapshot.leases) leaseMetas.set(m.id, m);
     for (const r of snapshot.results) results.set(r.key, r);
@@ -166,7 +173,7 @@ export function rebuild(snapshot: DurableState | undefined, records: readonly Jo
     if (record.policy !== undefined) policy = record.policy;
     for (const a of record.arenas ?? []) {
       const existing = arenas.get(a.meta.id);
-      arenas.set(a.meta.id, { entry: { id: a.meta.id, owner: a.meta.ownerKey, sizeUnits: a.sizeUnits, files: a.files, policy: a.policy }, leases: existing?.leases ?? new Map<string, LeaseSnapshot>() });
+      arenas.set(a.meta.id, { entry: { id: a.meta.id, owner: a.meta.ownerKey, sizeUnits: a.sizeUnits, files: a.files, policy: a.policy, ...(a.reservation === undefined ? {} : { reservation: a.reservation }) }, leases: existing?.leases ?? new Map<string, LeaseSnapshot>() });
       arenaMetas.set(a.meta.id, withCurrentFdTypes(a.meta));
     }
     for (const l of record.leases ?? []) {
@@ -191,6 +198,8 @@ export function rebuild(snapshot: DurableState | undefined, records: readonly Jo
       arenaMetas.delete(id);
     }
     for (const r of record.results ?? []) results.set(r.key, r);
+    for (const r of record.reservations ?? []) reservations.set(r.claimUid, r);
+    for (const uid of record.deletedReservations ?? []) reservations.delete(uid);
     populated = record.populatedUnits;
   }
   const capacity = options.capacityUnits;
@@ -204,6 +213,7 @@ export function rebuild(snapshot: DurableState | undefined, records: readonly Jo
     policy,
     reserveHeldRuns: populated < capacity ? [[0, capacity - populated]] : [],
     arenas: [...arenas.values()].map((a) => ({ ...a.entry, leases: [...a.leases.values()] })),
+    reservations: [...reservations.values()],
   };
   const pool = importSnapshot(poolSnapshot);
   for (const id of arenaMetas.keys()) if (!arenas.has(id)) arenaMetas.delete(id);

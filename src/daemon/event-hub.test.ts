@@ -7,7 +7,7 @@ import { isGmempoolError } from "../pool/errors.ts";
 const status: PoolStatus = {
   servingState: "serving", reserveMode: "none", capacityUnitCount: 8, freeUnitCount: 8, claimedUnitCount: 0, leasedUnitCount: 0,
   reservePopulatedUnitCount: 0, splitUnitCount: 0, deferredBytes: 0n, deferredCapBytes: 0n, arenaCount: 0, leaseCount: 0,
-  largestFreeRunUnitCount: 8, startTime: new Date(0), lastEventSequence: 0n,
+  largestFreeRunUnitCount: 8, startTime: new Date(0), lastEventSequence: 0n, reservedUnitCount: 0, reservationCount: 0,
 };
 const alice: Caller = { uid: 1, gid: 1, pid: 10, startTimeTicks: 1n, identity: "1:10:1", isAdmin: false };
 const root: Caller = { uid: 0, gid: 0, pid: 11, startTimeTicks: 1n, identity: "0:11:1", isAdmin: true };

@@ -9,7 +9,7 @@
 import type { Logger } from "pino";
 import { GmempoolError } from "../pool/errors.ts";
 import type { Pool } from "../pool/index.ts";
-import { exportSnapshot, leaseSnapshot } from "../pool/snapshot.ts";
+import { exportSnapshot, leaseSnapshot, reservationSnapshot, type ReservationSnapshot } from "../pool/snapshot.ts";
 import type { ArenaRegistry } from "./arena-registry.ts";
 import { DURABLE_STATE_VERSION, populatedUnitsOf, type ArenaEntry, type DurableState, type JournalRecord, type LeaseEntry } from "./durable-state.ts";
 import type { IdempotencyEntry, IdempotencyStore } from "./idempotency.ts";
@@ -20,6 +20,8 @@ export interface Changes {
   readonly arenas?: readonly string[];
   readonly leases?: readonly string[];
   readonly policy?: boolean;
+  /** Claim UIDs whose reservation was made or given back. */
+  readonly reservations?: readonly string[];
 }
 
 export interface JournalWriterParts {
@@ -70,7 +72,14 @@ export class JournalWriter {
       const record = registry.find(id);
       const arena = record === undefined ? undefined : pool.findArena(id);
       if (record === undefined || arena === undefined) deletedArenas.push(id);
-      else arenas.push({ meta: record.meta, sizeUnits: arena.sizeUnits, files: arena.files, policy: arena.policy });
+      else arenas.push({ meta: record.meta, sizeUnits: arena.sizeUnits, files: arena.files, policy: arena.policy, ...(arena.reservation === undefined ? {} : { reservation: arena.reservation }) });
+    }
+    const reservations: ReservationSnapshot[] = [];
+    const deletedReservations: string[] = [];
+    for (const uid of changes.reservations ?? []) {
+      const reservation = pool.findReservation(uid);
+      if (reservation === undefined) deletedReservations.push(uid);
+      else reservations.push(reservationSnapshot(reservation));
     }
     for (const id of new Set(changes.leases ?? [])) {
       const lease = pool.findLease(id);
@@ -86,6 +95,8 @@ export class JournalWriter {
       ...(leases.length > 0 ? { leases } : {}),
       ...(deletedLeases.length > 0 ? { deletedLeases } : {}),
       ...(result === undefined ? {} : { results: [result] }),
+      ...(reservations.length > 0 ? { reservations } : {}),
+      ...(deletedReservations.length > 0 ? { deletedReservations } : {}),
     };
     const durable = journal.append(record).catch((error: unknown) => {
       throw new GmempoolError("internal", `the change was made but could not be journaled: ${error instanceof Error ? error.message : String(error)}`, { resource: "journal", cause: error });

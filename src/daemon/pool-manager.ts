@@ -26,6 +26,8 @@ import { callerIdentity } from "./caller-identity.ts";
 import type { Fd } from "@gmempool/sys";
 import type { Pool } from "../pool/index.ts";
 import { forceRelease, reloadPolicy, setPolicy } from "./admin-operations.ts";
+import { listReservations, reserve, unreserve, type ReserveRequest, type ReserveResult, type UnreserveResult } from "./reservation-operations.ts";
+import type { Reservation } from "@gmempool/contract";
 import { createArenaPair, createMemfdArena, deleteArena, reattachArena, registerGuestMemfdArena } from "./arena-lifecycle.ts";
 import { handOverArena } from "./arena-handover.ts";
 import { DaemonContext, type PoolManagerOptions } from "./daemon-context.ts";
@@ -242,6 +244,18 @@ export class PoolManager implements PoolDaemon {
 
   forceRelease(caller: Caller, request: ForceReleaseRequest): Promise<ForceReleaseResult> {
     return forceRelease(this.#ctx, caller, request);
+  }
+
+  reserve(caller: Caller, request: ReserveRequest): Promise<ReserveResult> {
+    return reserve(this.#ctx, caller, request);
+  }
+
+  unreserve(caller: Caller, claimUid: string): Promise<UnreserveResult> {
+    return unreserve(this.#ctx, caller, claimUid);
+  }
+
+  listReservations(caller: Caller): Reservation[] {
+    return listReservations(this.#ctx, caller);
   }
 
   // ---- invariants and test hooks

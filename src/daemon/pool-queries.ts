@@ -121,6 +121,7 @@ export function metrics(ctx: DaemonContext): DaemonMetrics {
     freeUnits: pool.reserve.freeUnits,
     claimedUnits: pool.reserve.claimedUnits,
     leasedUnits: pool.reserve.leasedUnits,
+    reservedUnits: pool.reserve.reservedUnits,
     splitUnits: pool.splitUnits,
     deferredBytes: BigInt(pool.deferredBytes),
     arenaCount: ctx.registry.size,

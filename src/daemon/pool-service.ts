@@ -30,6 +30,8 @@
 import type { Fd } from "@gmempool/sys";
 import type { PeerCredentials, Caller, FdType, ServingState } from "./service-vocabulary.ts";
 import type { ArenaInfo, LeaseInfo, Policy, PoolStatus, QuotaUsage, DaemonCapabilities, FdInspection, FragmentationMap, PolicyView } from "./service-resources.ts";
+import type { Reservation } from "@gmempool/contract";
+import type { ReserveRequest, ReserveResult, UnreserveResult } from "./reservation-operations.ts";
 import type { RegisterGuestMemfdArenaRequest, CreateMemfdArenaRequest, CreateArenaPairRequest, ReattachArenaRequest, ArenaResult, DeleteArenaRequest, DeleteArenaResult, HandOverArenaRequest, AllocateRequest, AllocateResult, ReleaseRequest, ReleaseResult, ArenaRangeRequest, DiscardResult, PopulateResult, ConvertRequest, ConvertResult, ListRequest, ListLeasesRequest, GetFragmentationMapRequest, PolicyUpdate, SetPolicyRequest, SetPolicyResult, ForceReleaseRequest, ForceReleaseResult } from "./service-requests.ts";
 import type { WatchRequest, WatchStream, DaemonMetrics, KernelCallObserver } from "./service-events.ts";
 
@@ -99,6 +101,10 @@ export interface LeaseService {
 export interface AdminService {
   setPolicy(caller: Caller, request: SetPolicyRequest): Promise<SetPolicyResult>;
   forceRelease(caller: Caller, request: ForceReleaseRequest): Promise<ForceReleaseResult>;
+  /** Reservations (issue 11): reservation-operations.ts. */
+  reserve(caller: Caller, request: ReserveRequest): Promise<ReserveResult>;
+  unreserve(caller: Caller, claimUid: string): Promise<UnreserveResult>;
+  listReservations(caller: Caller): Reservation[];
 }
 
 /** What health and metrics read. */

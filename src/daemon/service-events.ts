@@ -41,6 +41,8 @@ export interface DaemonMetrics {
   readonly freeUnits: number;
   readonly claimedUnits: number;
   readonly leasedUnits: number;
+  /** Held units ear-marked for claims' reservations. */
+  readonly reservedUnits: number;
   readonly splitUnits: number;
   readonly deferredBytes: bigint;
   readonly arenaCount: number;

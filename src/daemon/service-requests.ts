@@ -33,12 +33,16 @@ export interface RegisterGuestMemfdArenaRequest extends MutatingRequest {
   /** Required: `undefined` (UNSPECIFIED) is invalid-argument. */
   readonly initialVisibility: PageVisibility | undefined;
   readonly name: string;
+  /** A reservation's token ("" = none): the arena draws on that claim's units (issue 11). */
+  readonly reservationToken?: string;
 }
 
 export interface CreateMemfdArenaRequest extends MutatingRequest {
   readonly sizeBytes: bigint;
   readonly backing: MemfdBacking | undefined;
   readonly name: string;
+  /** As in RegisterGuestMemfdArenaRequest. */
+  readonly reservationToken?: string;
   /** Sends the memfd on the RECEIVE_FD token's connection; see `FdDelivery`. */
   readonly deliver: FdDelivery;
 }

@@ -130,13 +130,12 @@ export async function bundledEntry(entry, name) {
   return pathToFileURL(bundlePath);
 }
 
-/** The daemon's and the CLI's entries, as gmempool-bin.mjs names them. */
-export const ENTRIES = {
-  serve: new URL("./gmempool.ts", import.meta.url),
-  cli: new URL("../../clients/cli/main.ts", import.meta.url),
-};
+/** The entries of the `gmempool` executable by command (gmempool-bin.mjs), without extension, from the repository root. */
+export const ENTRY_PATHS = { serve: "src/main/gmempool", dra: "clients/dra/main", cli: "clients/cli/main" };
+/** ... as URLs of their TypeScript sources. */
+export const ENTRIES = Object.fromEntries(Object.entries(ENTRY_PATHS).map(([name, path]) => [name, new URL(`../../${path}.ts`, import.meta.url)]));
 
-// `node src/main/entry-bundle.mjs`: build both bundles now (an install step, so that the
+// `node src/main/entry-bundle.mjs`: build every bundle now (an install step, so that the
 // installed tree need not be writable at run time).
 if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) {
   for (const [name, entry] of Object.entries(ENTRIES)) {

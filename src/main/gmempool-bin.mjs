@@ -1,22 +1,22 @@
 #!/usr/bin/env node
 // The `gmempool` executable (package.json "bin"). `gmempool serve ...` is the daemon
-// (src/main/gmempool.ts); every other command is the operator CLI (clients/cli/main.ts), which
-// is built on the client library only.
+// (src/main/gmempool.ts); `gmempool dra` is the DRA kubelet plugin (clients/dra/main.ts, a client
+// of the daemon); every other command is the operator CLI (clients/cli/main.ts), which is built
+// on the client library only.
 //
 // What runs, first that applies:
-// 1. in a checkout with esbuild (a devDependency), the TypeScript entry bundled into one module
-//    and cached, rebuilt when a source changes (entry-bundle.mjs: it starts the daemon in
-//    about 60 % of the time tsx takes) — what is in the tree is what runs;
+// 1. in a checkout with esbuild, the TypeScript entry bundled into one module and cached,
+//    rebuilt when a source changes (entry-bundle.mjs: it starts the daemon in about 55 % of the
+//    time tsx takes, `npm run bench -- restart`) — what is in the tree is what runs;
 // 2. the TypeScript source through tsx (also with GMEMPOOL_ENTRY=source, to debug or compare);
 // 3. the compiled files of `npm run build` (a production install without devDependencies).
 /* global URL, console, process */
 import { existsSync } from "node:fs";
-import { ENTRIES, bundledEntry } from "./entry-bundle.mjs";
+import { ENTRIES, ENTRY_PATHS, bundledEntry } from "./entry-bundle.mjs";
 
-const daemon = process.argv[2] === "serve";
-const name = daemon ? "serve" : "cli";
+const name = process.argv[2] === "serve" ? "serve" : process.argv[2] === "dra" ? "dra" : "cli";
 const source = ENTRIES[name];
-const built = new URL(daemon ? "../../dist/src/main/gmempool.js" : "../../dist/clients/cli/main.js", import.meta.url);
+const built = new URL(`../../dist/${ENTRY_PATHS[name]}.js`, import.meta.url);
 const fromSource = process.env.GMEMPOOL_ENTRY === "source";
 
 async function run() {

@@ -5,7 +5,9 @@
  *
  * Invariants (checked by the pool's `assertInvariants`):
  * - `free` and the leases' unit ranges partition [0, sizeUnits) (DESIGN.md §3 invariant 3);
- * - every lease of `leases` names this arena.
+ * - every lease of `leases` names this arena;
+ * - `poolUnits` = the side-units its leases hold populated + those a populate in flight claimed
+ *   (what a bound reservation's ear-mark is measured against).
  */
 import { ExtentSet } from "./extent-set.ts";
 import type { Lease } from "./lease.ts";
@@ -36,6 +38,10 @@ export class Arena {
   policy: ArenaPolicy;
   readonly free = new ExtentSet();
   readonly leases = new Map<string, Lease>();
+  /** The claim UID of the reservation the arena's units come from (reservation.ts), if any. */
+  reservation: string | undefined;
+  /** Units the arena holds from the pool: populated side-units + hand-outs in flight. */
+  poolUnits = 0;
 
   constructor(id: ArenaId, owner: string, sizeUnits: Units, files: readonly FileKind[], policy: ArenaPolicy) {
     this.id = id;

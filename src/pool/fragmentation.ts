@@ -74,6 +74,8 @@ export interface PoolFragmentation {
   readonly capacityUnits: number;
   readonly freeUnits: number;
   readonly claimedUnits: number;
+  /** Held units ear-marked for claims' reservations: neither free nor leased. */
+  readonly reservedUnits: number;
   readonly leasedUnits: number;
   readonly reserveLargestFreeRun: number;
   readonly splitUnits: number;
@@ -105,6 +107,7 @@ export function fragmentationReport(pool: Pool, options: FragmentationOptions = 
     capacityUnits: pool.capacityUnits,
     freeUnits: pool.reserve.freeUnits,
     claimedUnits: pool.reserve.claimedUnits,
+    reservedUnits: pool.reserve.reservedUnits,
     leasedUnits: pool.reserve.leasedUnits,
     reserveLargestFreeRun: pool.reserve.largestFreeRun,
     splitUnits: pool.splitUnits,

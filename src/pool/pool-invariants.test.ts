@@ -73,7 +73,7 @@ test("the reserve checker notices a slot both held and vacant, and broken conser
   assert.throws(() => p.assertInvariants(), /both held and vacant|conservation/);
   const { p: q } = pool();
   (q.reserve as unknown as { held: core.ExtentSet }).held.remove(0, 1);
-  assert.throws(() => q.assertInvariants(), /conservation broken: free 5 \+ leased 2 \+ claimed 0 = 7, capacity 8/);
+  assert.throws(() => q.assertInvariants(), /conservation broken: free 5 \+ reserved 0 \+ leased 2 \+ claimed 0 = 7, capacity 8/);
 });
 
 test("returning more units than are leased is a bookkeeping error", () => {

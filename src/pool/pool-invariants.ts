@@ -19,7 +19,13 @@ export function checkPoolInvariants(pool: Pool, runningTotals: PageStateCounts):
     for (const step of plan.steps) if (step.op === "punch") claimedForPunch += step.unitsReturned;
   }
   const leaseIds = new Set<string>();
+  const handingOut = new Map<string, number>();
+  const arenaHeld = new Map<string, number>();
+  for (const plan of pool.pendingPlans()) {
+    for (const step of plan.steps) if (step.op === "populate") handingOut.set(step.arenaId, (handingOut.get(step.arenaId) ?? 0) + step.unitsTaken);
+  }
   for (const arena of pool.arenas()) {
+    let arenaPopulated = 0;
     arena.free.assertInvariants();
     let covered = arena.free.size;
     const sorted = [...arena.leases.values()].sort((a, b) => a.start - b.start);
@@ -37,7 +43,7 @@ export function checkPoolInvariants(pool: Pool, runningTotals: PageStateCounts):
       for (let side = 0 as Side; side < arena.sides; side++) {
         const isPopulated = populatedPredicate(side);
         for (let u = 0; u < lease.unitCount; u++) {
-          if (lease.pages.any(u * PAGES, (u + 1) * PAGES, isPopulated)) populatedSideUnits++;
+          if (lease.pages.any(u * PAGES, (u + 1) * PAGES, isPopulated)) arenaPopulated++;
         }
       }
       const counts = countPageStates(lease.pages, 0, lease.unitCount);
@@ -46,6 +52,8 @@ export function checkPoolInvariants(pool: Pool, runningTotals: PageStateCounts):
       totals.splitUnits += counts.splitUnits;
     });
     if (covered !== arena.sizeUnits) throw new Error(`arena "${arena.id}": free + leased = ${covered} units, size ${arena.sizeUnits}`);
+    populatedSideUnits += arenaPopulated;
+    arenaHeld.set(arena.id, arenaPopulated + (handingOut.get(arena.id) ?? 0));
   }
   for (const lease of pool.leases()) {
     if (!leaseIds.has(lease.id)) throw new Error(`lease "${lease.id}" belongs to no arena`);
@@ -56,4 +64,15 @@ export function checkPoolInvariants(pool: Pool, runningTotals: PageStateCounts):
   if (totals.deferredPages !== runningTotals.deferredPages || totals.stalePages !== runningTotals.stalePages || totals.splitUnits !== runningTotals.splitUnits) {
     throw new Error(`running totals ${JSON.stringify(runningTotals)} differ from recount ${JSON.stringify(totals)}`);
   }
+  for (const arena of pool.arenas()) {
+    const held = arenaHeld.get(arena.id) ?? 0;
+    if (arena.poolUnits !== held) throw new Error(`arena "${arena.id}" counts ${arena.poolUnits} units from the pool but holds ${held} (populated + handing out)`);
+    if (arena.reservation !== undefined && pool.findReservation(arena.reservation)?.arenaId !== arena.id) throw new Error(`arena "${arena.id}" names claim "${arena.reservation}", whose reservation does not name it`);
+  }
+  let reserved = 0;
+  for (const reservation of pool.reservations()) {
+    reserved += pool.reservedUnitsOf(reservation);
+    if (reservation.arenaId !== undefined && pool.findArena(reservation.arenaId)?.reservation !== reservation.claimUid) throw new Error(`claim "${reservation.claimUid}" names arena "${reservation.arenaId}", which does not name it`);
+  }
+  if (reserved !== pool.reserve.reservedUnits) throw new Error(`reservations ear-mark ${reserved} units but the reserve counts ${pool.reserve.reservedUnits} reserved`);
 }

@@ -15,7 +15,10 @@
  * 3. in each arena, free units and lease ranges partition the arena;
  * 4. a unit returned to the reserve leaves no page state: leases own page state, and a lease's
  *    state is dropped with the lease;
- * 5. every method that names an arena or lease checks the caller owns it.
+ * 5. every method that names an arena or lease checks the caller owns it;
+ * 6. reservations (reservation.ts): the reserve's ear-mark is the sum of every reservation's
+ *    reserved units; an arena bound to one draws on it first and refills it when it gives units
+ *    back, so a unit is never both reserved and leased.
  */
 import { Arena, FILE_KINDS, type ArenaId, type FileKind } from "./arena.ts";
 import {
@@ -42,8 +45,9 @@ import {
   type DiscardPolicy,
   type PoolPolicy,
 } from "./policy.ts";
-import { planPopulation, populatedFieldOf, type PopulationAction } from "./population-planner.ts";
+import { planPopulation, populatedFieldOf, populatedSideUnits, type PopulationAction } from "./population-planner.ts";
 import { planRange, type ArenaRangeRequest } from "./range-plans.ts";
+import { Reservation } from "./reservation.ts";
 import { Reserve } from "./reserve.ts";
 import {
   PAGES_PER_UNIT,
@@ -75,6 +79,8 @@ export interface ArenaSpec {
   /** One file, or a pair: guest_memfd (private side) + memfd (shared side). */
   readonly files: readonly FileKind[];
   readonly policy?: ArenaPolicy;
+  /** The claim UID of a reservation the arena's units come from (one arena per reservation). */
+  readonly reservation?: string;
 }
 
 export interface AllocateRequest {
@@ -151,6 +157,7 @@ export class Pool {
   private readonly arenaMap = new Map<ArenaId, Arena>();
   private readonly leaseMap = new Map<LeaseId, Lease>();
   private readonly pending = new Map<PlanId, PendingPlan>();
+  private readonly reservationMap = new Map<string, Reservation>();
   private nextPlanId = 1;
   private nextArenaNumber = 1;
   private nextLeaseNumber = 1;
@@ -187,6 +194,25 @@ export class Pool {
   }
   get pendingPlanCount(): number {
     return this.pending.size;
+  }
+
+  get reservationCount(): number {
+    return this.reservationMap.size;
+  }
+
+  reservations(): IterableIterator<Reservation> {
+    return this.reservationMap.values();
+  }
+
+  /** The reservation of claim `claimUid`, or undefined (see `findArena`). */
+  findReservation(claimUid: string): Reservation | undefined {
+    return this.reservationMap.get(claimUid);
+  }
+
+  /** Units still ear-marked by `reservation` (not yet in its arena). */
+  reservedUnitsOf(reservation: Reservation): number {
+    const arena = reservation.arenaId === undefined ? undefined : this.arenaMap.get(reservation.arenaId);
+    return reservation.reservedUnits(arena?.poolUnits ?? 0);
   }
 
   arenas(): IterableIterator<Arena> {
@@ -263,6 +289,14 @@ export class Pool {
       if (spec.id.length === 0) throw new InvalidArgumentError("arena id must not be empty");
       if (this.arenaMap.has(spec.id)) throw new FailedPreconditionError(`arena "${spec.id}" already exists`, { resource: "arena", id: spec.id });
     }
+    if (spec.reservation !== undefined) {
+      const reservation = this.reservationOf(spec.reservation);
+      // The arena may be another owner's: its id is not named (invariant 5).
+      if (reservation.arenaId !== undefined) throw new FailedPreconditionError(`the reservation already backs an arena (one arena per reservation; delete that arena first)`, { resource: "reservation" });
+      if (sizeUnits > reservation.sizeUnits) {
+        throw new FailedPreconditionError(`size_bytes ${spec.sizeBytes} (${sizeUnits} units) is larger than the reservation (${reservation.sizeUnits} units)`, { resource: "reservation", field: "size_bytes", value: String(spec.sizeBytes) });
+      }
+    }
   }
 
   registerArena(owner: string, spec: ArenaSpec): Arena {
@@ -271,6 +305,10 @@ export class Pool {
     const id = spec.id ?? this.freshArenaId();
     const arena = new Arena(id, owner, units(spec.sizeBytes / UNIT_BYTES), [...spec.files], policy);
     this.arenaMap.set(id, arena);
+    if (spec.reservation !== undefined) {
+      arena.reservation = spec.reservation;
+      this.reservationOf(spec.reservation).arenaId = id;
+    }
     return arena;
   }
 
@@ -281,6 +319,83 @@ export class Pool {
       throw new FailedPreconditionError(`arena "${id}" still holds ${arena.leases.size} lease(s): ${[...arena.leases.keys()].join(", ")}`);
     }
     this.arenaMap.delete(id);
+    // It holds no unit: its reservation is whole again, for the claim's next arena.
+    const reservation = arena.reservation === undefined ? undefined : this.reservationMap.get(arena.reservation);
+    if (reservation !== undefined) reservation.arenaId = undefined;
+  }
+
+  // ---------------------------------------------------------------- reservations
+
+  /**
+   * Admin: ear-marks `sizeUnits` free units for claim `claimUid` with the daemon's `token`.
+   * Idempotent per claim: the same claim and size return the reservation there is (`created`
+   * false, its first token); another size is refused. More than is free is refused and
+   * nothing is reserved.
+   */
+  reserveClaim(claimUid: string, sizeUnits: number, token: string): { readonly reservation: Reservation; readonly created: boolean } {
+    if (claimUid.length === 0) throw new InvalidArgumentError("claim_uid must not be empty", { field: "claim_uid", value: "" });
+    if (!Number.isSafeInteger(sizeUnits) || sizeUnits < 1) throw new InvalidArgumentError(`size must be at least 1 unit, got ${sizeUnits}`, { field: "size_bytes", value: String(sizeUnits) });
+    const existing = this.reservationMap.get(claimUid);
+    if (existing !== undefined) {
+      if (existing.sizeUnits !== sizeUnits) {
+        throw new FailedPreconditionError(`claim "${claimUid}" is already reserved with ${existing.sizeUnits} units, not ${sizeUnits}`, { resource: "reservation", id: claimUid, field: "size_bytes" });
+      }
+      return { reservation: existing, created: false };
+    }
+    if (token.length === 0) throw new InvalidArgumentError("a reservation token must not be empty");
+    const free = this.reserveState.freeUnits;
+    if (sizeUnits > free) {
+      throw new ExhaustedError(`claim "${claimUid}": requested ${sizeUnits} units, ${free} free in the pool of ${this.capacityUnits} (${this.reserveState.reservedUnits} reserved, ${this.reserveState.leasedUnits} leased)`, { resource: "units", id: claimUid });
+    }
+    const reservation = new Reservation(claimUid, units(sizeUnits), token);
+    this.reserveState.earmark(sizeUnits, `claim "${claimUid}"`);
+    this.reservationMap.set(claimUid, reservation);
+    return { reservation, created: true };
+  }
+
+  /**
+   * Admin: gives a claim's reservation back. Its reserved units become free; an arena bound to
+   * it keeps its leases (its owner's: they are released by the owner or with the arena) and
+   * from now on draws on the free pool like any other. Unknown claim: undefined (the daemon
+   * answers OK with a flag, since kubelet retries).
+   */
+  unreserveClaim(claimUid: string): { readonly reservation: Reservation; readonly releasedUnits: number } | undefined {
+    const reservation = this.reservationMap.get(claimUid);
+    if (reservation === undefined) return undefined;
+    const releasedUnits = this.reservedUnitsOf(reservation);
+    const arena = reservation.arenaId === undefined ? undefined : this.arenaMap.get(reservation.arenaId);
+    if (arena !== undefined) arena.reservation = undefined;
+    this.reserveState.earmark(-releasedUnits, `claim "${claimUid}"`);
+    this.reservationMap.delete(claimUid);
+    return { reservation, releasedUnits };
+  }
+
+  private reservationOf(claimUid: string): Reservation {
+    const reservation = this.reservationMap.get(claimUid);
+    if (reservation === undefined) throw new NotFoundError(`no reservation for claim "${claimUid}"`, { resource: "reservation", id: claimUid });
+    return reservation;
+  }
+
+  /** Units the arena may be handed now: the free ones and its reservation's. */
+  private availableTo(arena: Arena): number {
+    return this.reserveState.freeUnits + this.reservedFor(arena);
+  }
+
+  private reservedFor(arena: Arena): number {
+    const reservation = arena.reservation === undefined ? undefined : this.reservationMap.get(arena.reservation);
+    return reservation === undefined ? 0 : reservation.reservedUnits(arena.poolUnits);
+  }
+
+  /** The arena gives `n` units back (or a hand-out is undone): its reservation's ear-mark follows. */
+  private arenaUnitsBack(arena: Arena, n: number): void {
+    const before = this.reservedFor(arena);
+    arena.poolUnits -= n;
+    this.reserveState.earmark(this.reservedFor(arena) - before, `arena "${arena.id}"`);
+  }
+
+  private availabilityText(arena: Arena): string {
+    const reserved = this.reservedFor(arena);
+    return `${this.reserveState.freeUnits} free${reserved > 0 ? ` + ${reserved} reserved for its claim` : ""} in the pool of ${this.capacityUnits}`;
   }
 
   /**
@@ -337,9 +452,8 @@ export class Pool {
       throw new InvalidArgumentError(`unit_count ${request.unitCount} is larger than arena "${arena.id}" (${arena.sizeUnits} units)`, { field: "unit_count", value: String(request.unitCount) });
     }
     const start = request.offsetUnits === undefined ? this.findPlacement(arena, request.unitCount, blockUnits) : this.checkPlacement(arena, request.offsetUnits, request.unitCount, blockUnits);
-    const free = this.reserveState.freeUnits;
-    if (request.unitCount > free) {
-      throw new ExhaustedError(`requested ${request.unitCount} units, ${free} free in the pool of ${this.capacityUnits}`);
+    if (request.unitCount > this.availableTo(arena)) {
+      throw new ExhaustedError(`requested ${request.unitCount} units, ${this.availabilityText(arena)}`);
     }
     const id = leaseId ?? this.freshLeaseId();
     if (this.leaseMap.has(id)) throw new FailedPreconditionError(`lease "${id}" already exists`, { resource: "lease", id });
@@ -671,9 +785,9 @@ export class Pool {
     const undo = (): void => this.measured(lease, [startUnit, endUnit], () => lease.pages.restore(saved));
     const actions = planPopulation({ pages: lease.pages, layout: arena.layout, granularityBytes: granularity, startUnit, endUnit, maxStepUnits: this.maxStepUnits });
     const needed = actions.reduce((n, a) => n + (a.op === "populate" ? a.units : 0), 0);
-    if (needed > this.reserveState.freeUnits) {
+    if (needed > this.availableTo(arena)) {
       undo();
-      throw new ExhaustedError(`lease "${lease.id}" needs ${needed} more units, ${this.reserveState.freeUnits} free in the pool of ${this.capacityUnits}`);
+      throw new ExhaustedError(`lease "${lease.id}" needs ${needed} more units, ${this.availabilityText(arena)}`);
     }
     return { steps: this.populationSteps(arena, lease, actions), undo };
   }
@@ -685,10 +799,17 @@ export class Pool {
       const bytes = this.pagesToArenaBytes(lease, action.startPage, action.endPage);
       checkStepAlignment(bytes, action.wholeBlocks ? populateBlockBytes(granularity) : granularity, arena.id);
       const step: KernelStep = action.op === "populate"
-        ? { op: "populate", arenaId: arena.id, side: action.side, bytes, unitsTaken: action.units, reserveSlots: this.reserveState.beginHandOut(action.units, `lease "${lease.id}"`) }
+        ? { op: "populate", arenaId: arena.id, side: action.side, bytes, unitsTaken: action.units, reserveSlots: this.handOut(arena, action.units, `lease "${lease.id}"`) }
         : { op: "punch", arenaId: arena.id, side: action.side, bytes, unitsReturned: action.units, reserveSlots: this.reserveState.beginTakeBack(action.units) };
       return { step, startPage: action.startPage, endPage: action.endPage };
     });
+  }
+
+  /** Claims `n` reserve slots for the arena, its reservation's first. */
+  private handOut(arena: Arena, n: number, what: string): UnitRange[] {
+    const slots = this.reserveState.beginHandOut(n, what, Math.min(n, this.reservedFor(arena)));
+    arena.poolUnits += n;
+    return slots;
   }
 
   private stateless(lease: Lease, step: KernelStep): PendingStep {
@@ -706,6 +827,7 @@ export class Pool {
       case "punch":
         this.setPages(lease, populatedFieldOf(step.side), startPage, endPage, false);
         this.reserveState.finishTakeBack(step.reserveSlots);
+        this.arenaUnitsBack(this.arena(step.arenaId), step.unitsReturned);
         return;
       case "set-attributes":
         this.setPages(lease, FIELD_PRIVATE, startPage, endPage, step.private);
@@ -717,8 +839,10 @@ export class Pool {
 
   /** The kernel did not do the step: its reserve slots go back where they were. */
   private revertStep({ step }: PendingStep): void {
-    if (step.op === "populate") this.reserveState.cancelHandOut(step.reserveSlots);
-    else if (step.op === "punch") this.reserveState.cancelTakeBack(step.reserveSlots);
+    if (step.op === "populate") {
+      this.reserveState.cancelHandOut(step.reserveSlots);
+      this.arenaUnitsBack(this.arena(step.arenaId), step.unitsTaken);
+    } else if (step.op === "punch") this.reserveState.cancelTakeBack(step.reserveSlots);
   }
 
   private setPages(lease: Lease, field: PageField, startPage: number, endPage: number, on: boolean): void {
@@ -737,6 +861,15 @@ export class Pool {
   }
 
   /** Recomputes the running totals from scratch (after a snapshot import). */
+  /** After a snapshot import: what each arena holds, then the reservations' ear-mark. */
+  private recountArenaUnits(): void {
+    for (const arena of this.arenaMap.values()) {
+      arena.poolUnits = 0;
+      for (const lease of arena.leases.values()) arena.poolUnits += populatedSideUnits(lease, arena.sides);
+    }
+    for (const reservation of this.reservationMap.values()) this.reserveState.earmark(this.reservedUnitsOf(reservation), `claim "${reservation.claimUid}"`);
+  }
+
   private recountTotals(): void {
     this.totals.deferredPages = this.totals.stalePages = this.totals.splitUnits = 0;
     for (const lease of this.leaseMap.values()) this.applyTotals(ZERO_COUNTS, countPageStates(lease.pages, 0, lease.unitCount));

@@ -62,6 +62,17 @@ export function populatedByteRuns(lease: Lease, side: Side, startBytes = lease.s
   return lease.pages.runs((startBytes - base) / PAGE_BYTES, (endBytes - base) / PAGE_BYTES, POPULATED[side]).map(([s, e]) => [base + s * PAGE_BYTES, base + e * PAGE_BYTES]);
 }
 
+/** The side-units of a lease populated on any page: what the lease holds from the pool. */
+export function populatedSideUnits(lease: Lease, sides: 1 | 2): number {
+  const pagesPerUnit = PAGES_PER_UNIT as number;
+  let n = 0;
+  for (let side = 0 as Side; side < sides; side++) {
+    const isPopulated = populatedPredicate(side);
+    for (let u = 0; u < lease.unitCount; u++) if (lease.pages.any(u * pagesPerUnit, (u + 1) * pagesPerUnit, isPopulated)) n++;
+  }
+  return n;
+}
+
 export function populatedFieldOf(side: Side): PageField {
   return side === 0 ? FIELD_POPULATED_SIDE0 : FIELD_POPULATED_SIDE1;
 }

@@ -13,6 +13,7 @@ import { Lease, type LeaseState } from "./lease.ts";
 import { LeasePages } from "./lease-pages.ts";
 import type { ArenaPolicy, PoolPolicy } from "./policy.ts";
 import { Pool } from "./pool.ts";
+import { Reservation } from "./reservation.ts";
 import { Reserve } from "./reserve.ts";
 import { units } from "./units.ts";
 
@@ -37,6 +38,19 @@ export interface ArenaSnapshot {
   readonly files: readonly FileKind[];
   readonly policy: ArenaPolicy;
   readonly leases: readonly LeaseSnapshot[];
+  /** The claim UID of the reservation the arena is bound to (absent: none). */
+  readonly reservation?: string;
+}
+
+/**
+ * A reservation as journaled: what is ear-marked is derived (its size less what its arena
+ * holds), so only the claim, the size and the token are stored. The token is the secret a pod
+ * presents; the journal directory is the daemon's alone (0700).
+ */
+export interface ReservationSnapshot {
+  readonly claimUid: string;
+  readonly sizeUnits: number;
+  readonly token: string;
 }
 
 export interface PoolSnapshot {
@@ -46,6 +60,8 @@ export interface PoolSnapshot {
   readonly policy: PoolPolicy;
   readonly reserveHeldRuns: readonly (readonly [number, number])[];
   readonly arenas: readonly ArenaSnapshot[];
+  /** Absent in snapshots written before reservations existed. */
+  readonly reservations?: readonly ReservationSnapshot[];
 }
 
 export function exportSnapshot(pool: Pool): PoolSnapshot {
@@ -61,8 +77,15 @@ export function exportSnapshot(pool: Pool): PoolSnapshot {
     files: arena.files,
     policy: arena.policy,
     leases: [...arena.leases.values()].filter((l) => l.state !== "allocating").map(leaseSnapshot),
+    ...(arena.reservation === undefined ? {} : { reservation: arena.reservation }),
   }));
-  return { version: SNAPSHOT_VERSION, capacityUnits: pool.capacityUnits, maxStepUnits: pool.maxStepUnits, policy: pool.policy, reserveHeldRuns: mergeRuns(held), arenas };
+  const reservations = [...pool.reservations()].map(reservationSnapshot);
+  return { version: SNAPSHOT_VERSION, capacityUnits: pool.capacityUnits, maxStepUnits: pool.maxStepUnits, policy: pool.policy, reserveHeldRuns: mergeRuns(held), arenas, reservations };
+}
+
+/** One reservation in the snapshot format (also the daemon's journal records' encoding). */
+export function reservationSnapshot(reservation: Reservation): ReservationSnapshot {
+  return { claimUid: reservation.claimUid, sizeUnits: reservation.sizeUnits, token: reservation.token };
 }
 
 /**
@@ -93,9 +116,20 @@ export function importSnapshot(snapshot: PoolSnapshot): Pool {
   const pool = new Pool({ capacityUnits: snapshot.capacityUnits, policy: snapshot.policy, maxStepUnits: snapshot.maxStepUnits });
   const internals = pool as unknown as PoolInternals;
   internals.reserveState = Reserve.fromHeldRuns(units(snapshot.capacityUnits), snapshot.reserveHeldRuns);
+  for (const r of snapshot.reservations ?? []) {
+    if (internals.reservationMap.has(r.claimUid)) throw new InvalidArgumentError(`claim "${r.claimUid}" is reserved twice`);
+    internals.reservationMap.set(r.claimUid, new Reservation(r.claimUid, units(r.sizeUnits), r.token));
+  }
   for (const a of snapshot.arenas) {
     const arena = new Arena(a.id, a.owner, units(a.sizeUnits), a.files, a.policy);
     internals.arenaMap.set(a.id, arena);
+    if (a.reservation !== undefined) {
+      const reservation = internals.reservationMap.get(a.reservation);
+      if (reservation === undefined) throw new InvalidArgumentError(`arena "${a.id}" names claim "${a.reservation}", which is not reserved`);
+      if (reservation.arenaId !== undefined) throw new InvalidArgumentError(`claim "${a.reservation}" backs arenas "${reservation.arenaId}" and "${a.id}"`);
+      reservation.arenaId = a.id;
+      arena.reservation = a.reservation;
+    }
     for (const l of a.leases) {
       const pages = new LeasePages(l.unitCount, arena.sides, false);
       const bytes = fromBase64(l.unitBytes);
@@ -112,6 +146,7 @@ export function importSnapshot(snapshot: PoolSnapshot): Pool {
     }
   }
   internals.recountTotals();
+  internals.recountArenaUnits();
   pool.assertInvariants();
   return pool;
 }
@@ -121,7 +156,9 @@ interface PoolInternals {
   reserveState: Reserve;
   arenaMap: Map<string, Arena>;
   leaseMap: Map<string, Lease>;
+  reservationMap: Map<string, Reservation>;
   recountTotals(): void;
+  recountArenaUnits(): void;
 }
 
 function mergeRuns(runs: [number, number][]): [number, number][] {

@@ -67,7 +67,7 @@ export class ServerMetrics {
     const read = (): ReturnType<DaemonObservability["metrics"]> => (snapshot ??= service.metrics());
     new Gauge({
       name: "gmempool_pool_units",
-      help: "Pool units (2 MiB) by state: free + claimed + leased = capacity",
+      help: "Pool units (2 MiB) by state: free + reserved + claimed + leased = capacity",
       labelNames: ["state"],
       registers: [registry],
       collect() {
@@ -75,6 +75,7 @@ export class ServerMetrics {
         this.set({ state: "free" }, snapshot.freeUnits);
         this.set({ state: "claimed" }, snapshot.claimedUnits);
         this.set({ state: "leased" }, snapshot.leasedUnits);
+        this.set({ state: "reserved" }, snapshot.reservedUnits);
       },
     });
     new Gauge({ name: "gmempool_pool_capacity_units", help: "Pool capacity in 2 MiB units", registers: [registry], collect() { this.set(read().capacityUnits); } });

@@ -56,6 +56,8 @@ export const SAMPLE_STATUS: PoolStatus = {
   largestFreeRunUnitCount: 64,
   startTime: new Date("2025-01-02T00:00:00.000Z"),
   lastEventSequence: 12n,
+  reservedUnitCount: 0,
+  reservationCount: 0,
 };
 
 /** An arena resource for `ArenaUnitMap` `map`, as ListArenas would report it. */

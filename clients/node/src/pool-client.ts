@@ -86,6 +86,15 @@ import {
   encodeWatch,
 } from "./wire/request-codec.ts";
 import {
+  decodeReservations,
+  decodeReserveResult,
+  decodeUnreserveResult,
+  encodeUint64,
+  type Reservation,
+  type ReserveResult,
+  type UnreserveResult,
+} from "@gmempool/contract";
+import {
   decodeArena,
   decodeCapabilities,
   decodeConvertResult,
@@ -326,6 +335,26 @@ export class PoolClient implements Pool {
     if ("arenaId" in target) this.#arenaFds.forget(target.arenaId);
     if ("ownerPid" in target && target.ownerPid === process.pid) this.#arenaFds.closeAll();
     return result;
+  }
+
+  // ---- reservations (admin; issue 11). Keyed by claim UID, so a retry is safe without a request id.
+
+  /** Ear-marks `sizeBytes` for `claimUid`; the same claim and size return the same token. */
+  async reserve(claimUid: string, sizeBytes: bigint, options?: CallOptions): Promise<ReserveResult> {
+    const context = this.#context("Admin.Reserve", options);
+    const wire = { claimUid, sizeBytes: encodeUint64(sizeBytes, "sizeBytes") };
+    return decodeReserveResult(await this.#recovering(context, () => this.#grpc.callAdmin(context, "Reserve", wire)));
+  }
+
+  /** Gives the claim's reservation back; `existed` false when there was none. */
+  async unreserve(claimUid: string, options?: CallOptions): Promise<UnreserveResult> {
+    const context = this.#context("Admin.Unreserve", options);
+    return decodeUnreserveResult(await this.#recovering(context, () => this.#grpc.callAdmin(context, "Unreserve", { claimUid })));
+  }
+
+  async listReservations(options?: CallOptions): Promise<Reservation[]> {
+    const context = this.#context("Admin.ListReservations", options);
+    return decodeReservations(await this.#recovering(context, () => this.#grpc.callAdmin(context, "ListReservations", {})));
   }
 
   watch(request: WatchRequest = {}, options?: Pick<CallOptions, "signal">): WatchStream {

@@ -54,6 +54,8 @@ export interface RegisterGuestMemfdArenaRequest {
   readonly initialVisibility: PageVisibility;
   /** For operators, at most 64 bytes (e.g. the VM's name). */
   readonly name?: string;
+  /** A reservation's token (in Kubernetes: $GMEMPOOL_RESERVATION_TOKEN): the arena draws on that claim's units. */
+  readonly reservationToken?: string;
 }
 
 export interface CreateMemfdArenaRequest {
@@ -61,6 +63,8 @@ export interface CreateMemfdArenaRequest {
   /** Default "shmem". */
   readonly backing?: MemfdBacking;
   readonly name?: string;
+  /** As in RegisterGuestMemfdArenaRequest. */
+  readonly reservationToken?: string;
 }
 
 export interface CreateArenaPairRequest {

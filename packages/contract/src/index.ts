@@ -126,3 +126,4 @@ export {
 } from "./codec/resource-codec.ts";
 export { decodeConvertResult, decodeDeleteArenaResult, decodeDiscardResult, decodeForceReleaseResult, decodePopulateResult, decodeReleaseResult, decodeSetPolicyResult } from "./codec/result-codec.ts";
 export { decodePoolEvent, encodePoolEvent } from "./codec/event-codec.ts";
+export { decodeReservation, decodeReservations, decodeReserveResult, decodeUnreserveResult, encodeReservation, type Reservation, type ReserveResult, type UnreserveResult } from "./reservations.ts";

@@ -41,7 +41,7 @@ const POOL_RPCS = [
   "Release",
   "Watch",
 ] as const;
-const ADMIN_RPCS = ["ForceRelease", "SetPolicy"] as const;
+const ADMIN_RPCS = ["ForceRelease", "ListReservations", "Reserve", "SetPolicy", "Unreserve"] as const;
 
 const poolRpcsMatchGeneratedTypes: Equal<(typeof POOL_RPCS)[number], KnownKeys<PoolDefinition>> = true;
 const adminRpcsMatchGeneratedTypes: Equal<(typeof ADMIN_RPCS)[number], KnownKeys<AdminDefinition>> = true;
@@ -56,8 +56,12 @@ const READ_ONLY_RPCS = new Set([
   "GetPoolStatus",
   "ListArenas",
   "ListLeases",
+  "ListReservations",
   "Watch",
 ]);
+
+/** Mutating RPCs idempotent by their own key (a claim UID), so without a request_id. */
+const KEYED_RPCS = new Set(["Reserve", "Unreserve"]);
 
 const protoRoot = findProtoRoot();
 const packageDefinition = protoLoader.loadSync([...PROTO_FILES], protoLoaderOptions(protoRoot));
@@ -138,7 +142,7 @@ describe("the gmempool.v1 services as loaded with proto-options.ts", () => {
       for (const [name, definition] of Object.entries(serviceDefinition(service))) {
         const fields = (definition.requestType.type as { field?: { name: string; number: number }[] }).field ?? [];
         const requestId = fields.find((f) => f.name === "requestId"); // descriptor names follow keepCase
-        if (READ_ONLY_RPCS.has(name)) assert.equal(requestId, undefined, `${name} is read-only`);
+        if (READ_ONLY_RPCS.has(name) || KEYED_RPCS.has(name)) assert.equal(requestId, undefined, `${name} is read-only or keyed`);
         else assert.equal(requestId?.number, 1, `${service}.${name} needs request_id = 1`);
       }
     }

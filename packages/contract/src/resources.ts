@@ -67,6 +67,9 @@ export interface PoolStatus {
   readonly largestFreeRunUnitCount: number;
   readonly startTime: Date | undefined;
   readonly lastEventSequence: bigint;
+  /** Reservations (issue 11): units ear-marked for claims, and how many claims. */
+  readonly reservedUnitCount: number;
+  readonly reservationCount: number;
 }
 
 /** A quota binding the caller (every quota, for an admin) and what its subject uses now. */

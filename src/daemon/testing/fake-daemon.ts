@@ -156,8 +156,10 @@ export class FakeDaemon {
     const reserveFd = this.manager.reserveFd;
     if (reserveFd !== undefined) {
       const actual = this.kernel.populatedBytes(reserveFd);
-      const expected = BigInt(pool.reserve.freeUnits + this.manager.reserveHeldTwiceUnits) * BigInt(UNIT_BYTES);
-      if (actual !== expected) throw new Error(`reserve file holds ${actual} bytes, the pool counts ${pool.reserve.freeUnits} free units (${expected} bytes)`);
+      // Reserved units (claims' reservations) are held in the reserve file like free ones.
+      const held = pool.reserve.freeUnits + pool.reserve.reservedUnits;
+      const expected = BigInt(held + this.manager.reserveHeldTwiceUnits) * BigInt(UNIT_BYTES);
+      if (actual !== expected) throw new Error(`reserve file holds ${actual} bytes, the pool counts ${pool.reserve.freeUnits} free + ${pool.reserve.reservedUnits} reserved units (${expected} bytes)`);
     }
   }
 }

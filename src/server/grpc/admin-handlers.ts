@@ -9,7 +9,9 @@ import { GmempoolError } from "../../pool/errors.ts";
 import type { AdminHandlers } from "@gmempool/contract/generated/gmempool/v1/Admin";
 import type { SetPolicyRequest__Output } from "@gmempool/contract/generated/gmempool/v1/SetPolicyRequest";
 import type { ForceReleaseRequest__Output } from "@gmempool/contract/generated/gmempool/v1/ForceReleaseRequest";
-import { DISCARD_POLICY, encodeArenaPolicyOverride, decodeUint64, encodePolicy } from "@gmempool/contract";
+import { DISCARD_POLICY, encodeArenaPolicyOverride, decodeUint64, encodePolicy, encodeReservation } from "@gmempool/contract";
+import type { ReserveRequest__Output } from "@gmempool/contract/generated/gmempool/v1/ReserveRequest";
+import type { UnreserveRequest__Output } from "@gmempool/contract/generated/gmempool/v1/UnreserveRequest";
 import { unaryHandler, type HandlerContext } from "./handler-context.ts";
 
 export function decodePolicyUpdate(r: SetPolicyRequest__Output): PolicyUpdate {
@@ -59,5 +61,15 @@ export function adminHandlers(context: HandlerContext<AdminService>): AdminHandl
       const result = await service.forceRelease(caller, { requestId: r.requestId, target: decodeForceReleaseTarget(r) });
       return { response: { releasedLeaseCount: result.releasedLeaseCount, deletedArenaCount: result.deletedArenaCount, releasedUnitCount: result.releasedUnitCount }, replayed: result.replayed };
     }),
+    Reserve: unaryHandler(context, "Reserve", async (caller: Caller, r: ReserveRequest__Output) => {
+      const sizeBytes = caller.isAdmin ? decodeUint64(r.sizeBytes, "size_bytes") : 0n;
+      const result = await service.reserve(caller, { claimUid: r.claimUid, sizeBytes });
+      return { response: { reservation: encodeReservation(result.reservation), token: result.token, created: result.created } };
+    }),
+    Unreserve: unaryHandler(context, "Unreserve", async (caller: Caller, r: UnreserveRequest__Output) => {
+      const result = await service.unreserve(caller, r.claimUid);
+      return { response: { existed: result.existed, releasedUnitCount: result.releasedUnitCount } };
+    }),
+    ListReservations: unaryHandler(context, "ListReservations", (caller: Caller) => ({ response: { reservations: service.listReservations(caller).map(encodeReservation) } })),
   };
 }

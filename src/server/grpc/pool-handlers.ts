@@ -97,7 +97,7 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
       const sizeBytes = decodeUint64(r.sizeBytes, "size_bytes");
       const initialVisibility = PAGE_VISIBILITY.decode(r.initialVisibility, "initial_visibility");
       return withTokens(context, caller, [{ bytes: r.gmemFdToken, expect: GMEM_TOKEN }], async ([gmem]) => {
-        const result = await service.registerGuestMemfdArena(caller, { requestId: r.requestId, gmemFd: gmem!.fd!, sizeBytes, initialVisibility, name: r.name });
+        const result = await service.registerGuestMemfdArena(caller, { requestId: r.requestId, gmemFd: gmem!.fd!, sizeBytes, initialVisibility, name: r.name, reservationToken: r.reservationToken });
         return { response: { arena: encodeArena(result.arena) }, replayed: result.replayed };
       });
     }),
@@ -106,7 +106,7 @@ export function poolHandlers(context: HandlerContext<PoolReader & ArenaService &
       const sizeBytes = decodeUint64(r.sizeBytes, "size_bytes");
       const backing = MEMFD_BACKING.decode(r.backing, "backing");
       return withTokens(context, caller, [{ bytes: r.memfdFdToken, expect: MEMFD_RECEIVE_TOKEN }], async ([memfd]) => {
-        const result = await service.createMemfdArena(caller, { requestId: r.requestId, sizeBytes, backing, name: r.name, deliver: memfd!.deliver! });
+        const result = await service.createMemfdArena(caller, { requestId: r.requestId, sizeBytes, backing, name: r.name, deliver: memfd!.deliver!, reservationToken: r.reservationToken });
         return { response: { arena: encodeArena(result.arena) }, replayed: result.replayed };
       });
     }),

@@ -34,11 +34,11 @@ function writingRequest<A extends unknown[], R>(encode: (...args: A) => R): (...
 }
 
 export const encodeRegisterGuestMemfdArena = writingRequest((requestId: string, token: Buffer, r: RegisterGuestMemfdArenaRequest): RegisterWire => {
-  return { requestId, gmemFdToken: token, sizeBytes: encodeUint64(r.sizeBytes, "sizeBytes"), initialVisibility: PAGE_VISIBILITY.encode(r.initialVisibility, "initialVisibility"), name: r.name ?? "" };
+  return { requestId, gmemFdToken: token, sizeBytes: encodeUint64(r.sizeBytes, "sizeBytes"), initialVisibility: PAGE_VISIBILITY.encode(r.initialVisibility, "initialVisibility"), name: r.name ?? "", reservationToken: r.reservationToken ?? "" };
 });
 
 export const encodeCreateMemfdArena = writingRequest((requestId: string, token: Buffer, r: CreateMemfdArenaRequest): CreateMemfdArenaWire => {
-  return { requestId, memfdFdToken: token, sizeBytes: encodeUint64(r.sizeBytes, "sizeBytes"), backing: MEMFD_BACKING.encode(r.backing ?? "shmem"), name: r.name ?? "" };
+  return { requestId, memfdFdToken: token, sizeBytes: encodeUint64(r.sizeBytes, "sizeBytes"), backing: MEMFD_BACKING.encode(r.backing ?? "shmem"), name: r.name ?? "", reservationToken: r.reservationToken ?? "" };
 });
 
 export const encodeCreateArenaPair = writingRequest((requestId: string, gmemToken: Buffer, memfdToken: Buffer, r: CreateArenaPairRequest): CreateArenaPairWire => {

@@ -83,6 +83,8 @@ const status: PoolStatus = {
   largestFreeRunUnitCount: 256,
   startTime: created,
   lastEventSequence: (1n << 63n) + 1n,
+  reservedUnitCount: 3,
+  reservationCount: 2,
 };
 
 const policy: Policy = { discardPolicy: "zero", punchGranularityBytes: 2n << 20n, deferredCapBytes: 512n << 20n, deferredOverflowPolicy: "reject" };

@@ -186,6 +186,8 @@ export function encodePoolStatus(s: PoolStatus): PoolStatusMessage {
     largestFreeRunUnitCount: s.largestFreeRunUnitCount,
     startTime: encodeTimestamp(s.startTime),
     lastEventSequence: encodeUint64(s.lastEventSequence, "last_event_sequence"),
+    reservedUnitCount: s.reservedUnitCount,
+    reservationCount: s.reservationCount,
   };
 }
 
@@ -207,6 +209,8 @@ export function decodePoolStatus(message: PoolStatus__Output | null | undefined)
     largestFreeRunUnitCount: v.largestFreeRunUnitCount,
     startTime: decodeTimestamp(v.startTime),
     lastEventSequence: decodeUint64(v.lastEventSequence, "PoolStatus.last_event_sequence"),
+    reservedUnitCount: v.reservedUnitCount,
+    reservationCount: v.reservationCount,
   };
 }
 

@@ -14,14 +14,21 @@ import type { ForceReleaseRequest as _gmempool_v1_ForceReleaseRequest, ForceRele
 import type { ForceReleaseResponse as _gmempool_v1_ForceReleaseResponse, ForceReleaseResponse__Output as _gmempool_v1_ForceReleaseResponse__Output } from './gmempool/v1/ForceReleaseResponse.ts';
 import type { Identity as _gmempool_v1_Identity, Identity__Output as _gmempool_v1_Identity__Output } from './gmempool/v1/Identity.ts';
 import type { Lease as _gmempool_v1_Lease, Lease__Output as _gmempool_v1_Lease__Output } from './gmempool/v1/Lease.ts';
+import type { ListReservationsRequest as _gmempool_v1_ListReservationsRequest, ListReservationsRequest__Output as _gmempool_v1_ListReservationsRequest__Output } from './gmempool/v1/ListReservationsRequest.ts';
+import type { ListReservationsResponse as _gmempool_v1_ListReservationsResponse, ListReservationsResponse__Output as _gmempool_v1_ListReservationsResponse__Output } from './gmempool/v1/ListReservationsResponse.ts';
 import type { Policy as _gmempool_v1_Policy, Policy__Output as _gmempool_v1_Policy__Output } from './gmempool/v1/Policy.ts';
 import type { PoolStatus as _gmempool_v1_PoolStatus, PoolStatus__Output as _gmempool_v1_PoolStatus__Output } from './gmempool/v1/PoolStatus.ts';
 import type { QuotaUsage as _gmempool_v1_QuotaUsage, QuotaUsage__Output as _gmempool_v1_QuotaUsage__Output } from './gmempool/v1/QuotaUsage.ts';
+import type { Reservation as _gmempool_v1_Reservation, Reservation__Output as _gmempool_v1_Reservation__Output } from './gmempool/v1/Reservation.ts';
 import type { ReserveMap as _gmempool_v1_ReserveMap, ReserveMap__Output as _gmempool_v1_ReserveMap__Output } from './gmempool/v1/ReserveMap.ts';
+import type { ReserveRequest as _gmempool_v1_ReserveRequest, ReserveRequest__Output as _gmempool_v1_ReserveRequest__Output } from './gmempool/v1/ReserveRequest.ts';
+import type { ReserveResponse as _gmempool_v1_ReserveResponse, ReserveResponse__Output as _gmempool_v1_ReserveResponse__Output } from './gmempool/v1/ReserveResponse.ts';
 import type { SetPolicyRequest as _gmempool_v1_SetPolicyRequest, SetPolicyRequest__Output as _gmempool_v1_SetPolicyRequest__Output } from './gmempool/v1/SetPolicyRequest.ts';
 import type { SetPolicyResponse as _gmempool_v1_SetPolicyResponse, SetPolicyResponse__Output as _gmempool_v1_SetPolicyResponse__Output } from './gmempool/v1/SetPolicyResponse.ts';
 import type { UnitRun as _gmempool_v1_UnitRun, UnitRun__Output as _gmempool_v1_UnitRun__Output } from './gmempool/v1/UnitRun.ts';
 import type { UnitSpan as _gmempool_v1_UnitSpan, UnitSpan__Output as _gmempool_v1_UnitSpan__Output } from './gmempool/v1/UnitSpan.ts';
+import type { UnreserveRequest as _gmempool_v1_UnreserveRequest, UnreserveRequest__Output as _gmempool_v1_UnreserveRequest__Output } from './gmempool/v1/UnreserveRequest.ts';
+import type { UnreserveResponse as _gmempool_v1_UnreserveResponse, UnreserveResponse__Output as _gmempool_v1_UnreserveResponse__Output } from './gmempool/v1/UnreserveResponse.ts';
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from './google/protobuf/Timestamp.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -57,20 +64,27 @@ export interface ProtoGrpcType {
       ForceReleaseResponse: MessageTypeDefinition<_gmempool_v1_ForceReleaseResponse, _gmempool_v1_ForceReleaseResponse__Output>
       Identity: MessageTypeDefinition<_gmempool_v1_Identity, _gmempool_v1_Identity__Output>
       Lease: MessageTypeDefinition<_gmempool_v1_Lease, _gmempool_v1_Lease__Output>
+      ListReservationsRequest: MessageTypeDefinition<_gmempool_v1_ListReservationsRequest, _gmempool_v1_ListReservationsRequest__Output>
+      ListReservationsResponse: MessageTypeDefinition<_gmempool_v1_ListReservationsResponse, _gmempool_v1_ListReservationsResponse__Output>
       MemfdBacking: EnumTypeDefinition
       PageVisibility: EnumTypeDefinition
       Policy: MessageTypeDefinition<_gmempool_v1_Policy, _gmempool_v1_Policy__Output>
       PoolStatus: MessageTypeDefinition<_gmempool_v1_PoolStatus, _gmempool_v1_PoolStatus__Output>
       QuotaSubject: EnumTypeDefinition
       QuotaUsage: MessageTypeDefinition<_gmempool_v1_QuotaUsage, _gmempool_v1_QuotaUsage__Output>
+      Reservation: MessageTypeDefinition<_gmempool_v1_Reservation, _gmempool_v1_Reservation__Output>
       ReserveMap: MessageTypeDefinition<_gmempool_v1_ReserveMap, _gmempool_v1_ReserveMap__Output>
       ReserveMode: EnumTypeDefinition
+      ReserveRequest: MessageTypeDefinition<_gmempool_v1_ReserveRequest, _gmempool_v1_ReserveRequest__Output>
+      ReserveResponse: MessageTypeDefinition<_gmempool_v1_ReserveResponse, _gmempool_v1_ReserveResponse__Output>
       ServingState: EnumTypeDefinition
       SetPolicyRequest: MessageTypeDefinition<_gmempool_v1_SetPolicyRequest, _gmempool_v1_SetPolicyRequest__Output>
       SetPolicyResponse: MessageTypeDefinition<_gmempool_v1_SetPolicyResponse, _gmempool_v1_SetPolicyResponse__Output>
       UnitRun: MessageTypeDefinition<_gmempool_v1_UnitRun, _gmempool_v1_UnitRun__Output>
       UnitSpan: MessageTypeDefinition<_gmempool_v1_UnitSpan, _gmempool_v1_UnitSpan__Output>
       UnitState: EnumTypeDefinition
+      UnreserveRequest: MessageTypeDefinition<_gmempool_v1_UnreserveRequest, _gmempool_v1_UnreserveRequest__Output>
+      UnreserveResponse: MessageTypeDefinition<_gmempool_v1_UnreserveResponse, _gmempool_v1_UnreserveResponse__Output>
     }
   }
   google: {

@@ -6,8 +6,14 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { ForceReleaseRequest as _gmempool_v1_ForceReleaseRequest, ForceReleaseRequest__Output as _gmempool_v1_ForceReleaseRequest__Output } from '../../gmempool/v1/ForceReleaseRequest.ts';
 import type { ForceReleaseResponse as _gmempool_v1_ForceReleaseResponse, ForceReleaseResponse__Output as _gmempool_v1_ForceReleaseResponse__Output } from '../../gmempool/v1/ForceReleaseResponse.ts';
+import type { ListReservationsRequest as _gmempool_v1_ListReservationsRequest, ListReservationsRequest__Output as _gmempool_v1_ListReservationsRequest__Output } from '../../gmempool/v1/ListReservationsRequest.ts';
+import type { ListReservationsResponse as _gmempool_v1_ListReservationsResponse, ListReservationsResponse__Output as _gmempool_v1_ListReservationsResponse__Output } from '../../gmempool/v1/ListReservationsResponse.ts';
+import type { ReserveRequest as _gmempool_v1_ReserveRequest, ReserveRequest__Output as _gmempool_v1_ReserveRequest__Output } from '../../gmempool/v1/ReserveRequest.ts';
+import type { ReserveResponse as _gmempool_v1_ReserveResponse, ReserveResponse__Output as _gmempool_v1_ReserveResponse__Output } from '../../gmempool/v1/ReserveResponse.ts';
 import type { SetPolicyRequest as _gmempool_v1_SetPolicyRequest, SetPolicyRequest__Output as _gmempool_v1_SetPolicyRequest__Output } from '../../gmempool/v1/SetPolicyRequest.ts';
 import type { SetPolicyResponse as _gmempool_v1_SetPolicyResponse, SetPolicyResponse__Output as _gmempool_v1_SetPolicyResponse__Output } from '../../gmempool/v1/SetPolicyResponse.ts';
+import type { UnreserveRequest as _gmempool_v1_UnreserveRequest, UnreserveRequest__Output as _gmempool_v1_UnreserveRequest__Output } from '../../gmempool/v1/UnreserveRequest.ts';
+import type { UnreserveResponse as _gmempool_v1_UnreserveResponse, UnreserveResponse__Output as _gmempool_v1_UnreserveResponse__Output } from '../../gmempool/v1/UnreserveResponse.ts';
 
 /**
  * Admin changes policy and takes memory back from other owners. Every RPC requires the caller
@@ -57,6 +63,60 @@ export interface AdminClient extends grpc.Client {
   forceRelease(argument: _gmempool_v1_ForceReleaseRequest, callback: grpc.requestCallback<_gmempool_v1_ForceReleaseResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * ListReservations returns every reservation, by claim UID (tokens are not listed).
+   * 
+   * Status codes:
+   * - PERMISSION_DENIED: not the admin identity (as every Admin RPC).
+   */
+  ListReservations(argument: _gmempool_v1_ListReservationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_ListReservationsResponse__Output>): grpc.ClientUnaryCall;
+  ListReservations(argument: _gmempool_v1_ListReservationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gmempool_v1_ListReservationsResponse__Output>): grpc.ClientUnaryCall;
+  ListReservations(argument: _gmempool_v1_ListReservationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_ListReservationsResponse__Output>): grpc.ClientUnaryCall;
+  ListReservations(argument: _gmempool_v1_ListReservationsRequest, callback: grpc.requestCallback<_gmempool_v1_ListReservationsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * ListReservations returns every reservation, by claim UID (tokens are not listed).
+   * 
+   * Status codes:
+   * - PERMISSION_DENIED: not the admin identity (as every Admin RPC).
+   */
+  listReservations(argument: _gmempool_v1_ListReservationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_ListReservationsResponse__Output>): grpc.ClientUnaryCall;
+  listReservations(argument: _gmempool_v1_ListReservationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gmempool_v1_ListReservationsResponse__Output>): grpc.ClientUnaryCall;
+  listReservations(argument: _gmempool_v1_ListReservationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_ListReservationsResponse__Output>): grpc.ClientUnaryCall;
+  listReservations(argument: _gmempool_v1_ListReservationsRequest, callback: grpc.requestCallback<_gmempool_v1_ListReservationsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Reserve ear-marks `size_bytes` of free units for `claim_uid` and returns the token a VMM
+   * presents. Idempotent per claim: the same claim and size return the reservation there is
+   * (the same token, `created` false).
+   * 
+   * Status codes:
+   * - INVALID_ARGUMENT: `claim_uid` empty or over 128 bytes; `size_bytes` 0 or not a multiple
+   * of 2 MiB (the value named).
+   * - FAILED_PRECONDITION: the claim is already reserved with another size (both named).
+   * - RESOURCE_EXHAUSTED: more units than are free (requested and free units named); nothing
+   * is reserved.
+   */
+  Reserve(argument: _gmempool_v1_ReserveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_ReserveResponse__Output>): grpc.ClientUnaryCall;
+  Reserve(argument: _gmempool_v1_ReserveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gmempool_v1_ReserveResponse__Output>): grpc.ClientUnaryCall;
+  Reserve(argument: _gmempool_v1_ReserveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_ReserveResponse__Output>): grpc.ClientUnaryCall;
+  Reserve(argument: _gmempool_v1_ReserveRequest, callback: grpc.requestCallback<_gmempool_v1_ReserveResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Reserve ear-marks `size_bytes` of free units for `claim_uid` and returns the token a VMM
+   * presents. Idempotent per claim: the same claim and size return the reservation there is
+   * (the same token, `created` false).
+   * 
+   * Status codes:
+   * - INVALID_ARGUMENT: `claim_uid` empty or over 128 bytes; `size_bytes` 0 or not a multiple
+   * of 2 MiB (the value named).
+   * - FAILED_PRECONDITION: the claim is already reserved with another size (both named).
+   * - RESOURCE_EXHAUSTED: more units than are free (requested and free units named); nothing
+   * is reserved.
+   */
+  reserve(argument: _gmempool_v1_ReserveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_ReserveResponse__Output>): grpc.ClientUnaryCall;
+  reserve(argument: _gmempool_v1_ReserveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gmempool_v1_ReserveResponse__Output>): grpc.ClientUnaryCall;
+  reserve(argument: _gmempool_v1_ReserveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_ReserveResponse__Output>): grpc.ClientUnaryCall;
+  reserve(argument: _gmempool_v1_ReserveRequest, callback: grpc.requestCallback<_gmempool_v1_ReserveResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * SetPolicy changes the pool-wide policy (`arena_id` empty) or one arena's override. Only the
    * fields present change. The change is journaled and applies to requests that start after it
    * returns. A SIGHUP reload of the configuration file re-applies the file's pool-wide policy
@@ -97,6 +157,33 @@ export interface AdminClient extends grpc.Client {
   setPolicy(argument: _gmempool_v1_SetPolicyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
   setPolicy(argument: _gmempool_v1_SetPolicyRequest, callback: grpc.requestCallback<_gmempool_v1_SetPolicyResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Unreserve gives a claim's reservation back: its reserved units become free. An arena made
+   * with it keeps its leases (its owner's: released by the owner or with the arena) and from
+   * then on draws on the free pool. Idempotent: an unknown claim is OK with `existed` false,
+   * since kubelet retries.
+   * 
+   * Status codes:
+   * - INVALID_ARGUMENT: `claim_uid` empty.
+   */
+  Unreserve(argument: _gmempool_v1_UnreserveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_UnreserveResponse__Output>): grpc.ClientUnaryCall;
+  Unreserve(argument: _gmempool_v1_UnreserveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gmempool_v1_UnreserveResponse__Output>): grpc.ClientUnaryCall;
+  Unreserve(argument: _gmempool_v1_UnreserveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_UnreserveResponse__Output>): grpc.ClientUnaryCall;
+  Unreserve(argument: _gmempool_v1_UnreserveRequest, callback: grpc.requestCallback<_gmempool_v1_UnreserveResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Unreserve gives a claim's reservation back: its reserved units become free. An arena made
+   * with it keeps its leases (its owner's: released by the owner or with the arena) and from
+   * then on draws on the free pool. Idempotent: an unknown claim is OK with `existed` false,
+   * since kubelet retries.
+   * 
+   * Status codes:
+   * - INVALID_ARGUMENT: `claim_uid` empty.
+   */
+  unreserve(argument: _gmempool_v1_UnreserveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_UnreserveResponse__Output>): grpc.ClientUnaryCall;
+  unreserve(argument: _gmempool_v1_UnreserveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_gmempool_v1_UnreserveResponse__Output>): grpc.ClientUnaryCall;
+  unreserve(argument: _gmempool_v1_UnreserveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_UnreserveResponse__Output>): grpc.ClientUnaryCall;
+  unreserve(argument: _gmempool_v1_UnreserveRequest, callback: grpc.requestCallback<_gmempool_v1_UnreserveResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 /**
@@ -127,6 +214,28 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   ForceRelease: grpc.handleUnaryCall<_gmempool_v1_ForceReleaseRequest__Output, _gmempool_v1_ForceReleaseResponse>;
   
   /**
+   * ListReservations returns every reservation, by claim UID (tokens are not listed).
+   * 
+   * Status codes:
+   * - PERMISSION_DENIED: not the admin identity (as every Admin RPC).
+   */
+  ListReservations: grpc.handleUnaryCall<_gmempool_v1_ListReservationsRequest__Output, _gmempool_v1_ListReservationsResponse>;
+  
+  /**
+   * Reserve ear-marks `size_bytes` of free units for `claim_uid` and returns the token a VMM
+   * presents. Idempotent per claim: the same claim and size return the reservation there is
+   * (the same token, `created` false).
+   * 
+   * Status codes:
+   * - INVALID_ARGUMENT: `claim_uid` empty or over 128 bytes; `size_bytes` 0 or not a multiple
+   * of 2 MiB (the value named).
+   * - FAILED_PRECONDITION: the claim is already reserved with another size (both named).
+   * - RESOURCE_EXHAUSTED: more units than are free (requested and free units named); nothing
+   * is reserved.
+   */
+  Reserve: grpc.handleUnaryCall<_gmempool_v1_ReserveRequest__Output, _gmempool_v1_ReserveResponse>;
+  
+  /**
    * SetPolicy changes the pool-wide policy (`arena_id` empty) or one arena's override. Only the
    * fields present change. The change is journaled and applies to requests that start after it
    * returns. A SIGHUP reload of the configuration file re-applies the file's pool-wide policy
@@ -144,9 +253,23 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
    */
   SetPolicy: grpc.handleUnaryCall<_gmempool_v1_SetPolicyRequest__Output, _gmempool_v1_SetPolicyResponse>;
   
+  /**
+   * Unreserve gives a claim's reservation back: its reserved units become free. An arena made
+   * with it keeps its leases (its owner's: released by the owner or with the arena) and from
+   * then on draws on the free pool. Idempotent: an unknown claim is OK with `existed` false,
+   * since kubelet retries.
+   * 
+   * Status codes:
+   * - INVALID_ARGUMENT: `claim_uid` empty.
+   */
+  Unreserve: grpc.handleUnaryCall<_gmempool_v1_UnreserveRequest__Output, _gmempool_v1_UnreserveResponse>;
+  
 }
 
 export interface AdminDefinition extends grpc.ServiceDefinition {
   ForceRelease: MethodDefinition<_gmempool_v1_ForceReleaseRequest, _gmempool_v1_ForceReleaseResponse, _gmempool_v1_ForceReleaseRequest__Output, _gmempool_v1_ForceReleaseResponse__Output>
+  ListReservations: MethodDefinition<_gmempool_v1_ListReservationsRequest, _gmempool_v1_ListReservationsResponse, _gmempool_v1_ListReservationsRequest__Output, _gmempool_v1_ListReservationsResponse__Output>
+  Reserve: MethodDefinition<_gmempool_v1_ReserveRequest, _gmempool_v1_ReserveResponse, _gmempool_v1_ReserveRequest__Output, _gmempool_v1_ReserveResponse__Output>
   SetPolicy: MethodDefinition<_gmempool_v1_SetPolicyRequest, _gmempool_v1_SetPolicyResponse, _gmempool_v1_SetPolicyRequest__Output, _gmempool_v1_SetPolicyResponse__Output>
+  Unreserve: MethodDefinition<_gmempool_v1_UnreserveRequest, _gmempool_v1_UnreserveResponse, _gmempool_v1_UnreserveRequest__Output, _gmempool_v1_UnreserveResponse__Output>
 }

@@ -260,6 +260,10 @@ export interface PoolClient extends grpc.Client {
    * created.
    * - UNIMPLEMENTED: the backing is not supported by this kernel (e.g. no 2 MiB hugetlb pages);
    * the message names the missing capability.
+   * - PERMISSION_DENIED: `reservation_token` is set and matches no reservation (the same answer
+   * whether or not the claim exists; the daemon compares tokens in constant time).
+   * - FAILED_PRECONDITION (reservation): the reservation already backs an arena, or `size_bytes`
+   * is larger than the reservation (both named).
    * - RESOURCE_EXHAUSTED: the caller has reached the daemon's limit of arenas per process.
    */
   CreateMemfdArena(argument: _gmempool_v1_CreateMemfdArenaRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_CreateMemfdArenaResponse__Output>): grpc.ClientUnaryCall;
@@ -283,6 +287,10 @@ export interface PoolClient extends grpc.Client {
    * created.
    * - UNIMPLEMENTED: the backing is not supported by this kernel (e.g. no 2 MiB hugetlb pages);
    * the message names the missing capability.
+   * - PERMISSION_DENIED: `reservation_token` is set and matches no reservation (the same answer
+   * whether or not the claim exists; the daemon compares tokens in constant time).
+   * - FAILED_PRECONDITION (reservation): the reservation already backs an arena, or `size_bytes`
+   * is larger than the reservation (both named).
    * - RESOURCE_EXHAUSTED: the caller has reached the daemon's limit of arenas per process.
    */
   createMemfdArena(argument: _gmempool_v1_CreateMemfdArenaRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_CreateMemfdArenaResponse__Output>): grpc.ClientUnaryCall;
@@ -710,6 +718,10 @@ export interface PoolClient extends grpc.Client {
    * process.
    * - FAILED_PRECONDITION: this guest_memfd (same inode) is already registered as an arena
    * (named).
+   * - PERMISSION_DENIED: `reservation_token` is set and matches no reservation (the same answer
+   * whether or not the claim exists; the daemon compares tokens in constant time).
+   * - FAILED_PRECONDITION (reservation): the reservation already backs an arena, or `size_bytes`
+   * is larger than the reservation (both named).
    * - RESOURCE_EXHAUSTED: the caller has reached the daemon's limit of arenas per process.
    */
   RegisterGuestMemfdArena(argument: _gmempool_v1_RegisterGuestMemfdArenaRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_RegisterGuestMemfdArenaResponse__Output>): grpc.ClientUnaryCall;
@@ -731,6 +743,10 @@ export interface PoolClient extends grpc.Client {
    * process.
    * - FAILED_PRECONDITION: this guest_memfd (same inode) is already registered as an arena
    * (named).
+   * - PERMISSION_DENIED: `reservation_token` is set and matches no reservation (the same answer
+   * whether or not the claim exists; the daemon compares tokens in constant time).
+   * - FAILED_PRECONDITION (reservation): the reservation already backs an arena, or `size_bytes`
+   * is larger than the reservation (both named).
    * - RESOURCE_EXHAUSTED: the caller has reached the daemon's limit of arenas per process.
    */
   registerGuestMemfdArena(argument: _gmempool_v1_RegisterGuestMemfdArenaRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_gmempool_v1_RegisterGuestMemfdArenaResponse__Output>): grpc.ClientUnaryCall;
@@ -951,6 +967,10 @@ export interface PoolHandlers extends grpc.UntypedServiceImplementation {
    * created.
    * - UNIMPLEMENTED: the backing is not supported by this kernel (e.g. no 2 MiB hugetlb pages);
    * the message names the missing capability.
+   * - PERMISSION_DENIED: `reservation_token` is set and matches no reservation (the same answer
+   * whether or not the claim exists; the daemon compares tokens in constant time).
+   * - FAILED_PRECONDITION (reservation): the reservation already backs an arena, or `size_bytes`
+   * is larger than the reservation (both named).
    * - RESOURCE_EXHAUSTED: the caller has reached the daemon's limit of arenas per process.
    */
   CreateMemfdArena: grpc.handleUnaryCall<_gmempool_v1_CreateMemfdArenaRequest__Output, _gmempool_v1_CreateMemfdArenaResponse>;
@@ -1140,6 +1160,10 @@ export interface PoolHandlers extends grpc.UntypedServiceImplementation {
    * process.
    * - FAILED_PRECONDITION: this guest_memfd (same inode) is already registered as an arena
    * (named).
+   * - PERMISSION_DENIED: `reservation_token` is set and matches no reservation (the same answer
+   * whether or not the claim exists; the daemon compares tokens in constant time).
+   * - FAILED_PRECONDITION (reservation): the reservation already backs an arena, or `size_bytes`
+   * is larger than the reservation (both named).
    * - RESOURCE_EXHAUSTED: the caller has reached the daemon's limit of arenas per process.
    */
   RegisterGuestMemfdArena: grpc.handleUnaryCall<_gmempool_v1_RegisterGuestMemfdArenaRequest__Output, _gmempool_v1_RegisterGuestMemfdArenaResponse>;

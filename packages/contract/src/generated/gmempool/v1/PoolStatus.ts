@@ -74,6 +74,16 @@ export interface PoolStatus {
    * a Watch stream.
    */
   'lastEventSequence'?: (number | string | Long);
+  /**
+   * --- reservations (Admin.Reserve; issue 11). Field numbers 40+ are this section's.
+   * Units held by the reserve but ear-marked for claims' reservations: neither free nor
+   * leased. free + reserved + claimed + leased = capacity.
+   */
+  'reservedUnitCount'?: (number);
+  /**
+   * Reservations, all claims.
+   */
+  'reservationCount'?: (number);
 }
 
 /**
@@ -143,4 +153,14 @@ export interface PoolStatus__Output {
    * a Watch stream.
    */
   'lastEventSequence': (string);
+  /**
+   * --- reservations (Admin.Reserve; issue 11). Field numbers 40+ are this section's.
+   * Units held by the reserve but ear-marked for claims' reservations: neither free nor
+   * leased. free + reserved + claimed + leased = capacity.
+   */
+  'reservedUnitCount': (number);
+  /**
+   * Reservations, all claims.
+   */
+  'reservationCount': (number);
 }

@@ -31,6 +31,13 @@ export interface RegisterGuestMemfdArenaRequest {
    * A name for operators, at most 64 bytes of UTF-8 (e.g. the VM's name).
    */
   'name'?: (string);
+  /**
+   * --- reservations (issue 11). Field numbers 40+ are this section's.
+   * The token of a reservation (Admin.Reserve; in Kubernetes the pod's
+   * GMEMPOOL_RESERVATION_TOKEN): the arena's units come from that claim's reservation first.
+   * Empty: none, the units come from the free pool.
+   */
+  'reservationToken'?: (string);
 }
 
 /**
@@ -59,4 +66,11 @@ export interface RegisterGuestMemfdArenaRequest__Output {
    * A name for operators, at most 64 bytes of UTF-8 (e.g. the VM's name).
    */
   'name': (string);
+  /**
+   * --- reservations (issue 11). Field numbers 40+ are this section's.
+   * The token of a reservation (Admin.Reserve; in Kubernetes the pod's
+   * GMEMPOOL_RESERVATION_TOKEN): the arena's units come from that claim's reservation first.
+   * Empty: none, the units come from the free pool.
+   */
+  'reservationToken': (string);
 }
