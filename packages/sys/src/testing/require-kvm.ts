@@ -11,12 +11,14 @@
  * Test support: `@gmempool/sys/testing`, which production code may not import (lint rule); it
  * loads node:test.
  */
-import { test } from "node:test";
+import { isRequired, skipOrFail, type Prerequisite } from "./skip-or-fail.ts";
 import { kvmUnavailableReason, type KvmRequirements } from "../kvm-unavailable-reason.ts";
+
+const KVM: Prerequisite = { variable: "GMEMPOOL_REQUIRE_KVM", kind: "real-kernel" };
 
 /** True when GMEMPOOL_REQUIRE_KVM=1: skipping is then a failure. */
 export function kvmRequired(): boolean {
-  return process.env["GMEMPOOL_REQUIRE_KVM"] === "1";
+  return isRequired(KVM);
 }
 
 /**
@@ -26,13 +28,5 @@ export function kvmRequired(): boolean {
  */
 export function kvmSkipReason(requirements: KvmRequirements = {}): string | undefined {
   const reason = kvmUnavailableReason(requirements);
-  if (reason === undefined) return undefined;
-  if (kvmRequired()) {
-    void test("real-kernel prerequisites (GMEMPOOL_REQUIRE_KVM=1)", () => {
-      throw new Error(`GMEMPOOL_REQUIRE_KVM=1 but ${reason}`);
-    });
-  } else {
-    process.stderr.write(`skipping real-kernel tests: ${reason}\n`);
-  }
-  return reason;
+  return reason === undefined ? undefined : skipOrFail(KVM, reason);
 }

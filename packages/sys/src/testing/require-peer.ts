@@ -12,11 +12,13 @@
  */
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
-import { test } from "node:test";
+import { isRequired, skipOrFail, type Prerequisite } from "./skip-or-fail.ts";
+
+const PEERS: Prerequisite = { variable: "GMEMPOOL_REQUIRE_PEERS", kind: "real-peer" };
 
 /** True when GMEMPOOL_REQUIRE_PEERS=1: skipping a peer test is then a failure. */
 export function peersRequired(): boolean {
-  return process.env["GMEMPOOL_REQUIRE_PEERS"] === "1";
+  return isRequired(PEERS);
 }
 
 /** The absolute path of an executable: `program` itself when absolute, else the first on PATH. */
@@ -48,13 +50,5 @@ export function peerSkipReason(programs: readonly string[], debianPackages: read
   const lacking = missing.length === 0 ? probe?.() : undefined;
   if (missing.length === 0 && lacking === undefined) return undefined;
   const from = debianPackages.length === 0 ? "" : ` (Debian: apt-get install ${debianPackages.join(" ")})`;
-  const reason = `${lacking ?? missing.join(", ")} not found${from}`;
-  if (peersRequired()) {
-    void test("real peer prerequisites (GMEMPOOL_REQUIRE_PEERS=1)", () => {
-      throw new Error(`GMEMPOOL_REQUIRE_PEERS=1 but ${reason}`);
-    });
-  } else {
-    process.stderr.write(`skipping real-peer tests: ${reason}\n`);
-  }
-  return reason;
+  return skipOrFail(PEERS, `${lacking ?? missing.join(", ")} not found${from}`);
 }
