@@ -82,16 +82,17 @@ function healthClient(apiSocket: string): HealthClient {
 }
 
 /** Resolves with the time (ms since `start`) health first answers SERVING. */
-async function untilServing(apiSocket: string, start: bigint): Promise<number> {
+async function untilServing(apiSocket: string, start: bigint, polling: { readonly stopped: boolean }): Promise<number> {
   const client = healthClient(apiSocket);
   try {
-    for (;;) {
+    while (!polling.stopped) {
       const status = await new Promise<string | undefined>((resolve) => {
         client.Check({ service: "" }, { deadline: Date.now() + 100 }, (error, response) => resolve(error === null ? response?.status : undefined));
       });
       if (status === "SERVING") return elapsedMs(start);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
+    return Number.NaN;
   } finally {
     client.close();
   }
@@ -171,7 +172,9 @@ async function run(args: readonly string[]): Promise<BenchResult> {
         loggedMs = elapsedMs(start);
         return d;
       });
-      const servingMs = await untilServing(daemon.paths.apiSocket, start);
+      // A daemon that never serves ends the round with its start-up error (not a poll forever).
+      const polling = { stopped: false };
+      const servingMs = await Promise.race([untilServing(daemon.paths.apiSocket, start, polling), starting.then(() => new Promise<never>(() => undefined))]).finally(() => (polling.stopped = true));
       daemon = await starting;
       client = new TestClient({ apiSocket: daemon.paths.apiSocket });
       channel = await FdChannelClient.connect(kernel, daemon.paths.fdSocket);
