@@ -22,6 +22,7 @@ import { callerIdentity } from "./caller-identity.ts";
 import type { DaemonContext } from "./daemon-context.ts";
 import { mutatingCall } from "./mutating-call.ts";
 import { arenaInfoOf } from "./pool-queries.ts";
+import { checkArenaLimit } from "./request-rules.ts";
 import type { ArenaResult, Caller, HandOverArenaRequest, Identity } from "./pool-service.ts";
 
 /** Who the pidfd's process is, or the refusal naming why it cannot own anything. */
@@ -48,10 +49,7 @@ export function handOverArena(ctx: DaemonContext, caller: Caller, request: HandO
       throw new GmempoolError("permission-denied", `process ${to.pid} belongs to uid ${to.uid}; arena "${arena.id}" belongs to uid ${from.owner.uid}: an arena is handed over only within its owner's uid`, { resource: "arena", id: arena.id, value: String(to.uid) });
     }
     const toKey = callerIdentity(to.uid, to.pid, to.startTimeTicks);
-    const limit = ctx.config.limits.arenasPerProcess;
-    if (toKey !== from.ownerKey && ctx.registry.countOwnedBy(toKey) >= limit) {
-      throw new GmempoolError("exhausted", `process ${to.pid} has reached the limit of ${limit} arenas`, { resource: "arena", value: String(limit) });
-    }
+    if (toKey !== from.ownerKey) checkArenaLimit(ctx, { identity: toKey, pid: to.pid });
     const scope = { owner: toKey, arenaId: arena.id };
     return ctx.transactions.run({
       arenaId: arena.id,

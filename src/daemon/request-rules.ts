@@ -46,7 +46,8 @@ export function memfdTypeOf(ctx: DaemonContext, backing: MemfdBacking | undefine
   return b === "hugetlb" ? "memfd_hugetlb" : "memfd_shmem";
 }
 
-export function checkArenaLimit(ctx: DaemonContext, caller: Caller): void {
+/** limits.arenas_per_process, for a process about to own one more arena (a creation or a handover). */
+export function checkArenaLimit(ctx: DaemonContext, owner: Pick<Caller, "identity" | "pid">): void {
   const limit = ctx.config.limits.arenasPerProcess;
-  if (ctx.registry.countOwnedBy(caller.identity) >= limit) throw new GmempoolError("exhausted", `process ${caller.pid} has reached the limit of ${limit} arenas`, { resource: "arena", value: String(limit) });
+  if (ctx.registry.countOwnedBy(owner.identity) >= limit) throw new GmempoolError("exhausted", `process ${owner.pid} has reached the limit of ${limit} arenas`, { resource: "arena", value: String(limit) });
 }

@@ -3,16 +3,18 @@
 // rebuilt only when a source it was built from changes.
 //
 // Why: loading ~120 TypeScript modules through tsx's loader hooks (each resolve and load a
-// round trip to the hooks thread, each file transformed) was most of the daemon's start-up:
-// spawn → "serving" 1.3–1.6 s through tsx against 0.8–0.95 s for the bundle, with an empty
-// journal, side by side on this 2-core machine (issue 12 item 7; `npm run bench -- restart`
-// measures both). Building takes 0.7–1.2 s, so it is done once, not at every start.
+// round trip to the hooks thread, each file transformed), and the npm packages' hundreds of
+// files, was most of the daemon's start-up: with 10 k leases, spawn → serving 1.2 s p50 for
+// the bundle against 2.4 s through tsx, side by side on this 2-core machine (issue 12 item 7;
+// `npm run bench -- restart` measures both). Building takes 0.7–1.2 s, so it is done once,
+// not at every start; checking that it is fresh (~390 stats) takes ~4 ms.
 //
-// What is bundled: the repository's own sources (src/, the workspace packages). The npm
-// dependencies stay external (package.json "dependencies", resolved from node_modules as
-// before): some find files beside themselves (grpc-health-check's proto by __dirname, koffi's
-// native module). Every bundled module sees its own source file as `import.meta.url`, as when
-// run from source, so that @gmempool/contract still finds its protos (proto-options.ts).
+// What is bundled: the repository's own sources and the npm packages (CPU time to serving
+// with an empty journal: ~0.9 s against ~1.25 s with the packages left in node_modules), all
+// but koffi, whose native module is loaded from beside it. Every bundled file sees its own
+// path as `import.meta.url`, `__dirname` and `__filename`, as when run unbundled, so that
+// @gmempool/contract finds its protos (proto-options.ts) and grpc-health-check its own; the
+// banner gives the CommonJS packages a `require` for Node's built-ins.
 //
 // Staleness: the manifest beside the bundle records, for every input, the size and mtime of
 // the very bytes esbuild was given (read here, in the load hook); the bundle is used only if
