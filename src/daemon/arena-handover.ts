@@ -54,7 +54,8 @@ export function handOverArena(ctx: DaemonContext, caller: Caller, request: HandO
     return ctx.transactions.run({
       arenaId: arena.id,
       scope,
-      claim: () => undefined,
+      // Checked where the arena moves: a gid quota of the new owner counts it from now on.
+      claim: () => ctx.quotas.checkHandOver(from.owner, to, arena.leasedUnits),
       kernel: () => Promise.resolve(),
       commit: () => {
         ctx.pool.handOverArena(arena.id, toKey);

@@ -146,7 +146,7 @@ export class DaemonContext {
   *#quotaArenas(): Generator<QuotaArena> {
     for (const { meta } of this.registry.records()) {
       const arena = this.pool.findArena(meta.id);
-      if (arena !== undefined) yield { holder: meta.owner, leasedUnits: arena.sizeUnits - arena.free.size };
+      if (arena !== undefined) yield { holder: meta.owner, leasedUnits: arena.leasedUnits };
     }
   }
 

@@ -116,3 +116,27 @@ describe("quota configuration", () => {
     assert.throws(() => parseConfig(`[limits]\nfd_tokens_per_connection = 32\nfd_tokens_per_uid = 16`), /limits.fd_tokens_per_uid: 16 is below limits.fd_tokens_per_connection \(32\)/);
   });
 });
+
+describe("quotas across a handover", () => {
+  test("an arena handed to a process of another gid counts for that gid: over its quota the handover is refused and nothing moves", async () => {
+    const d = await quotaDaemon(`[[quotas]]\ngid = 994\nmemory = "4MiB"\narenas = 1`);
+    const launcher = d.vmm({ uid: 1001, gid: 993 });
+    const vmm = d.vmm({ uid: 1001, gid: 994 });
+    const big = await memfdArena(d, launcher, 4);
+    await d.manager.allocate(launcher.caller(), { requestId: "", arenaId: big, unitCount: 3, label: "" });
+    const pidfd = launcher.kernel.openPidfd(vmm.pid);
+    try {
+      const before = d.observableState();
+      await rejects(launcher.withSentFd(pidfd, (fd) => d.manager.handOverArena(launcher.caller(), { requestId: "", arenaId: big, ownerPidfd: fd })), "exhausted", /^gid 994's quota of 2 units is reached: 0 leased, 3 requested$/);
+      assert.deepEqual(d.observableState(), before);
+      // Within the quota it moves, and then counts for gid 994.
+      const small = await memfdArena(d, launcher, 2);
+      await d.manager.allocate(launcher.caller(), { requestId: "", arenaId: small, unitCount: 2, label: "" });
+      await launcher.withSentFd(pidfd, (fd) => d.manager.handOverArena(launcher.caller(), { requestId: "", arenaId: small, ownerPidfd: fd }));
+      assert.deepEqual(d.manager.getQuotaUsage(vmm.caller()).map((q) => [q.leasedUnitCount, q.arenaCount]), [[2, 1]]);
+      d.assertConservation();
+    } finally {
+      launcher.kernel.close(pidfd);
+    }
+  });
+});

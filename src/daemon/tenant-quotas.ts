@@ -75,7 +75,26 @@ export class TenantQuotas {
       if (quota.units === undefined) continue;
       const { leasedUnitCount } = this.usage(quota);
       if (leasedUnitCount + unitCount > quota.units) {
-        throw new GmempoolError("exhausted", `${describe(quota)} quota of ${quota.units} units is reached: ${leasedUnitCount} leased, ${unitCount} requested`, { resource: "quota", value: `${quota.subject}=${quota.id}` });
+        throw overUnits(quota, leasedUnitCount, unitCount);
+      }
+    }
+  }
+
+  /**
+   * An arena holding `leasedUnits` moves from `from` to `to` (HandOverArena, same uid): every
+   * quota that binds `to` and not `from` (another gid) gains the arena and its units, so the
+   * move is refused past one of them, as a creation and Allocates there would be.
+   */
+  checkHandOver(from: QuotaHolder, to: QuotaHolder, leasedUnits: number): void {
+    const before = new Set(this.applying(from));
+    for (const quota of this.applying(to)) {
+      if (before.has(quota)) continue;
+      const { leasedUnitCount, arenaCount } = this.usage(quota);
+      if (quota.units !== undefined && leasedUnitCount + leasedUnits > quota.units) {
+        throw overUnits(quota, leasedUnitCount, leasedUnits);
+      }
+      if (quota.arenas !== undefined && arenaCount + 1 > quota.arenas) {
+        throw overArenas(quota, arenaCount);
       }
     }
   }
@@ -90,7 +109,7 @@ export class TenantQuotas {
       if (quota.arenas === undefined) continue;
       const { arenaCount } = this.usage(quota);
       if (arenaCount + 1 > quota.arenas) {
-        throw new GmempoolError("exhausted", `${describe(quota)} quota of ${quota.arenas} arenas is reached: ${arenaCount} held`, { resource: "quota", value: `${quota.subject}=${quota.id}` });
+        throw overArenas(quota, arenaCount);
       }
     }
     this.#creating.set(arenaId, { uid: caller.uid, gid: caller.gid });
@@ -105,7 +124,11 @@ export class TenantQuotas {
   }
 }
 
-/** "uid 1001's", as the config names the subject. */
-function describe(quota: TenantQuota): string {
-  return `${quota.subject} ${quota.id}'s`;
+/** The refusals, naming the quota ("uid 1001's"), its limit, what is used and what was asked. */
+function overUnits(quota: TenantQuota, leased: number, requested: number): GmempoolError {
+  return new GmempoolError("exhausted", `${quota.subject} ${quota.id}'s quota of ${quota.units} units is reached: ${leased} leased, ${requested} requested`, { resource: "quota", value: `${quota.subject}=${quota.id}` });
+}
+
+function overArenas(quota: TenantQuota, held: number): GmempoolError {
+  return new GmempoolError("exhausted", `${quota.subject} ${quota.id}'s quota of ${quota.arenas} arenas is reached: ${held} held`, { resource: "quota", value: `${quota.subject}=${quota.id}` });
 }

@@ -53,6 +53,11 @@ export class Arena {
     this.free.add(0, sizeUnits);
   }
 
+  /** Units inside leases (free extents and leases partition the arena: invariant 3). */
+  get leasedUnits(): number {
+    return this.sizeUnits - this.free.size;
+  }
+
   get sides(): 1 | 2 {
     return this.layout === "pair" ? 2 : 1;
   }
