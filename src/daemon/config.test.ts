@@ -93,8 +93,37 @@ fsync = false
     }
   });
 
+  test("metrics.event_loop_resolution: a duration of 1 ms to 1 s (default 10 ms), else an error naming the key and the value", () => {
+    assert.equal(DEFAULT_CONFIG.metrics.eventLoopResolutionMs, 10);
+    assert.equal(parseConfig('[metrics]\nevent_loop_resolution = "1ms"').metrics.eventLoopResolutionMs, 1);
+    assert.equal(parseConfig("[metrics]\nevent_loop_resolution = 1").metrics.eventLoopResolutionMs, 1000);
+    const cases: [string, RegExp][] = [
+      ['"0ms"', /^metrics\.event_loop_resolution: 0 ms is below the minimum of 1 ms$/],
+      ['"2s"', /^metrics\.event_loop_resolution: 2000 ms is above the maximum of 1000 ms$/],
+      ['"1us"', /^metrics\.event_loop_resolution: must be seconds or a duration like .*got "1us"$/],
+      ["0.5", /^metrics\.event_loop_resolution: must be seconds or a duration like .*got 0\.5$/],
+    ];
+    for (const [value, pattern] of cases) {
+      assert.throws(() => parseConfig(`[metrics]\nevent_loop_resolution = ${value}`), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), value);
+    }
+  });
+
+  test("limits.streams_per_connection: default 32, and above limits.watch_streams_per_uid so a connection at its Watch limit can still call", () => {
+    assert.equal(DEFAULT_CONFIG.limits.streamsPerConnection, 32);
+    assert.equal(parseConfig("[limits]\nstreams_per_connection = 17").limits.streamsPerConnection, 17);
+    assert.equal(parseConfig("[limits]\nstreams_per_connection = 4\nwatch_streams_per_uid = 3").limits.streamsPerConnection, 4);
+    const cases: [string, RegExp][] = [
+      ["streams_per_connection = 16", /^limits\.streams_per_connection: 16 is not above limits\.watch_streams_per_uid \(16\)/],
+      ["streams_per_connection = 1", /^limits\.streams_per_connection: 1 is outside 2\.\.1000000$/],
+      ['streams_per_connection = "32"', /^limits\.streams_per_connection: must be an integer, got "32"$/],
+    ];
+    for (const [text, pattern] of cases) {
+      assert.throws(() => parseConfig(`[limits]\n${text}`), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), text);
+    }
+  });
+
   test("the example deploy/gmempool.toml parses, with metrics on loopback TCP and no per-arena series", async () => {
     const config = await loadConfig(new URL("../../deploy/gmempool.toml", import.meta.url).pathname);
-    assert.deepEqual(config.metrics, { perArena: false, address: { host: "127.0.0.1", port: 9464 } });
+    assert.deepEqual(config.metrics, { perArena: false, address: { host: "127.0.0.1", port: 9464 }, eventLoopResolutionMs: 10 });
   });
 });

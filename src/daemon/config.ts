@@ -96,6 +96,11 @@ export interface DaemonConfig {
     readonly fdTokensPerConnection: number;
     /** fd-channel tokens one uid may hold unused at once, over all its connections (the admin's are not counted). */
     readonly fdTokensPerUid: number;
+    /**
+     * HTTP/2 streams (calls) one API connection may have open at once: SETTINGS_MAX_CONCURRENT_STREAMS.
+     * It bounds the calls one socket read can start in one event-loop task.
+     */
+    readonly streamsPerConnection: number;
     /** Kernel steps of one plan in flight at once. */
     readonly kernelParallelism: number;
     /** KVM_SET_MEMORY_ATTRIBUTES2 EAGAIN retries before giving up (with doubling backoff). */
@@ -109,6 +114,8 @@ export interface DaemonConfig {
      * a unix socket); undefined: metrics.sock only. Whoever reaches it reads the pool's figures.
      */
     readonly address: TcpListenAddress | undefined;
+    /** Timer resolution of the event-loop delay monitor (gmempool_nodejs_eventloop_lag_*), ms: it reads no delay below it. */
+    readonly eventLoopResolutionMs: number;
   };
   /** Per-uid / per-gid quotas (`[[quotas]]`), at most one per subject. */
   readonly quotas: readonly TenantQuota[];
@@ -138,10 +145,12 @@ export const DEFAULT_CONFIG: DaemonConfig = {
     detachedMemfdGraceMs: 5 * 60 * 1000,
     fdTokensPerConnection: 16,
     fdTokensPerUid: 64,
+    streamsPerConnection: 32,
     kernelParallelism: 8,
     conversionRetries: 8,
   },
-  metrics: { perArena: false, address: undefined },
+  // 10 ms: prom-client's own default resolution.
+  metrics: { perArena: false, address: undefined, eventLoopResolutionMs: 10 },
   quotas: [],
   journal: { compactAfterRecords: 4096, fsync: true },
 };
@@ -231,10 +240,15 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
       detachedMemfdGraceMs: limits.duration("detached_memfd_grace", d.limits.detachedMemfdGraceMs, 1000),
       fdTokensPerConnection: limits.integer("fd_tokens_per_connection", d.limits.fdTokensPerConnection, 1, 100_000),
       fdTokensPerUid: limits.integer("fd_tokens_per_uid", d.limits.fdTokensPerUid, 1, 1_000_000),
+      streamsPerConnection: limits.integer("streams_per_connection", d.limits.streamsPerConnection, 2, 1_000_000),
       kernelParallelism: limits.integer("kernel_parallelism", d.limits.kernelParallelism, 1, 256),
       conversionRetries: limits.integer("conversion_retries", d.limits.conversionRetries, 0, 64),
     },
-    metrics: { perArena: metrics.boolean("per_arena", d.metrics.perArena), address: metrics.tcpAddress("address") },
+    metrics: {
+      perArena: metrics.boolean("per_arena", d.metrics.perArena),
+      address: metrics.tcpAddress("address"),
+      eventLoopResolutionMs: metrics.duration("event_loop_resolution", d.metrics.eventLoopResolutionMs, 1, 1000),
+    },
     quotas: quotas.map(quotaOf),
     journal: {
       compactAfterRecords: journal.integer("compact_after_records", d.journal.compactAfterRecords, 1, 100_000_000),
@@ -249,6 +263,9 @@ export function parseConfig(text: string, source = "config"): DaemonConfig {
     if (subjects.has(subject)) throw new ConfigError(`quotas[${i}]`, `a second quota for ${subject}; one per uid or gid`);
     subjects.add(subject);
   });
+  // A client queues the calls past a connection's stream limit (nghttp2 honours the setting):
+  // one holding its uid's Watch streams on one connection must still have streams for calls.
+  if (config.limits.streamsPerConnection <= config.limits.watchStreamsPerUid) throw new ConfigError("limits.streams_per_connection", `${config.limits.streamsPerConnection} is not above limits.watch_streams_per_uid (${config.limits.watchStreamsPerUid}): a connection holding that many Watch streams would have none left for calls`);
   if (config.limits.fdTokensPerUid < config.limits.fdTokensPerConnection) throw new ConfigError("limits.fd_tokens_per_uid", `${config.limits.fdTokensPerUid} is below limits.fd_tokens_per_connection (${config.limits.fdTokensPerConnection})`);
   return config;
 
@@ -352,7 +369,7 @@ class Reader {
     return bytes;
   }
 
-  duration(name: string, fallbackMs: number, minMs: number): number {
+  duration(name: string, fallbackMs: number, minMs: number, maxMs = Number.MAX_SAFE_INTEGER): number {
     const value = this.#get(name);
     if (value === undefined) return fallbackMs;
     let ms: number;
@@ -363,6 +380,7 @@ class Reader {
       ms = Number(match[1]) * DURATION_SUFFIXES[match[2]!]!;
     }
     if (ms < minMs) throw new ConfigError(this.#key(name), `${ms} ms is below the minimum of ${minMs} ms`);
+    if (ms > maxMs) throw new ConfigError(this.#key(name), `${ms} ms is above the maximum of ${maxMs} ms`);
     return ms;
   }
 

@@ -29,7 +29,7 @@ export interface GmempoolProcessOptions {
   readonly paths: DaemonSockets;
   readonly peerCredentials: SocketPeerCredentials;
   /** Transport tuning (token TTL, message limits, grace period). */
-  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxPendingFdTokensPerUid" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "metricsPerArena" | "metricsAddress" | "connectionLimits" | "socketMode">>;
+  readonly server?: Partial<Pick<GmempoolServerOptions, "fdTokenTtlMs" | "clock" | "maxPendingFdTokens" | "maxPendingFdTokensPerUid" | "maxRequestMessageBytes" | "shutdownGraceMs" | "processMetrics" | "metricsPerArena" | "metricsAddress" | "eventLoopResolutionMs" | "maxStreamsPerConnection" | "connectionLimits" | "socketMode">>;
   /** Serve metrics on paths.metricsSocket (default true). */
   readonly metrics?: boolean;
   /** The VMMs' gid (config paths.socket_group): owns the runtime directory and the sockets. */

@@ -76,6 +76,8 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Gmem
     const server = {
       metricsPerArena: config.metrics.perArena,
       metricsAddress: config.metrics.address,
+      eventLoopResolutionMs: config.metrics.eventLoopResolutionMs,
+      maxStreamsPerConnection: config.limits.streamsPerConnection,
       maxPendingFdTokens: config.limits.fdTokensPerConnection,
       maxPendingFdTokensPerUid: config.limits.fdTokensPerUid,
       connectionLimits: { maxConnections: config.limits.connections, maxConnectionsPerUid: config.limits.connectionsPerUid },

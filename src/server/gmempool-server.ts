@@ -15,7 +15,7 @@ import type * as protoLoader from "@grpc/proto-loader";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "pino";
 import { phaseTimer, type PhaseTimer } from "../daemon/phase-timer.ts";
-import type { TcpListenAddress } from "../daemon/config.ts";
+import { DEFAULT_CONFIG, type TcpListenAddress } from "../daemon/config.ts";
 import type { PoolService } from "../daemon/pool-service.ts";
 import type { Clock } from "../kvm/clock.ts";
 import type { KernelPort } from "../kvm/kernel-port.ts";
@@ -67,6 +67,10 @@ export interface GmempoolServerOptions {
   readonly connectionLimits?: ConnectionLimits;
   /** Per-arena series (arena ids, owner identities) in the metrics; default false (config metrics.per_arena). */
   readonly metricsPerArena?: boolean;
+  /** Resolution of the event-loop delay metrics, ms (config metrics.event_loop_resolution). */
+  readonly eventLoopResolutionMs?: number;
+  /** HTTP/2 streams one API connection may have open (config limits.streams_per_connection). */
+  readonly maxStreamsPerConnection?: number;
 }
 
 function service(definition: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition {
@@ -126,7 +130,7 @@ export class GmempoolServer {
         pendingFdTokens: () => this.tokens.size,
         watchStreams: () => this.watches.size,
       },
-      { processMetrics: options.processMetrics ?? true, perArena: options.metricsPerArena ?? false },
+      { processMetrics: options.processMetrics ?? true, perArena: options.metricsPerArena ?? false, ...(options.eventLoopResolutionMs === undefined ? {} : { eventLoopResolutionMs: options.eventLoopResolutionMs }) },
     );
     const handlers = new ServiceHandlers({
       service: options.service,
@@ -150,6 +154,11 @@ export class GmempoolServer {
     this.grpc = new grpc.Server({
       "grpc.max_receive_message_length": handlers.maxRequestMessageBytes,
       "grpc.max_send_message_length": options.maxResponseMessageBytes ?? DEFAULT_MAX_RESPONSE_MESSAGE_BYTES,
+      // SETTINGS_MAX_CONCURRENT_STREAMS: node's http2 session starts every stream of one socket
+      // read in one task, ~0.8 ms of grpc-js call set-up each (CPU profile, bench flood): the
+      // limit bounds that burst. Clients queue calls past it; extra HEADERS are refused by
+      // nghttp2 before any JS runs (docs/server.md, "Streams per connection").
+      "grpc.max_concurrent_streams": options.maxStreamsPerConnection ?? DEFAULT_CONFIG.limits.streamsPerConnection,
     });
     const definition = gmempoolPackageDefinition();
     this.grpc.addService(service(definition, "gmempool.v1.Pool"), handlers.pool);

@@ -6,6 +6,7 @@
  * metrics.sock, and on a TCP address only where the operator configures one (metrics.address).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { DEFAULT_CONFIG } from "../daemon/config.ts";
 import type { DaemonObservability } from "../daemon/pool-service.ts";
 
 /** RPC latency buckets, seconds: 50 µs .. 30 s (a 1-unit Allocate is ~0.3 ms, 1 GiB ~0.3 s). */
@@ -41,10 +42,14 @@ export class ServerMetrics {
   readonly #rpcErrors: Counter<"method">;
   readonly #unsubscribe: () => void;
 
-  constructor(service: DaemonObservability, transport: TransportGauges, options: { readonly processMetrics?: boolean; readonly perArena?: boolean } = {}) {
+  constructor(service: DaemonObservability, transport: TransportGauges, options: { readonly processMetrics?: boolean; readonly perArena?: boolean; readonly eventLoopResolutionMs?: number } = {}) {
     const registry = this.registry;
     if (options.processMetrics !== false) {
-      collectDefaultMetrics({ register: registry, prefix: "gmempool_" });
+      // The loop-delay histogram (perf_hooks.monitorEventLoopDelay) samples on a timer of this
+      // period: it cannot read a delay below it (prom-client's default of 10 ms shows an idle
+      // loop as 10 ms). metrics.event_loop_resolution; 1 ms to check "no call blocks the loop
+      // > 10 ms" (issue 12, bench flood).
+      collectDefaultMetrics({ register: registry, prefix: "gmempool_", eventLoopMonitoringPrecision: options.eventLoopResolutionMs ?? DEFAULT_CONFIG.metrics.eventLoopResolutionMs });
       // prom-client names three gauges like counters (gmempool_nodejs_active_{handles,requests,
       // resources}_total), which `promtool check metrics` lints: "non-counter metrics should not
       // have "_total" suffix". Each is the sum of its labelled sibling (…_active_handles{type}),

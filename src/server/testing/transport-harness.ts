@@ -39,7 +39,7 @@ export class TransportHarness {
   }
 
   /** `options.clock` times both the daemon (request ids) and the server (fd token TTL). */
-  static async start(options: FakeDaemonOptions & { readonly fdTokenTtlMs?: number; readonly maxPendingFdTokens?: number; readonly metricsPerArena?: boolean; readonly metricsAddress?: TcpListenAddress; readonly connectionLimits?: ConnectionLimits } = {}): Promise<TransportHarness> {
+  static async start(options: FakeDaemonOptions & { readonly fdTokenTtlMs?: number; readonly maxPendingFdTokens?: number; readonly metricsPerArena?: boolean; readonly metricsAddress?: TcpListenAddress; readonly connectionLimits?: ConnectionLimits; readonly maxStreamsPerConnection?: number } = {}): Promise<TransportHarness> {
     const daemon = await FakeDaemon.start({ capacityUnits: 64, ...options, noStart: true });
     const paths = daemonSockets(mkdtempSync(join(tmpdir(), "gmempool-transport-")));
     // The main API socket's peer is the daemon's own (fake) process: uid 0, the admin.
@@ -49,7 +49,7 @@ export class TransportHarness {
       logger: pino({ level: globalThis.process.env["GMEMPOOL_TEST_LOG"] ?? "silent" }),
       paths,
       peerCredentials: () => daemon.kernel.credentials,
-      server: { processMetrics: false, shutdownGraceMs: 1000, ...(options.metricsPerArena === undefined ? {} : { metricsPerArena: options.metricsPerArena }), ...(options.metricsAddress === undefined ? {} : { metricsAddress: options.metricsAddress }), ...(options.connectionLimits === undefined ? {} : { connectionLimits: options.connectionLimits }), ...(options.clock === undefined ? {} : { clock: options.clock }), ...(options.fdTokenTtlMs === undefined ? {} : { fdTokenTtlMs: options.fdTokenTtlMs }), ...(options.maxPendingFdTokens === undefined ? {} : { maxPendingFdTokens: options.maxPendingFdTokens }) },
+      server: { processMetrics: false, shutdownGraceMs: 1000, ...(options.metricsPerArena === undefined ? {} : { metricsPerArena: options.metricsPerArena }), ...(options.metricsAddress === undefined ? {} : { metricsAddress: options.metricsAddress }), ...(options.connectionLimits === undefined ? {} : { connectionLimits: options.connectionLimits }), ...(options.maxStreamsPerConnection === undefined ? {} : { maxStreamsPerConnection: options.maxStreamsPerConnection }), ...(options.clock === undefined ? {} : { clock: options.clock }), ...(options.fdTokenTtlMs === undefined ? {} : { fdTokenTtlMs: options.fdTokenTtlMs }), ...(options.maxPendingFdTokens === undefined ? {} : { maxPendingFdTokens: options.maxPendingFdTokens }) },
     });
     return new TransportHarness(daemon, process, paths);
   }
