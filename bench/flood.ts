@@ -1,10 +1,16 @@
 /**
- * `npm run bench -- flood`: one hostile tenant against the real daemon (issue 12, items 1–3
- * and 8), and what it costs the daemon: its open fds and RSS after each flood and once the
- * flooder is gone, how long another tenant's GetPoolStatus waits meanwhile (p50 / max of a
- * probe every 5 ms), and the daemon's own event-loop delay (prom-client's
- * nodejs_eventloop_lag_max_seconds, reset at every scrape; its timer resolution is 10 ms, so
- * ~10 ms is an idle loop).
+ * `npm run bench -- flood [--daemon BIN] [--node-arg FLAG]... [--steps 1,3,5]`: one hostile
+ * tenant against the real daemon (issue 12, items 1–3 and 8), and what it costs the daemon: its
+ * open fds and RSS after each flood and once the flooder is gone, how long another tenant's
+ * GetPoolStatus waits meanwhile (p50 / p99 / max of a probe every 5 ms), and the daemon's own
+ * event-loop delay, max and p99 (prom-client's nodejs_eventloop_lag_{max,p99}_seconds, reset at
+ * every scrape), at the 1 ms resolution the config sets (metrics.event_loop_resolution; an idle
+ * loop reads ~1 ms): the two side by side show whether the daemon or this process was busy.
+ *
+ * `--daemon BIN` runs another checkout's src/main/gmempool-bin.mjs (before/after in one session;
+ * default this one's); `--node-arg` passes node flags to it (`--cpu-prof`,
+ * `--cpu-prof-dir=DIR`, `--trace-gc`: its lines are printed after the table); `--steps` runs
+ * only the floods named.
  *
  * The daemon (reserve none, a pool of 2^24 units = 32 TiB of accounting, so the largest arena
  * a tenant may make is that large) has admin uid 65534 only: this process, root, is an ordinary
@@ -20,26 +26,46 @@
 import * as grpc from "@grpc/grpc-js";
 import { request } from "node:http";
 import { connect, type Socket } from "node:net";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { FD_MESSAGE_KIND } from "@gmempool/contract";
 import { closeFd, connectSeqpacket, IncomingMessageBuffers, OutgoingMessage, recvSeqpacket, sendSeqpacket, type Fd } from "@gmempool/sys";
 import { LinuxKernel } from "../src/kvm/linux-kernel.ts";
 import { encodeFdMessage, readFdMessageHeader } from "../src/server/fd-channel/fd-message.ts";
 import { DaemonProcess } from "../src/main/testing/daemon-process.ts";
 import { FdChannelClient, isCallFailure, TestClient } from "../src/main/testing/test-client.ts";
-import { formatTable, median, type Bench, type BenchResult } from "./bench.ts";
+import { formatTable, median, percentile, type Bench, type BenchResult } from "./bench.ts";
+import { nodeWrapper } from "./node-wrapper.ts";
 
 const POOL_UNITS = 1 << 24;
 const UNIT = 2n * 1024n * 1024n;
 
-const CONFIG = ["[pool]", `capacity = "${POOL_UNITS * 2}MiB"`, 'reserve = "none"', "[admin]", "uids = [65534]", "[journal]", "fsync = false"].join("\n");
+const THIS_BIN = fileURLToPath(new URL("../src/main/gmempool-bin.mjs", import.meta.url));
+
+const CONFIG = ["[pool]", `capacity = "${POOL_UNITS * 2}MiB"`, 'reserve = "none"', "[admin]", "uids = [65534]", "[journal]", "fsync = false", "[metrics]", 'event_loop_resolution = "1ms"'].join("\n");
+
+interface Arguments {
+  readonly bin: string;
+  readonly nodeArgs: readonly string[];
+  readonly steps: ReadonlySet<number>;
+}
+
+function parse(args: readonly string[]): Arguments {
+  const values = (name: string): string[] => args.flatMap((a, i) => (a === name && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+  const steps = values("--steps").flatMap((v) => v.split(",")).map(Number);
+  return { bin: values("--daemon").at(-1) ?? THIS_BIN, nodeArgs: values("--node-arg"), steps: new Set(steps.length > 0 ? steps : [1, 2, 3, 4, 5]) };
+}
 
 interface Sample {
   readonly step: string;
   readonly fds: number;
   readonly rssMiB: number;
   readonly loopMaxMs: number;
+  readonly loopP99Ms: number;
   readonly probeP50Ms: number;
+  readonly probeP99Ms: number;
   readonly probeMaxMs: number;
   readonly answers: string;
 }
@@ -53,13 +79,14 @@ function daemonRssMiB(pid: number): number {
   return Number(/(\d+)/.exec(line ?? "")?.[1] ?? 0) / 1024;
 }
 
-/** The daemon's event-loop delay maximum since the last scrape (ms); the scrape resets it. */
-function loopMaxMs(metricsSocket: string): Promise<number> {
+/** The daemon's event-loop delay maximum and p99 since the last scrape (ms); the scrape resets them. */
+function loopDelayMs(metricsSocket: string): Promise<{ max: number; p99: number }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: metricsSocket, path: "/metrics" }, (res) => {
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString("utf8")));
-      res.on("end", () => resolve(1000 * Number(/^gmempool_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(body)?.[1] ?? "NaN")));
+      const read = (name: string): number => 1000 * Number(new RegExp(`^gmempool_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, "m").exec(body)?.[1] ?? "NaN");
+      res.on("end", () => resolve({ max: read("max"), p99: read("p99") }));
     });
     req.on("error", reject);
     req.end();
@@ -106,21 +133,27 @@ class Answers {
   }
 }
 
-async function run(_args: readonly string[]): Promise<BenchResult> {
+async function run(args: readonly string[]): Promise<BenchResult> {
+  const { bin, nodeArgs, steps } = parse(args);
   const kernel = new LinuxKernel();
-  const daemon = await DaemonProcess.start({ config: CONFIG, logLevel: "info", env: { GMEMPOOL_RUNTIME_DIR: "" } });
+  const scratch = mkdtempSync(join(tmpdir(), "gmempool-bench-flood-"));
+  const executable = nodeArgs.length === 0 ? bin : nodeWrapper(scratch, nodeArgs, bin);
+  const daemon = await DaemonProcess.start({ config: CONFIG, logLevel: "info", env: { GMEMPOOL_RUNTIME_DIR: "" }, executable });
   const pid = daemon.child.pid!;
   const samples: Sample[] = [];
   const probe = new TestClient({ apiSocket: daemon.paths.apiSocket });
   const tenant = new TestClient({ apiSocket: daemon.paths.apiSocket });
   const held: { sockets: Socket[]; channels: FdChannelClient[]; streams: grpc.ClientReadableStream<unknown>[]; fds: Fd[] } = { sockets: [], channels: [], streams: [], fds: [] };
   const sample = async (step: string, latencies: number[], answers: Answers | string): Promise<void> => {
+    const loop = await loopDelayMs(daemon.paths.metricsSocket);
     samples.push({
       step,
       fds: daemonFds(pid),
       rssMiB: daemonRssMiB(pid),
-      loopMaxMs: await loopMaxMs(daemon.paths.metricsSocket),
+      loopMaxMs: loop.max,
+      loopP99Ms: loop.p99,
       probeP50Ms: latencies.length === 0 ? NaN : median(latencies),
+      probeP99Ms: latencies.length === 0 ? NaN : percentile(latencies, 99),
       probeMaxMs: latencies.length === 0 ? NaN : Math.max(...latencies),
       answers: String(answers),
     });
@@ -128,12 +161,12 @@ async function run(_args: readonly string[]): Promise<BenchResult> {
   };
   try {
     await tenant.call("GetPoolStatus", {});
-    await loopMaxMs(daemon.paths.metricsSocket);
+    await loopDelayMs(daemon.paths.metricsSocket);
     await sample("start", await probed(probe, () => new Promise((r) => setTimeout(r, 500))), "-");
 
     // 1. Truncated control messages: sent raw (the kernel port refuses more than 16 fds), the
     // daemon's replies read raw between batches.
-    {
+    if (steps.has(1)) {
       const answers = new Answers();
       let peer = await connectSeqpacket(daemon.paths.fdSocket);
       let closed = false;
@@ -183,7 +216,7 @@ async function run(_args: readonly string[]): Promise<BenchResult> {
     }
 
     // 2. Idle connections.
-    {
+    if (steps.has(2)) {
       const latencies = await probed(probe, async () => {
         for (let i = 0; i < 1500; i++) {
           const socket = connect(daemon.paths.apiSocket);
@@ -197,7 +230,7 @@ async function run(_args: readonly string[]): Promise<BenchResult> {
     }
 
     // 3. Unread Watch streams.
-    {
+    if (steps.has(3)) {
       const answers = new Answers();
       const latencies = await probed(probe, async () => {
         const ends = [];
@@ -221,7 +254,7 @@ async function run(_args: readonly string[]): Promise<BenchResult> {
     }
 
     // 4. Pending fd tokens.
-    {
+    if (steps.has(4)) {
       const answers = new Answers();
       const latencies = await probed(probe, async () => {
         for (let c = 0; c < 40; c++) {
@@ -239,7 +272,7 @@ async function run(_args: readonly string[]): Promise<BenchResult> {
 
     // 5. Sparse arenas as large as the pool, and their maps (the pending tokens given up first).
     for (const c of held.channels.splice(0)) c.close();
-    {
+    if (steps.has(5)) {
       const answers = new Answers();
       const mapMs: number[] = [];
       const latencies = await probed(probe, async () => {
@@ -271,12 +304,22 @@ async function run(_args: readonly string[]): Promise<BenchResult> {
     await sample("flooder gone (+2 s)", await probed(probe, () => new Promise((r) => setTimeout(r, 500))), "-");
   } finally {
     probe.close();
-    await daemon.kill();
+    // SIGTERM, not kill -9: a daemon under --cpu-prof writes its profile at exit.
+    if (nodeArgs.length === 0) await daemon.kill();
+    else await daemon.stop();
     daemon.removeDir();
+    rmSync(scratch, { recursive: true, force: true });
     kernel.release();
   }
-  const rows = [["step", "daemon fds", "RSS MiB", "loop max ms", "probe p50 ms", "probe max ms", "answers"], ...samples.map((s) => [s.step, String(s.fds), s.rssMiB.toFixed(0), s.loopMaxMs.toFixed(1), s.probeP50Ms.toFixed(2), s.probeMaxMs.toFixed(1), s.answers])];
-  return { json: { samples }, table: ["one tenant's floods against the real daemon (probe: another tenant's GetPoolStatus every 5 ms)", ...formatTable(rows)] };
+  const rows = [
+    ["step", "daemon fds", "RSS MiB", "loop max ms", "loop p99 ms", "probe p50 ms", "probe p99 ms", "probe max ms", "answers"],
+    ...samples.map((s) => [s.step, String(s.fds), s.rssMiB.toFixed(0), s.loopMaxMs.toFixed(1), s.loopP99Ms.toFixed(1), s.probeP50Ms.toFixed(2), s.probeP99Ms.toFixed(1), s.probeMaxMs.toFixed(1), s.answers]),
+  ];
+  const gcLines = daemon.log.filter((line) => line.startsWith("["));
+  return {
+    json: { daemon: bin, samples },
+    table: [`one tenant's floods against the real daemon ${bin} (loop delay at 1 ms resolution; probe: another tenant's GetPoolStatus every 5 ms)`, ...formatTable(rows), ...(gcLines.length === 0 ? [] : ["", "daemon's --trace-gc:", ...gcLines])],
+  };
 }
 
 export const bench: Bench = { name: "flood", summary: "a hostile tenant's floods: the daemon's fds, RSS, loop delay and another tenant's latency", run };

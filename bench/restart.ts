@@ -27,7 +27,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +38,7 @@ import { DaemonProcess } from "../src/main/testing/daemon-process.ts";
 import { createArena } from "../src/main/testing/e2e-arena.ts";
 import { FdChannelClient, TestClient } from "../src/main/testing/test-client.ts";
 import { formatTable, median, percentile, type Bench, type BenchResult } from "./bench.ts";
+import { nodeWrapper } from "./node-wrapper.ts";
 
 const ARENAS = 8;
 const THIS_BIN = fileURLToPath(new URL("../src/main/gmempool-bin.mjs", import.meta.url));
@@ -61,13 +62,6 @@ function parse(args: readonly string[]): Arguments {
 }
 
 const binOf = (variant: string): string => (variant === "bundle" || variant === "source" ? THIS_BIN : variant);
-
-/** An executable that runs `bin` under `node --cpu-prof` (NODE_OPTIONS may not carry it). */
-function profilingWrapper(dir: string, profileDir: string, bin: string): string {
-  const path = join(dir, "gmempool-profiled");
-  writeFileSync(path, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --cpu-prof --cpu-prof-dir=${JSON.stringify(profileDir)} ${JSON.stringify(bin)} "$@"\n`, { mode: 0o755 });
-  return path;
-}
 
 function config(units: number): string {
   return ["[pool]", `capacity = "${units * 2}MiB"`, 'reserve = "none"', "[admin]", `uids = [${process.getuid?.() ?? 0}]`, "[journal]", "fsync = true"].join("\n");
@@ -131,7 +125,7 @@ async function run(args: readonly string[]): Promise<BenchResult> {
     DaemonProcess.start({
       config: config(perArena * ARENAS),
       dir,
-      executable: profile && cpuProfDir !== undefined ? profilingWrapper(dir, cpuProfDir, binOf(variant)) : binOf(variant),
+      executable: profile && cpuProfDir !== undefined ? nodeWrapper(dir, ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`], binOf(variant)) : binOf(variant),
       env: { GMEMPOOL_RUNTIME_DIR: "", GMEMPOOL_ENTRY: variant === "source" ? "source" : "" },
       logLevel: "info",
       startTimeoutMs: 120_000,
