@@ -24,7 +24,6 @@
  * Each flood's answers are counted by status.
  */
 import * as grpc from "@grpc/grpc-js";
-import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,6 +35,7 @@ import { LinuxKernel } from "../src/kvm/linux-kernel.ts";
 import { encodeFdMessage, readFdMessageHeader } from "../src/server/fd-channel/fd-message.ts";
 import { DaemonProcess } from "../src/main/testing/daemon-process.ts";
 import { FdChannelClient, isCallFailure, TestClient } from "../src/main/testing/test-client.ts";
+import { sampleValue, scrapeMetrics } from "../src/server/testing/scrape-metrics.ts";
 import { formatTable, median, percentile, type Bench, type BenchResult } from "./bench.ts";
 import { nodeWrapper } from "./node-wrapper.ts";
 
@@ -80,17 +80,9 @@ function daemonRssMiB(pid: number): number {
 }
 
 /** The daemon's event-loop delay maximum and p99 since the last scrape (ms); the scrape resets them. */
-function loopDelayMs(metricsSocket: string): Promise<{ max: number; p99: number }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: metricsSocket, path: "/metrics" }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString("utf8")));
-      const read = (name: string): number => 1000 * Number(new RegExp(`^gmempool_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, "m").exec(body)?.[1] ?? "NaN");
-      res.on("end", () => resolve({ max: read("max"), p99: read("p99") }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
+async function loopDelayMs(metricsSocket: string): Promise<{ max: number; p99: number }> {
+  const { text } = await scrapeMetrics({ socketPath: metricsSocket });
+  return { max: 1000 * sampleValue(text, "gmempool_nodejs_eventloop_lag_max_seconds"), p99: 1000 * sampleValue(text, "gmempool_nodejs_eventloop_lag_p99_seconds") };
 }
 
 /** Another tenant's GetPoolStatus every 5 ms while `work` runs: its latencies (ms). */

@@ -3,22 +3,12 @@
  * metrics.sock serves, and is closed at shutdown; without it there is no TCP listener.
  */
 import assert from "node:assert/strict";
-import { get, type RequestOptions } from "node:http";
 import { connect } from "node:net";
 import { describe, test } from "node:test";
 import { formatTcpAddress, isLoopback } from "./metrics-endpoint.ts";
+import { scrapeMetrics } from "./testing/scrape-metrics.ts";
 import { TransportHarness } from "./testing/transport-harness.ts";
 
-/** GET /metrics over `target` (a unix socket or a TCP address): status and body. */
-async function scrape(target: RequestOptions): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    get({ ...target, path: "/metrics" }, (response) => {
-      let text = "";
-      response.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, text })).on("error", reject);
-    }).on("error", reject);
-  });
-}
 
 /** Without the sample values: two scrapes a moment apart differ in latencies and lag, not in series. */
 function seriesOf(text: string): string[] {
@@ -34,8 +24,8 @@ describe("metrics endpoint", () => {
       assert.equal(bound?.host, "127.0.0.1");
       port = bound.port;
       assert.ok(port > 0);
-      const overTcp = await scrape({ host: "127.0.0.1", port });
-      const overUnix = await scrape({ socketPath: h.paths.metricsSocket });
+      const overTcp = await scrapeMetrics({ host: "127.0.0.1", port });
+      const overUnix = await scrapeMetrics({ socketPath: h.paths.metricsSocket });
       assert.equal(overTcp.status, 200);
       assert.match(overTcp.text, /^gmempool_pool_units\{state="free"\} 64$/m);
       assert.deepEqual(seriesOf(overTcp.text), seriesOf(overUnix.text));
@@ -55,7 +45,7 @@ describe("metrics endpoint", () => {
     const h = await TransportHarness.start();
     try {
       assert.equal(h.process.server.metricsAddress, undefined);
-      assert.equal((await scrape({ socketPath: h.paths.metricsSocket })).status, 200);
+      assert.equal((await scrapeMetrics({ socketPath: h.paths.metricsSocket })).status, 200);
     } finally {
       await h.stop();
     }
