@@ -68,6 +68,8 @@ interface Sample {
   readonly probeP99Ms: number;
   readonly probeMaxMs: number;
   readonly answers: string;
+  /** When the step ended (CLOCK_MONOTONIC, µs: the clock of a V8 CPU profile's timestamps, so a profile's tasks can be matched to the steps). */
+  readonly endMonotonicUs: number;
 }
 
 function daemonFds(pid: number): number {
@@ -148,6 +150,7 @@ async function run(args: readonly string[]): Promise<BenchResult> {
       probeP99Ms: latencies.length === 0 ? NaN : percentile(latencies, 99),
       probeMaxMs: latencies.length === 0 ? NaN : Math.max(...latencies),
       answers: String(answers),
+      endMonotonicUs: Number(process.hrtime.bigint() / 1000n),
     });
     process.stderr.write(`flood: ${step}: ${samples.at(-1)!.fds} fds, ${samples.at(-1)!.rssMiB.toFixed(0)} MiB\n`);
   };
