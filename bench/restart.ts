@@ -25,13 +25,11 @@
  * and "serving". A variant whose log lacks a mark (old code) shows "-".
  */
 import * as grpc from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { protoPath as healthProtoPath } from "grpc-health-check";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { UNIT_BYTES } from "@gmempool/contract";
+import { healthPackageDefinition, UNIT_BYTES } from "@gmempool/contract";
 import type { Fd } from "@gmempool/sys";
 import { LinuxKernel } from "../src/kvm/linux-kernel.ts";
 import { DaemonProcess } from "../src/main/testing/daemon-process.ts";
@@ -76,7 +74,7 @@ function config(units: number): string {
 type HealthClient = grpc.Client & { Check(request: { service: string }, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: { status: string }) => void): void };
 
 function healthClient(apiSocket: string): HealthClient {
-  const definition = grpc.loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as unknown as { grpc: { health: { v1: { Health: new (target: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) => HealthClient } } } };
+  const definition = grpc.loadPackageDefinition(healthPackageDefinition()) as unknown as { grpc: { health: { v1: { Health: new (target: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) => HealthClient } } } };
   // Reconnect at once: grpc-js's default backoff (1 s) would be measured, not the daemon.
   return new definition.grpc.health.v1.Health(`unix://${apiSocket}`, grpc.credentials.createInsecure(), { "grpc.initial_reconnect_backoff_ms": 2, "grpc.max_reconnect_backoff_ms": 10 });
 }

@@ -12,7 +12,6 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type * as protoLoader from "@grpc/proto-loader";
-import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "pino";
 import { phaseTimer, type PhaseTimer } from "../daemon/phase-timer.ts";
 import type { TcpListenAddress } from "../daemon/config.ts";
@@ -22,6 +21,7 @@ import type { KernelPort } from "../kvm/kernel-port.ts";
 import { FdChannelServer } from "./fd-channel/fd-channel-server.ts";
 import type { FdTokenTable } from "./fd-channel/fd-token-table.ts";
 import type { ConnectionCallers, ConnectionLimits } from "./grpc/connection-callers.ts";
+import { HealthService, type ServingStatus } from "./grpc/health-service.ts";
 import { addReflection } from "./grpc/reflection.ts";
 import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } from "./grpc/unix-grpc-listener.ts";
 import type { WatchRegistry } from "./grpc/watch-handler.ts";
@@ -106,7 +106,7 @@ export class GmempoolServer {
   readonly metrics: ServerMetrics;
   readonly #options: GmempoolServerOptions;
   #reflection = false;
-  readonly #health = new HealthImplementation({ "": "NOT_SERVING", "gmempool.v1.Pool": "NOT_SERVING", "gmempool.v1.Admin": "NOT_SERVING" });
+  readonly #health = new HealthService({ "": "NOT_SERVING", "gmempool.v1.Pool": "NOT_SERVING", "gmempool.v1.Admin": "NOT_SERVING" });
   readonly #injector: grpc.ConnectionInjector;
   readonly #listeners: UnixGrpcListener[] = [];
   readonly #metricsEndpoint: MetricsEndpoint;

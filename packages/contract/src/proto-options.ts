@@ -20,6 +20,13 @@ export const PROTO_FILES = [
 ] as const;
 
 /**
+ * grpc's health.proto, under the name grpc gives it (and reflection clients ask for). It is
+ * upstream's file as written (third_party/, outside proto/ so that buf lint, which holds our
+ * protos to our comment rules, leaves it alone); the daemon serves grpc.health.v1 from it.
+ */
+export const HEALTH_PROTO_FILE = "grpc/health/v1/health.proto";
+
+/**
  * The loader options, and why:
  * - `keepCase: false`: fields are lowerCamelCase in TypeScript (`lengthBytes`), as in the
  *   protobuf JSON mapping; the wire and the .proto keep snake_case.
@@ -54,6 +61,13 @@ export const PROTO_LOADER_OPTIONS = {
 export function findProtoRoot(fromUrl: string = import.meta.url): string {
   const candidate = fileURLToPath(new URL("../proto", fromUrl));
   if (!existsSync(join(candidate, PROTO_FILES[0]))) throw new Error(`@gmempool/contract: no ${PROTO_FILES[0]} in ${candidate}; the package is incomplete`);
+  return candidate;
+}
+
+/** The directory holding HEALTH_PROTO_FILE: the package's `third_party/`, beside `proto/`. */
+export function findThirdPartyProtoRoot(fromUrl: string = import.meta.url): string {
+  const candidate = fileURLToPath(new URL("../third_party", fromUrl));
+  if (!existsSync(join(candidate, HEALTH_PROTO_FILE))) throw new Error(`@gmempool/contract: no ${HEALTH_PROTO_FILE} in ${candidate}; the package is incomplete`);
   return candidate;
 }
 
