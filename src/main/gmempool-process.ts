@@ -20,6 +20,7 @@ import type { SocketPeerCredentials } from "../server/grpc/unix-grpc-listener.ts
 import type { DaemonSockets } from "@gmempool/contract";
 import { groupTheSockets, prepareRuntimeDir } from "./runtime-dir-setup.ts";
 import { sdNotify } from "./sd-notify.ts";
+import { STARTUP_HOUSEKEEPING_DELAY_MS } from "../daemon/daemon-startup.ts";
 import { processUptimeMs } from "../daemon/process-uptime.ts";
 
 export interface GmempoolProcessOptions {
@@ -83,8 +84,8 @@ export class GmempoolProcess {
     server.updateHealth();
     const notifyFailure = sdNotify("READY=1\nSTATUS=serving");
     if (notifyFailure !== undefined) options.logger.warn({ why: notifyFailure }, "sd_notify READY=1 failed");
-    // Off the serving path: reflection's descriptors are built once the daemon serves.
-    setImmediate(() => server.enableReflection());
+    // Off the restart's way: reflection's index is built once the VMMs' reattaches are over.
+    setTimeout(() => server.prepareReflection(), STARTUP_HOUSEKEEPING_DELAY_MS).unref();
     const m = options.daemon.metrics();
     options.logger.info({ uptimeMs: processUptimeMs(), capacityUnits: m.capacityUnits, freeUnits: m.freeUnits, leasedUnits: m.leasedUnits, arenas: m.arenaCount }, "serving");
     return process;

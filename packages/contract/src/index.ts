@@ -25,9 +25,9 @@ export {
   FD_TOKEN_BYTES,
   FD_TYPE_NUMBER,
 } from "./fd-message-format.ts";
-export { definitionTypeName, ERROR_OFFSET_METADATA_KEY, gmempoolPackageDefinition, healthPackageDefinition, REPLAYED_METADATA_KEY } from "./package-definition.ts";
+export { definitionTypeName, ERROR_OFFSET_METADATA_KEY, gmempoolPackageDefinition, healthPackageDefinition, reflectionPackageDefinition, REPLAYED_METADATA_KEY } from "./package-definition.ts";
 export { encodeFdMessage, readFdMessageDetail, readFdMessageHeader, truncateDetail, type FdMessage, type FdMessageFields } from "./fd-message.ts";
-export { findProtoRoot, findThirdPartyProtoRoot, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions } from "./proto-options.ts";
+export { findProtoRoot, findThirdPartyProtoRoot, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions, REFLECTION_PROTO_FILES } from "./proto-options.ts";
 export {
   API_SOCKET_NAME,
   daemonSockets,

@@ -5,8 +5,8 @@ import * as protoLoader from "@grpc/proto-loader";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import { gmempoolPackageDefinition, healthPackageDefinition } from "./package-definition.ts";
-import { findThirdPartyProtoRoot, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions } from "./proto-options.ts";
+import { gmempoolPackageDefinition, healthPackageDefinition, reflectionPackageDefinition } from "./package-definition.ts";
+import { findThirdPartyProtoRoot, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions, REFLECTION_PROTO_FILES } from "./proto-options.ts";
 
 type Definition = protoLoader.PackageDefinition;
 
@@ -128,6 +128,10 @@ describe("the package definitions built from the generated JSON roots", () => {
     compare(healthPackageDefinition(), protoLoader.loadSync(HEALTH_PROTO_FILE, { ...PROTO_LOADER_OPTIONS, includeDirs: [findThirdPartyProtoRoot()] }));
   });
 
+  test("grpc.reflection v1 and v1alpha: what loadSync makes of third_party's reflection.proto files", () => {
+    compare(reflectionPackageDefinition(), protoLoader.loadSync([...REFLECTION_PROTO_FILES], { ...PROTO_LOADER_OPTIONS, includeDirs: [findThirdPartyProtoRoot()] }));
+  });
+
   test("decodes 64-bit values to exact decimal strings (not rounded through a double)", () => {
     const lease = gmempoolPackageDefinition()["gmempool.v1.Lease"] as protoLoader.MessageTypeDefinition<object, object>;
     const decoded = lease.deserialize(lease.serialize({ offsetBytes: "18446744073709551615" })) as { offsetBytes: string };
@@ -137,5 +141,6 @@ describe("the package definitions built from the generated JSON roots", () => {
   test("is built once per process", () => {
     assert.equal(gmempoolPackageDefinition(), gmempoolPackageDefinition());
     assert.equal(healthPackageDefinition(), healthPackageDefinition());
+    assert.equal(reflectionPackageDefinition(), reflectionPackageDefinition());
   });
 });

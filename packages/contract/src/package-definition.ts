@@ -1,6 +1,7 @@
 /**
- * The gRPC package definitions the daemon serves: the API's (gmempool.v1, PROTO_FILES) and
- * grpc.health.v1's (HEALTH_PROTO_FILE), each built once per process. The daemon serves them (on
+ * The gRPC package definitions the daemon serves: the API's (gmempool.v1, PROTO_FILES),
+ * grpc.health.v1's (HEALTH_PROTO_FILE) and grpc.reflection's (REFLECTION_PROTO_FILES), each
+ * built once per process. The daemon serves them (on
  * its sockets and in-process) and the clients' stubs are made from them, so both ends encode
  * and decode with the same definition.
  *
@@ -22,7 +23,7 @@ import type { EnumTypeDefinition, MessageTypeDefinition, MethodDefinition, Metho
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import protobuf from "protobufjs";
-import { findThirdPartyProtoRoot, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions } from "./proto-options.ts";
+import { findThirdPartyProtoRoot, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions, REFLECTION_PROTO_FILES } from "./proto-options.ts";
 
 /** Metadata keys of the API's responses (pool.proto): a replayed result, a busy page. */
 export const REPLAYED_METADATA_KEY = "gmempool-replayed";
@@ -32,9 +33,11 @@ export const ERROR_OFFSET_METADATA_KEY = "gmempool-error-offset-bytes";
 export const PROTO_JSON_FILES = {
   "gmempool-protos.json": PROTO_FILES,
   "health-protos.json": [HEALTH_PROTO_FILE],
+  "reflection-protos.json": REFLECTION_PROTO_FILES,
 } as const satisfies Record<string, readonly string[]>;
 
 type ProtoLoader = typeof import("@grpc/proto-loader");
+type ProtoLoaderOptions = import("@grpc/proto-loader").Options;
 type MessageDefinition = MessageTypeDefinition<object, object>;
 
 /** proto-loader, loaded only when a descriptor is asked for (its module builds descriptor.proto's types when loaded). */
@@ -46,6 +49,7 @@ function loader(): ProtoLoader {
 
 let gmempool: PackageDefinition | undefined;
 let health: PackageDefinition | undefined;
+let reflection: PackageDefinition | undefined;
 
 /** gmempool.v1's Pool and Admin services, and every message and enum of PROTO_FILES and their imports. */
 export function gmempoolPackageDefinition(): PackageDefinition {
@@ -55,8 +59,18 @@ export function gmempoolPackageDefinition(): PackageDefinition {
 
 /** grpc.health.v1.Health and its messages, loaded with the same options as the API. */
 export function healthPackageDefinition(): PackageDefinition {
-  health ??= definitionFromJson("health-protos.json", () => loader().loadSync(HEALTH_PROTO_FILE, { ...PROTO_LOADER_OPTIONS, includeDirs: [findThirdPartyProtoRoot()] }));
+  health ??= definitionFromJson("health-protos.json", () => loader().loadSync(HEALTH_PROTO_FILE, thirdPartyOptions()));
   return health;
+}
+
+/** grpc.reflection.v1 and v1alpha's ServerReflection and their messages, loaded with the same options as the API. */
+export function reflectionPackageDefinition(): PackageDefinition {
+  reflection ??= definitionFromJson("reflection-protos.json", () => loader().loadSync([...REFLECTION_PROTO_FILES], thirdPartyOptions()));
+  return reflection;
+}
+
+function thirdPartyOptions(): ProtoLoaderOptions {
+  return { ...PROTO_LOADER_OPTIONS, includeDirs: [findThirdPartyProtoRoot()] };
 }
 
 function definitionFromJson(file: keyof typeof PROTO_JSON_FILES, loadSlowly: () => PackageDefinition): PackageDefinition {

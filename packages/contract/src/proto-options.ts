@@ -26,6 +26,9 @@ export const PROTO_FILES = [
  */
 export const HEALTH_PROTO_FILE = "grpc/health/v1/health.proto";
 
+/** grpc's server reflection protos (third_party/ too), both versions clients ask: v1 and v1alpha. */
+export const REFLECTION_PROTO_FILES = ["grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"] as const;
+
 /**
  * The loader options, and why:
  * - `keepCase: false`: fields are lowerCamelCase in TypeScript (`lengthBytes`), as in the
@@ -64,7 +67,7 @@ export function findProtoRoot(fromUrl: string = import.meta.url): string {
   return candidate;
 }
 
-/** The directory holding HEALTH_PROTO_FILE: the package's `third_party/`, beside `proto/`. */
+/** The directory holding HEALTH_PROTO_FILE and REFLECTION_PROTO_FILES: the package's `third_party/`, beside `proto/`. */
 export function findThirdPartyProtoRoot(fromUrl: string = import.meta.url): string {
   const candidate = fileURLToPath(new URL("../third_party", fromUrl));
   if (!existsSync(join(candidate, HEALTH_PROTO_FILE))) throw new Error(`@gmempool/contract: no ${HEALTH_PROTO_FILE} in ${candidate}; the package is incomplete`);
