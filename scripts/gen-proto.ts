@@ -119,7 +119,7 @@ function buildDescriptorSet(outDir: string): void {
  */
 function writeJsonRoots(outDir: string): void {
   const includeDirs = [findProtoRoot(), findThirdPartyProtoRoot()];
-  for (const [file, protos] of Object.entries(PROTO_JSON_FILES)) {
+  for (const [file, { protos }] of Object.entries(PROTO_JSON_FILES)) {
     const root = new protobuf.Root();
     root.resolvePath = (_origin, target) => {
       const found = includeDirs.map((dir) => join(dir, target)).find((path) => existsSync(path));

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import { gmempoolPackageDefinition, healthPackageDefinition, reflectionPackageDefinition } from "./package-definition.ts";
-import { findThirdPartyProtoRoot, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions, REFLECTION_PROTO_FILES } from "./proto-options.ts";
+import { HEALTH_PROTO_FILE, PROTO_FILES, protoLoaderOptions, REFLECTION_PROTO_FILES, thirdPartyLoaderOptions } from "./proto-options.ts";
 
 type Definition = protoLoader.PackageDefinition;
 
@@ -125,11 +125,11 @@ describe("the package definitions built from the generated JSON roots", () => {
   });
 
   test("grpc.health.v1: what loadSync makes of third_party's health.proto", () => {
-    compare(healthPackageDefinition(), protoLoader.loadSync(HEALTH_PROTO_FILE, { ...PROTO_LOADER_OPTIONS, includeDirs: [findThirdPartyProtoRoot()] }));
+    compare(healthPackageDefinition(), protoLoader.loadSync(HEALTH_PROTO_FILE, thirdPartyLoaderOptions()));
   });
 
   test("grpc.reflection v1 and v1alpha: what loadSync makes of third_party's reflection.proto files", () => {
-    compare(reflectionPackageDefinition(), protoLoader.loadSync([...REFLECTION_PROTO_FILES], { ...PROTO_LOADER_OPTIONS, includeDirs: [findThirdPartyProtoRoot()] }));
+    compare(reflectionPackageDefinition(), protoLoader.loadSync([...REFLECTION_PROTO_FILES], thirdPartyLoaderOptions()));
   });
 
   test("decodes 64-bit values to exact decimal strings (not rounded through a double)", () => {

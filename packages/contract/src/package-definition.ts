@@ -19,25 +19,29 @@
  * proto-loader itself with the same files and options; nothing in the daemon reads them (its
  * reflection serves descriptor-set.ts's real files).
  */
-import type { EnumTypeDefinition, MessageTypeDefinition, MethodDefinition, MethodOptions, PackageDefinition, ServiceDefinition } from "@grpc/proto-loader";
+import type { EnumTypeDefinition, MessageTypeDefinition, MethodDefinition, MethodOptions, Options as ProtoLoaderOptions, PackageDefinition, ServiceDefinition } from "@grpc/proto-loader";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import protobuf from "protobufjs";
-import { findThirdPartyProtoRoot, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions, REFLECTION_PROTO_FILES } from "./proto-options.ts";
+import { HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions, REFLECTION_PROTO_FILES, thirdPartyLoaderOptions } from "./proto-options.ts";
 
 /** Metadata keys of the API's responses (pool.proto): a replayed result, a busy page. */
 export const REPLAYED_METADATA_KEY = "gmempool-replayed";
 export const ERROR_OFFSET_METADATA_KEY = "gmempool-error-offset-bytes";
 
-/** The generated JSON roots (scripts/gen-proto.ts writes them; file name → the .proto files it holds). */
+/**
+ * The generated JSON roots (scripts/gen-proto.ts writes them): file name → the .proto files it
+ * holds and the loader options proto-loader reads them with (for the lazy descriptors).
+ */
 export const PROTO_JSON_FILES = {
-  "gmempool-protos.json": PROTO_FILES,
-  "health-protos.json": [HEALTH_PROTO_FILE],
-  "reflection-protos.json": REFLECTION_PROTO_FILES,
-} as const satisfies Record<string, readonly string[]>;
+  "gmempool-protos.json": { protos: PROTO_FILES, options: protoLoaderOptions },
+  "health-protos.json": { protos: [HEALTH_PROTO_FILE], options: thirdPartyLoaderOptions },
+  "reflection-protos.json": { protos: REFLECTION_PROTO_FILES, options: thirdPartyLoaderOptions },
+} as const satisfies Record<string, { readonly protos: readonly string[]; readonly options: () => ProtoLoaderOptions }>;
+
+type JsonRoot = keyof typeof PROTO_JSON_FILES;
 
 type ProtoLoader = typeof import("@grpc/proto-loader");
-type ProtoLoaderOptions = import("@grpc/proto-loader").Options;
 type MessageDefinition = MessageTypeDefinition<object, object>;
 
 /** proto-loader, loaded only when a descriptor is asked for (its module builds descriptor.proto's types when loaded). */
@@ -47,39 +51,38 @@ function loader(): ProtoLoader {
   return protoLoader;
 }
 
-let gmempool: PackageDefinition | undefined;
-let health: PackageDefinition | undefined;
-let reflection: PackageDefinition | undefined;
+const built = new Map<JsonRoot, PackageDefinition>();
 
 /** gmempool.v1's Pool and Admin services, and every message and enum of PROTO_FILES and their imports. */
 export function gmempoolPackageDefinition(): PackageDefinition {
-  gmempool ??= definitionFromJson("gmempool-protos.json", () => loader().loadSync([...PROTO_FILES], protoLoaderOptions()));
-  return gmempool;
+  return definitionOf("gmempool-protos.json");
 }
 
 /** grpc.health.v1.Health and its messages, loaded with the same options as the API. */
 export function healthPackageDefinition(): PackageDefinition {
-  health ??= definitionFromJson("health-protos.json", () => loader().loadSync(HEALTH_PROTO_FILE, thirdPartyOptions()));
-  return health;
+  return definitionOf("health-protos.json");
 }
 
 /** grpc.reflection.v1 and v1alpha's ServerReflection and their messages, loaded with the same options as the API. */
 export function reflectionPackageDefinition(): PackageDefinition {
-  reflection ??= definitionFromJson("reflection-protos.json", () => loader().loadSync([...REFLECTION_PROTO_FILES], thirdPartyOptions()));
-  return reflection;
+  return definitionOf("reflection-protos.json");
 }
 
-function thirdPartyOptions(): ProtoLoaderOptions {
-  return { ...PROTO_LOADER_OPTIONS, includeDirs: [findThirdPartyProtoRoot()] };
+/** The definition of one JSON root, built once per process. */
+function definitionOf(file: JsonRoot): PackageDefinition {
+  let definition = built.get(file);
+  if (definition === undefined) built.set(file, (definition = definitionFromJson(file)));
+  return definition;
 }
 
-function definitionFromJson(file: keyof typeof PROTO_JSON_FILES, loadSlowly: () => PackageDefinition): PackageDefinition {
+function definitionFromJson(file: JsonRoot): PackageDefinition {
+  const { protos, options } = PROTO_JSON_FILES[file];
   const json = JSON.parse(readFileSync(new URL(`./generated/${file}`, import.meta.url), "utf8")) as protobuf.INamespace;
   let slow: PackageDefinition | undefined;
   const fromLoader = (name: string): NonNullable<PackageDefinition[string]> => {
-    slow ??= loadSlowly();
+    slow ??= loader().loadSync([...protos], options());
     const entry = slow[name];
-    if (entry === undefined) throw new Error(`@gmempool/contract: proto-loader has no ${name} in ${PROTO_JSON_FILES[file].join(", ")} (generated/${file} is stale: run \`npm run gen:proto\`)`);
+    if (entry === undefined) throw new Error(`@gmempool/contract: proto-loader has no ${name} in ${protos.join(", ")} (generated/${file} is stale: run \`npm run gen:proto\`)`);
     return entry;
   };
   const root = protobuf.Root.fromJSON(json);
@@ -91,7 +94,7 @@ function definitionFromJson(file: keyof typeof PROTO_JSON_FILES, loadSlowly: () 
   return definition;
 }
 
-/** Services, messages and enums by full name, as proto-loader names them (nested ones included). */
+/** Services, messages and enums by full name, as proto-loader lists them (not the types declared inside a message). */
 function reflectionObjects(object: protobuf.ReflectionObject, parent: string): [string, protobuf.Service | protobuf.Type | protobuf.Enum][] {
   const name = parent === "" ? object.name : `${parent}.${object.name}`;
   if (object instanceof protobuf.Service || object instanceof protobuf.Type || object instanceof protobuf.Enum) return [[name, object]];

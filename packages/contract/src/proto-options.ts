@@ -78,3 +78,8 @@ export function findThirdPartyProtoRoot(fromUrl: string = import.meta.url): stri
 export function protoLoaderOptions(protoRoot: string = findProtoRoot()): Options {
   return { ...PROTO_LOADER_OPTIONS, includeDirs: [protoRoot] };
 }
+
+/** PROTO_LOADER_OPTIONS with the include path of the third-party protos (health, reflection). */
+export function thirdPartyLoaderOptions(thirdPartyRoot: string = findThirdPartyProtoRoot()): Options {
+  return { ...PROTO_LOADER_OPTIONS, includeDirs: [thirdPartyRoot] };
+}
