@@ -7,8 +7,8 @@
  * VMM: 8 memfd arenas holding N one-unit leases between them, each unit discarded right after
  * it is leased (the lease stays in the books and the journal; its 2 MiB go back to the kernel,
  * so 10 000 leases do not need 20 GiB). Then R rounds of: kill -9 the daemon; spawn it again
- * on the same runtime directory (t = 0); poll grpc.health.v1 Check on api.sock every 2 ms
- * until SERVING (spawn → serving); reattach every arena as a VMM would (SEND_FD +
+ * on the same runtime directory (t = 0); once its api.sock exists (a stat every 1 ms), watch
+ * grpc.health.v1 until SERVING (spawn → serving; `untilServing`); reattach every arena as a VMM would (SEND_FD +
  * ReattachArena) until all are ACTIVE (spawn → active). The first round replays the journal
  * the set-up wrote; later ones the snapshot that start-up compacted it to.
  *
@@ -25,13 +25,11 @@
  * and "serving". A variant whose log lacks a mark (old code) shows "-".
  */
 import * as grpc from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { protoPath as healthProtoPath } from "grpc-health-check";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { UNIT_BYTES } from "@gmempool/contract";
+import { healthPackageDefinition, UNIT_BYTES } from "@gmempool/contract";
 import type { Fd } from "@gmempool/sys";
 import { LinuxKernel } from "../src/kvm/linux-kernel.ts";
 import { DaemonProcess } from "../src/main/testing/daemon-process.ts";
@@ -67,29 +65,53 @@ function config(units: number): string {
   return ["[pool]", `capacity = "${units * 2}MiB"`, 'reserve = "none"', "[admin]", `uids = [${process.getuid?.() ?? 0}]`, "[journal]", "fsync = true"].join("\n");
 }
 
-type HealthClient = grpc.Client & { Check(request: { service: string }, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: { status: string }) => void): void };
+type HealthClient = grpc.Client & { Watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }> };
 
 function healthClient(apiSocket: string): HealthClient {
-  const definition = grpc.loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as unknown as { grpc: { health: { v1: { Health: new (target: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) => HealthClient } } } };
+  const definition = grpc.loadPackageDefinition(healthPackageDefinition()) as unknown as { grpc: { health: { v1: { Health: new (target: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) => HealthClient } } } };
   // Reconnect at once: grpc-js's default backoff (1 s) would be measured, not the daemon.
   return new definition.grpc.health.v1.Health(`unix://${apiSocket}`, grpc.credentials.createInsecure(), { "grpc.initial_reconnect_backoff_ms": 2, "grpc.max_reconnect_backoff_ms": 10 });
 }
 
-/** Resolves with the time (ms since `start`) health first answers SERVING. */
-async function untilServing(apiSocket: string, start: bigint, polling: { readonly stopped: boolean }): Promise<number> {
-  const client = healthClient(apiSocket);
-  try {
-    while (!polling.stopped) {
-      const status = await new Promise<string | undefined>((resolve) => {
-        client.Check({ service: "" }, { deadline: Date.now() + 100 }, (error, response) => resolve(error === null ? response?.status : undefined));
-      });
-      if (status === "SERVING") return elapsedMs(start);
-      await new Promise((resolve) => setTimeout(resolve, 2));
+/** Which file `path` is: its inode and change time (tmpfs reuses a freed inode number at once). */
+const fileIdentityOf = (path: string): string | undefined => {
+  const stat = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return stat === undefined ? undefined : `${stat.ino}:${stat.ctimeNs}`;
+};
+
+/**
+ * Resolves with the time (ms since `start`) health first reports SERVING. Until the new
+ * daemon's api.sock exists (a file other than `staleSocket`, the killed daemon's socket file)
+ * this only stats it every millisecond; then it watches grpc.health.v1 (a Watch stream gets
+ * the status and every change). Polling Check every 2 ms from the start instead — a gRPC
+ * connect attempt each time — took CPU from the daemon being measured on this 2-core machine.
+ */
+async function untilServing(apiSocket: string, start: bigint, staleSocket: string | undefined, polling: { readonly stopped: boolean }): Promise<number> {
+  while (!polling.stopped) {
+    const identity = fileIdentityOf(apiSocket);
+    if (identity === undefined || identity === staleSocket) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      continue;
     }
-    return Number.NaN;
-  } finally {
-    client.close();
+    const client = healthClient(apiSocket);
+    try {
+      const serving = await new Promise<boolean>((resolve) => {
+        const call = client.Watch({ service: "" });
+        call.on("data", (m: { status: string }) => {
+          if (m.status !== "SERVING") return;
+          resolve(true);
+          call.cancel();
+        });
+        call.on("error", () => resolve(false));
+        call.on("end", () => resolve(false));
+      });
+      if (serving) return elapsedMs(start);
+    } finally {
+      client.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
   }
+  return Number.NaN;
 }
 
 const elapsedMs = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
@@ -160,6 +182,7 @@ async function run(args: readonly string[]): Promise<BenchResult> {
     for (let r = 0; r < rounds; r += 1) {
       const variant = variants[r % variants.length]!;
       await daemon.kill();
+      const staleSocket = fileIdentityOf(daemon.paths.apiSocket);
       const start = process.hrtime.bigint();
       let loggedMs = 0;
       const starting = spawnVariant(variant, true).then((d) => {
@@ -168,7 +191,7 @@ async function run(args: readonly string[]): Promise<BenchResult> {
       });
       // A daemon that never serves ends the round with its start-up error (not a poll forever).
       const polling = { stopped: false };
-      const servingMs = await Promise.race([untilServing(daemon.paths.apiSocket, start, polling), starting.then(() => new Promise<never>(() => undefined))]).finally(() => (polling.stopped = true));
+      const servingMs = await Promise.race([untilServing(daemon.paths.apiSocket, start, staleSocket, polling), starting.then(() => new Promise<never>(() => undefined))]).finally(() => (polling.stopped = true));
       daemon = await starting;
       client = new TestClient({ apiSocket: daemon.paths.apiSocket });
       channel = await FdChannelClient.connect(kernel, daemon.paths.fdSocket);

@@ -5,9 +5,12 @@
 //   with @grpc/proto-loader's proto-loader-gen-types, using the loader options of
 //   packages/contract/src/proto-options.ts, so the types match what the runtime loader decodes;
 // - descriptors.binpb, the FileDescriptorSet the daemon's reflection serves (DESCRIPTOR_SET_FILE,
-//   packages/contract/src/descriptor-set.ts): `buf build` of those protos plus grpc-health-check's
-//   health.proto under its real name grpc/health/v1/health.proto, with their imports (the
-//   well-known types) and source info (comments) — buf's defaults, neither excluded.
+//   packages/contract/src/descriptor-set.ts): `buf build` of those protos plus grpc's health.proto
+//   (packages/contract/third_party/grpc/health/v1/health.proto), with their imports (the
+//   well-known types) and source info (comments) — buf's defaults, neither excluded;
+// - gmempool-protos.json and health-protos.json (PROTO_JSON_FILES), the same files parsed by
+//   protobufjs as proto-loader parses them and saved as protobufjs JSON, from which
+//   packages/contract/src/package-definition.ts builds the runtime definitions without parsing.
 //
 //   npm run gen:proto                       regenerate packages/contract/src/generated/
 //   node --import tsx scripts/gen-proto.ts --out DIR   generate elsewhere (the drift check)
@@ -16,17 +19,18 @@
 // deterministic: proto-loader-gen-types sorts types and methods, paths in the files are
 // relative to the contract package (the generator runs there), and each file gets the same
 // header; buf emits the files in dependency order, the same bytes on every run. It depends
-// only on the .proto files, the options and the installed @grpc/proto-loader, @bufbuild/buf and
-// grpc-health-check versions (a version bump shows up as drift, on purpose).
+// only on the .proto files, the options and the installed @grpc/proto-loader, protobufjs and
+// @bufbuild/buf versions (a version bump shows up as drift, on purpose).
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { DESCRIPTOR_SET_FILE, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS } from "@gmempool/contract";
-import { protoPath as healthProtoPath } from "grpc-health-check";
+import protobuf from "protobufjs";
+import { DESCRIPTOR_SET_FILE, findProtoRoot, findThirdPartyProtoRoot, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS } from "@gmempool/contract";
+import { PROTO_JSON_FILES } from "../packages/contract/src/package-definition.ts";
 
 const CONTRACT_DIR = fileURLToPath(new URL("../packages/contract", import.meta.url));
 const DEFAULT_OUT_DIR = join(CONTRACT_DIR, "src/generated");
@@ -86,18 +90,18 @@ function main(): void {
 }
 
 /**
- * Builds DESCRIPTOR_SET_FILE with buf from a staging copy of the proto root: our gmempool/ tree
- * and grpc-health-check's health.proto, which that package ships as health/v1/health.proto but
- * declares (and grpc everywhere names) as grpc/health/v1/health.proto — the name a reflection
- * client asks for. A FileDescriptorSet, not a buf image: no buf-only extension fields.
+ * Builds DESCRIPTOR_SET_FILE with buf from a staging copy of the proto roots: our gmempool/ tree
+ * and third_party/'s health.proto under the name grpc gives it, grpc/health/v1/health.proto
+ * (the name a reflection client asks for). A FileDescriptorSet, not a buf image: no buf-only
+ * extension fields.
  */
 function buildDescriptorSet(outDir: string): void {
   const buf = createRequire(import.meta.url).resolve("@bufbuild/buf/bin/buf");
   const stage = mkdtempSync(join(tmpdir(), "gmempool-descriptors-"));
   try {
-    cpSync(join(CONTRACT_DIR, "proto"), stage, { recursive: true });
+    cpSync(findProtoRoot(), stage, { recursive: true });
     mkdirSync(join(stage, HEALTH_PROTO_FILE, ".."), { recursive: true });
-    cpSync(healthProtoPath, join(stage, HEALTH_PROTO_FILE));
+    cpSync(join(findThirdPartyProtoRoot(), HEALTH_PROTO_FILE), join(stage, HEALTH_PROTO_FILE));
     const result = spawnSync(buf, ["build", stage, "--as-file-descriptor-set", "-o", join(outDir, DESCRIPTOR_SET_FILE)], { cwd: stage, encoding: "utf8" });
     if (result.status !== 0) {
       process.stderr.write(result.stdout + result.stderr);
@@ -105,6 +109,25 @@ function buildDescriptorSet(outDir: string): void {
     }
   } finally {
     rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Writes each PROTO_JSON_FILES root: its .proto files parsed as proto-loader's loadSync parses
+ * them (a fresh protobufjs Root resolving imports in the include directories, the loader's
+ * parse options, every reference resolved), then saved with protobufjs's `toJSON`.
+ */
+function writeJsonRoots(outDir: string): void {
+  const includeDirs = [findProtoRoot(), findThirdPartyProtoRoot()];
+  for (const [file, { protos }] of Object.entries(PROTO_JSON_FILES)) {
+    const root = new protobuf.Root();
+    root.resolvePath = (_origin, target) => {
+      const found = includeDirs.map((dir) => join(dir, target)).find((path) => existsSync(path));
+      return found ?? target;
+    };
+    root.loadSync([...protos], PROTO_LOADER_OPTIONS);
+    root.resolveAll();
+    writeFileSync(join(outDir, file), `${JSON.stringify(root.toJSON(), null, 2)}\n`);
   }
 }
 
@@ -136,7 +159,8 @@ function generate(outDir: string): void {
     count += 1;
   }
   buildDescriptorSet(outDir);
-  console.log(`gen-proto: ${count} type files and ${DESCRIPTOR_SET_FILE} in ${relative(process.cwd(), outDir) || "."}`);
+  writeJsonRoots(outDir);
+  console.log(`gen-proto: ${count} type files, ${DESCRIPTOR_SET_FILE} and ${Object.keys(PROTO_JSON_FILES).join(", ")} in ${relative(process.cwd(), outDir) || "."}`);
 }
 
 main();

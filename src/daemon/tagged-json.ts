@@ -21,21 +21,35 @@ export function encodeTagged(value: unknown): string {
  * the journal is read on the daemon's way to serving (issue 12 item 7).
  */
 export function decodeTagged(text: string): unknown {
-  return untag(JSON.parse(text));
+  const value: unknown = JSON.parse(text);
+  return typeof value === "object" && value !== null ? untag(value) : value;
 }
 
-function untag(value: unknown): unknown {
-  if (typeof value !== "object" || value === null) return value;
+/** `value` with its tags turned back into values, in place; only objects and arrays are visited. */
+function untag(value: object): unknown {
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = untag(value[i]);
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === "object" && item !== null) value[i] = untag(item);
+    }
     return value;
   }
   const object = value as Record<string, unknown>;
-  const keys = Object.keys(object);
-  if (keys.length === 1) {
-    if (typeof object["$n"] === "string") return BigInt(object["$n"]);
-    if (typeof object["$d"] === "number") return new Date(object["$d"]);
+  const n = object["$n"];
+  if (typeof n === "string" && isSingleKey(object)) return BigInt(n);
+  const d = object["$d"];
+  if (typeof d === "number" && isSingleKey(object)) return new Date(d);
+  // for...in rather than Object.keys: no array per object (a snapshot has one object per lease and more).
+  for (const key in object) {
+    const item = object[key];
+    if (typeof item === "object" && item !== null) object[key] = untag(item);
   }
-  for (const key of keys) object[key] = untag(object[key]);
   return object;
+}
+
+/** For JSON.parse's objects, which have own enumerable keys only. */
+function isSingleKey(object: object): boolean {
+  let keys = 0;
+  for (const _ in object) if (++keys > 1) return false;
+  return keys === 1;
 }

@@ -13,7 +13,7 @@
 // with an empty journal: ~0.9 s against ~1.25 s with the packages left in node_modules), all
 // but koffi, whose native module is loaded from beside it. Every bundled file sees its own
 // path as `import.meta.url`, `__dirname` and `__filename`, as when run unbundled, so that
-// @gmempool/contract finds its protos (proto-options.ts) and grpc-health-check its own; the
+// @gmempool/contract finds its generated files and protos (package-definition.ts); the
 // banner gives the CommonJS packages a `require` for Node's built-ins.
 //
 // Staleness: the manifest beside the bundle records, for every input, the size and mtime of

@@ -21,6 +21,7 @@ import { gmempoolPackageDefinition, type DaemonSockets } from "@gmempool/contrac
 import { warmUpCodecs, type CodecWarmUp } from "../server/grpc/codec-warm-up.ts";
 import { groupTheSockets, prepareRuntimeDir } from "./runtime-dir-setup.ts";
 import { sdNotify } from "./sd-notify.ts";
+import { STARTUP_HOUSEKEEPING_DELAY_MS } from "../daemon/daemon-startup.ts";
 import { processUptimeMs } from "../daemon/process-uptime.ts";
 
 export interface GmempoolProcessOptions {
@@ -85,12 +86,12 @@ export class GmempoolProcess {
     server.updateHealth();
     const notifyFailure = sdNotify("READY=1\nSTATUS=serving");
     if (notifyFailure !== undefined) options.logger.warn({ why: notifyFailure }, "sd_notify READY=1 failed");
-    // Off the serving path: reflection's descriptors are built once the daemon serves.
-    setImmediate(() => server.enableReflection());
-    // ...and the API's protobuf codecs generated, one type per task, before calls need them
+    // Off the restart's way: reflection's index is built once the VMMs' reattaches are over.
+    setTimeout(() => server.prepareReflection(), STARTUP_HOUSEKEEPING_DELAY_MS).unref();
+    // The API's protobuf codecs are generated from now on, one type per task, before calls need them
     // (codec-warm-up.ts: a first call of its kind took 8–14 ms of CPU generating them).
-    process.#codecWarmUp = warmUpCodecs(gmempoolPackageDefinition(), ["gmempool.v1.Pool", "gmempool.v1.Admin"]);
-    void process.#codecWarmUp.done.then((steps) => options.logger.debug({ uptimeMs: processUptimeMs(), steps }, "codecs warmed up"));
+    process.#codecWarmUp = warmUpCodecs(gmempoolPackageDefinition());
+    void process.#codecWarmUp.done.then((types) => options.logger.debug({ uptimeMs: processUptimeMs(), types }, "codecs warmed up"));
     const m = options.daemon.metrics();
     options.logger.info({ uptimeMs: processUptimeMs(), capacityUnits: m.capacityUnits, freeUnits: m.freeUnits, leasedUnits: m.leasedUnits, arenas: m.arenaCount }, "serving");
     return process;

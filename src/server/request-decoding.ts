@@ -8,6 +8,7 @@
  * in-process one) serve the wrapped definitions.
  */
 import type { ServiceDefinition } from "@grpc/grpc-js";
+import { definitionTypeName } from "@gmempool/contract";
 import { GmempoolError } from "../pool/errors.ts";
 
 export class UndecodableRequest {
@@ -18,10 +19,10 @@ export class UndecodableRequest {
   }
 }
 
-/** The message type's name of a proto-loader method ("GetArenaRequest"), when it says. */
+/** The request's message type name ("GetArenaRequest") of a method of the contract's definitions. */
 function requestTypeName(method: ServiceDefinition[string]): string {
-  const name = (method as { requestType?: { type?: { name?: unknown } } }).requestType?.type?.name;
-  return typeof name === "string" ? name : "request message";
+  const requestType = (method as { requestType?: object }).requestType;
+  return (requestType === undefined ? undefined : definitionTypeName(requestType)) ?? "request message";
 }
 
 /** `definition` with deserializers that return an UndecodableRequest instead of throwing. */

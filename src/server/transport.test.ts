@@ -7,9 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceError } from "@grpc/grpc-js";
-import { service as healthService } from "grpc-health-check";
-import { FD_MESSAGE_KIND, UNIT_BYTES } from "@gmempool/contract";
+import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
+import { FD_MESSAGE_KIND, healthPackageDefinition, UNIT_BYTES } from "@gmempool/contract";
 import { ManualClock } from "../kvm/manual-clock.ts";
 import { FdChannelClient, TestClient } from "../main/testing/test-client.ts";
 import { encodeFdMessage } from "./fd-channel/fd-message.ts";
@@ -313,7 +312,7 @@ describe("transport: gRPC + fd channel in front of the PoolManager (fake kernel)
   });
 
   test("grpc.health.v1 reports SERVING", async () => {
-    const Health = makeGenericClientConstructor(healthService, "Health");
+    const Health = makeGenericClientConstructor(healthPackageDefinition()["grpc.health.v1.Health"] as ServiceDefinition, "Health");
     const client = new Health(`unix://${h.paths.apiSocket}`, credentials.createInsecure()) as unknown as { check(r: object, cb: (e: Error | null, r: { status: string }) => void): void; close(): void };
     const reply = await new Promise<{ status: string }>((resolve, reject) => client.check({ service: "gmempool.v1.Pool" }, (e, r) => (e === null ? resolve(r) : reject(e))));
     assert.equal(reply.status, "SERVING");

@@ -35,7 +35,7 @@ const PACKAGES = [
       "./generated/*": { types: "./dist/generated/*.d.ts", default: "./dist/generated/*.js" },
       "./package.json": "./package.json",
     },
-    extra: ["proto"],
+    extra: ["proto", "third_party"],
   },
   {
     name: "sys",
@@ -91,6 +91,9 @@ function bundle({ name, exports, extra }) {
   mkdirSync(target, { recursive: true });
   writeFileSync(join(target, "package.json"), `${JSON.stringify(packedManifest(sourceDir, exports), null, 2)}\n`);
   cpSync(dist, join(target, "dist"), { recursive: true });
+  // What tsc does not emit but the modules read beside themselves: the contract's generated
+  // JSON roots and descriptor set (src/generated/*.json, *.binpb).
+  cpSync(join(sourceDir, "src"), join(target, "dist"), { recursive: true, filter: (path) => !/\.[cm]?ts$/.test(path) });
   for (const dir of extra) cpSync(join(sourceDir, dir), join(target, dir), { recursive: true });
   rmSync(dist, { recursive: true, force: true });
   process.stdout.write(`bundle-workspace-packages: built @gmempool/${name} into ${target}\n`);

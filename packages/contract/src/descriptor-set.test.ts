@@ -5,9 +5,9 @@ import * as protoLoader from "@grpc/proto-loader";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { descriptorFiles, findDescriptorSet, HEALTH_PROTO_FILE } from "./descriptor-set.ts";
+import { descriptorFiles, findDescriptorSet } from "./descriptor-set.ts";
 import { gmempoolPackageDefinition } from "./package-definition.ts";
-import { PROTO_FILES, PROTO_LOADER_OPTIONS } from "./proto-options.ts";
+import { HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS } from "./proto-options.ts";
 
 interface DescriptorObject {
   readonly field?: readonly { readonly name: string; readonly number: number; readonly label: string; readonly type: string; readonly typeName: string; readonly proto3Optional: boolean }[];

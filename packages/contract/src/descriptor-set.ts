@@ -15,8 +15,6 @@ import { fileURLToPath } from "node:url";
 
 /** The set's file name in the generated directory (beside the generated types). */
 export const DESCRIPTOR_SET_FILE = "descriptors.binpb";
-/** grpc.health.v1's proto under the name grpc gives it (and reflection clients ask for). */
-export const HEALTH_PROTO_FILE = "grpc/health/v1/health.proto";
 
 /** One serialized google.protobuf.FileDescriptorProto of the set. */
 export interface DescriptorFile {

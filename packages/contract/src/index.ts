@@ -14,7 +14,7 @@
  * This package imports only node_modules (the lint layer rule): neither the daemon nor the
  * clients, so both can depend on it.
  */
-export { DESCRIPTOR_SET_FILE, descriptorFiles, findDescriptorSet, HEALTH_PROTO_FILE, type DescriptorFile } from "./descriptor-set.ts";
+export { DESCRIPTOR_SET_FILE, descriptorFiles, findDescriptorSet, type DescriptorFile } from "./descriptor-set.ts";
 export { ERROR_KINDS, errorKindOfStatus, GRPC_STATUS_OF_KIND, type ErrorKind } from "./error-kinds.ts";
 export {
   FD_CHANNEL_VERSION,
@@ -25,9 +25,9 @@ export {
   FD_TOKEN_BYTES,
   FD_TYPE_NUMBER,
 } from "./fd-message-format.ts";
-export { ERROR_OFFSET_METADATA_KEY, gmempoolPackageDefinition, REPLAYED_METADATA_KEY } from "./package-definition.ts";
+export { definitionTypeName, ERROR_OFFSET_METADATA_KEY, freshGmempoolPackageDefinition, gmempoolPackageDefinition, messageTypesOf, healthPackageDefinition, reflectionPackageDefinition, REPLAYED_METADATA_KEY } from "./package-definition.ts";
 export { encodeFdMessage, readFdMessageDetail, readFdMessageHeader, truncateDetail, type FdMessage, type FdMessageFields } from "./fd-message.ts";
-export { findProtoRoot, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions } from "./proto-options.ts";
+export { findProtoRoot, findThirdPartyProtoRoot, HEALTH_PROTO_FILE, PROTO_FILES, PROTO_LOADER_OPTIONS, protoLoaderOptions, REFLECTION_PROTO_FILES } from "./proto-options.ts";
 export {
   API_SOCKET_NAME,
   daemonSockets,

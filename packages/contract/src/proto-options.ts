@@ -20,6 +20,16 @@ export const PROTO_FILES = [
 ] as const;
 
 /**
+ * grpc's health.proto, under the name grpc gives it (and reflection clients ask for). It is
+ * upstream's file as written (third_party/, outside proto/ so that buf lint, which holds our
+ * protos to our comment rules, leaves it alone); the daemon serves grpc.health.v1 from it.
+ */
+export const HEALTH_PROTO_FILE = "grpc/health/v1/health.proto";
+
+/** grpc's server reflection protos (third_party/ too), both versions clients ask: v1 and v1alpha. */
+export const REFLECTION_PROTO_FILES = ["grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"] as const;
+
+/**
  * The loader options, and why:
  * - `keepCase: false`: fields are lowerCamelCase in TypeScript (`lengthBytes`), as in the
  *   protobuf JSON mapping; the wire and the .proto keep snake_case.
@@ -57,7 +67,19 @@ export function findProtoRoot(fromUrl: string = import.meta.url): string {
   return candidate;
 }
 
+/** The directory holding HEALTH_PROTO_FILE and REFLECTION_PROTO_FILES: the package's `third_party/`, beside `proto/`. */
+export function findThirdPartyProtoRoot(fromUrl: string = import.meta.url): string {
+  const candidate = fileURLToPath(new URL("../third_party", fromUrl));
+  if (!existsSync(join(candidate, HEALTH_PROTO_FILE))) throw new Error(`@gmempool/contract: no ${HEALTH_PROTO_FILE} in ${candidate}; the package is incomplete`);
+  return candidate;
+}
+
 /** PROTO_LOADER_OPTIONS with the include path set: what `protoLoader.load*` is given. */
 export function protoLoaderOptions(protoRoot: string = findProtoRoot()): Options {
   return { ...PROTO_LOADER_OPTIONS, includeDirs: [protoRoot] };
+}
+
+/** PROTO_LOADER_OPTIONS with the include path of the third-party protos (health, reflection). */
+export function thirdPartyLoaderOptions(thirdPartyRoot: string = findThirdPartyProtoRoot()): Options {
+  return { ...PROTO_LOADER_OPTIONS, includeDirs: [thirdPartyRoot] };
 }

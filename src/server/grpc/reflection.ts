@@ -3,7 +3,7 @@
  * API's real file descriptors (@gmempool/contract's descriptor set: the .proto files as written,
  * with their imports, snake_case field names and comments).
  *
- * @grpc/reflection does the protocol. It is handed the set's files instead of the package
+ * @grpc/reflection's implementation does the protocol. It is handed the set's files instead of the package
  * definition the daemon decodes with: from a proto-loader definition it would serve what
  * proto-loader synthesizes — one `gmempool_v1.proto` per package with no dependency list,
  * camelCase field names and map entries strict clients refuse (grpc/grpc-node#2595, #3018;
@@ -22,18 +22,63 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
-import { descriptorFiles, type DescriptorFile } from "@gmempool/contract";
+// The library's protocol implementation itself (its ReflectionService only pairs two of them
+// with proto-loader loads of its own protos).
+import { ReflectionV1Implementation } from "@grpc/reflection/build/src/implementations/reflection-v1.js";
+import { descriptorFiles, reflectionPackageDefinition, type DescriptorFile } from "@gmempool/contract";
 
 /**
  * The one definition that carries the files: never looked up by name, and its `format` and
  * `type` are never read (the enum shape is only the smallest the PackageDefinition type takes).
  */
 const FILES_ENTRY = "gmempool.reflection.files";
+const SERVICES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"] as const;
 
-export function addReflection(server: Pick<grpc.Server, "addService">, files: readonly DescriptorFile[] = descriptorFiles()): void {
-  const definition: PackageDefinition = {
-    [FILES_ENTRY]: { format: "Protocol Buffer 3 EnumDescriptorProto", type: {}, fileDescriptorProtos: files.map((f) => f.bytes) },
-  };
-  new ReflectionService(definition).addToServer(server);
+type ReflectionRequest = Parameters<ReflectionV1Implementation["handleServerReflectionRequest"]>[0];
+
+/**
+ * Both versions' ServerReflection on a server, answered by one implementation that is built when
+ * first needed: building it (decoding and indexing every file) took ~35 ms of CPU cold, and
+ * ReflectionService's own addToServer loads both reflection.protos with proto-loader besides
+ * (~100 ms together, right after SERVING, when the VMMs reattach). Here the services are added
+ * at once from the contract's reflection definition (generated JSON, no parsing), so reflection
+ * answers from the first moment the daemon listens; `prepare` builds the index ahead of the
+ * first request, off the restart's critical path (GmempoolProcess calls it a while after
+ * serving). v1alpha's messages are v1's under another package: the library answers both with
+ * the same code, as here.
+ */
+export class Reflection {
+  readonly #files: () => readonly DescriptorFile[];
+  #implementation: ReflectionV1Implementation | undefined;
+
+  constructor(files: () => readonly DescriptorFile[] = descriptorFiles) {
+    this.#files = files;
+  }
+
+  /** Builds the index now, if no request has yet. Idempotent. */
+  prepare(): void {
+    this.#answerer();
+  }
+
+  addToServer(server: Pick<grpc.Server, "addService">): void {
+    const definition = reflectionPackageDefinition();
+    for (const name of SERVICES) {
+      server.addService(definition[name] as grpc.ServiceDefinition, {
+        ServerReflectionInfo: (stream: grpc.ServerDuplexStream<ReflectionRequest, object>) => {
+          stream.on("end", () => stream.end());
+          stream.on("data", (request: ReflectionRequest) => stream.write(this.#answerer().handleServerReflectionRequest(request)));
+        },
+      });
+    }
+  }
+
+  #answerer(): ReflectionV1Implementation {
+    if (this.#implementation === undefined) {
+      const definition: PackageDefinition = {
+        [FILES_ENTRY]: { format: "Protocol Buffer 3 EnumDescriptorProto", type: {}, fileDescriptorProtos: this.#files().map((f) => f.bytes) },
+      };
+      this.#implementation = new ReflectionV1Implementation(definition);
+    }
+    return this.#implementation;
+  }
 }
