@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { asFd, check, isKernelError, libc } from "@gmempool/sys";
 import { FakeHost } from "./fake/fake-host.ts";
@@ -34,31 +35,37 @@ test("the real kernel: a child's pidfd names its pid, uid and gid; after its exi
   }
 });
 
-test("the real kernel: a zombie's pidfd (exited, not reaped) is ESRCH", () => {
+/** The state letter of /proc/PID/stat ("Z" for a zombie), or undefined once the pid is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+test("the real kernel: a zombie's pidfd (exited, not reaped) is ESRCH", async () => {
   const kernel = new LinuxKernel();
-  // The shell's child exits at once; the shell does not wait for it while it sleeps.
-  const shell = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
-  return new Promise<void>((resolve, reject) => {
-    shell.stdout.once("data", (data: Buffer) => {
-      const pid = Number(String(data).trim());
-      setTimeout(() => {
-        try {
-          const pidfd = asFd(check(libc.pidfd_open(pid, 0), "pidfd_open"));
-          try {
-            assert.throws(() => kernel.pidfdProcess(pidfd), (e: unknown) => isKernelError(e, "ESRCH") && /has exited/.test(e.message));
-          } finally {
-            libc.close(pidfd);
-          }
-          resolve();
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        } finally {
-          shell.kill("SIGKILL");
-          kernel.release();
-        }
-      }, 200);
-    });
-  });
+  // The shell's child exits once the shell has become `sleep 5`, which never reaps it (with
+  // `sleep 0` the shell itself sometimes reaped it before exec, and pidfd_open found no pid).
+  const shell = spawn("sh", ["-c", "sleep 0.5 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    const [data] = (await once(shell.stdout, "data")) as [Buffer];
+    const pid = Number(String(data).trim());
+    for (let waited = 0; procState(pid) !== "Z"; waited += 20) {
+      assert.ok(waited < 10_000, `pid ${pid} did not become a zombie (state ${procState(pid)})`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const pidfd = asFd(check(libc.pidfd_open(pid, 0), "pidfd_open"));
+    try {
+      assert.throws(() => kernel.pidfdProcess(pidfd), (e: unknown) => isKernelError(e, "ESRCH") && /has exited/.test(e.message));
+    } finally {
+      libc.close(pidfd);
+    }
+  } finally {
+    shell.kill("SIGKILL");
+    kernel.release();
+  }
 });
 
 test("the fake kernel answers the same", async () => {
