@@ -22,10 +22,15 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
+import { createRequire } from "node:module";
 // The library's protocol implementation itself (its ReflectionService only pairs two of them
-// with proto-loader loads of its own protos).
-import { ReflectionV1Implementation } from "@grpc/reflection/build/src/implementations/reflection-v1.js";
+// with proto-loader loads of its own protos). Loaded when the index is built: loading it builds
+// protobufjs's descriptor.proto types (~50 ms of start-up CPU, CPU profile of `npm run bench --
+// restart --cpu-prof`).
+import type { ReflectionV1Implementation } from "@grpc/reflection/build/src/implementations/reflection-v1.js";
 import { descriptorFiles, reflectionPackageDefinition, type DescriptorFile } from "@gmempool/contract";
+
+type ReflectionV1Module = typeof import("@grpc/reflection/build/src/implementations/reflection-v1.js");
 
 /**
  * The one definition that carries the files: never looked up by name, and its `format` and
@@ -77,7 +82,8 @@ export class Reflection {
       const definition: PackageDefinition = {
         [FILES_ENTRY]: { format: "Protocol Buffer 3 EnumDescriptorProto", type: {}, fileDescriptorProtos: this.#files().map((f) => f.bytes) },
       };
-      this.#implementation = new ReflectionV1Implementation(definition);
+      const { ReflectionV1Implementation: Implementation } = createRequire(import.meta.url)("@grpc/reflection/build/src/implementations/reflection-v1.js") as ReflectionV1Module;
+      this.#implementation = new Implementation(definition);
     }
     return this.#implementation;
   }
