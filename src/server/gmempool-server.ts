@@ -178,8 +178,9 @@ export class GmempoolServer {
   }
 
   /**
-   * Builds reflection's index now rather than at the first reflection request (Reflection:
-   * ~35 ms of CPU). GmempoolProcess calls it a while after serving, off the restart's way.
+   * Starts reflection's worker now rather than at the first reflection request (Reflection: it
+   * builds the index on a thread of its own). GmempoolProcess calls it a while after serving,
+   * so that its CPU is not taken from the restart's reattaches.
    */
   prepareReflection(): void {
     this.#reflection.prepare();
@@ -255,6 +256,7 @@ export class GmempoolServer {
     await this.fdChannel.close();
     this.tokens.revokeAll();
     await this.#metricsEndpoint.close();
+    await this.#reflection.close();
     this.metrics.close();
   }
 }

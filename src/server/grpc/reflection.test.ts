@@ -105,3 +105,40 @@ describe("reflection serves the real file descriptors (v1 and v1alpha)", () => {
     });
   }
 });
+
+describe("reflection's index is built off the daemon's thread", () => {
+  test("after answers on both versions, the daemon's thread has not loaded @grpc/reflection (its worker did)", async () => {
+    const h = await TransportHarness.start({ capacityUnits: 8 });
+    const client = reflectionClient("v1", h.paths.apiSocket);
+    try {
+      assert.equal(servedFileNames(await ask(client, { fileByFilename: "gmempool/v1/fd_channel.proto" }))[0], "gmempool/v1/fd_channel.proto");
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => path.includes("@grpc/reflection"));
+      assert.deepEqual(loaded, []);
+    } finally {
+      client.close();
+      await h.stop();
+    }
+  });
+
+  test("several requests on one stream are answered in their order, and the stream ends after the last", async () => {
+    const h = await TransportHarness.start({ capacityUnits: 8 });
+    const client = reflectionClient("v1alpha", h.paths.apiSocket);
+    try {
+      const call = client.ServerReflectionInfo();
+      const answers: ReflectionAnswer[] = [];
+      const ended = new Promise<void>((resolve, reject) => {
+        call.on("data", (a: ReflectionAnswer) => answers.push(a));
+        call.on("end", resolve);
+        call.on("error", reject);
+      });
+      const files = ["google/protobuf/timestamp.proto", "gmempool/v1/fd_channel.proto", "google/protobuf/duration.proto"];
+      for (const file of files) call.write({ fileByFilename: file });
+      call.end();
+      await ended;
+      assert.deepEqual(answers.map((a) => servedFileNames(a)[0]), files);
+    } finally {
+      client.close();
+      await h.stop();
+    }
+  });
+});

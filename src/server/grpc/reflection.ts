@@ -16,75 +16,135 @@
  * file with protobufjs's descriptor.proto, which keeps buf's bytes exactly
  * (src/server/grpc/reflection.test.ts compares them).
  *
+ * The index lives in a worker thread (reflection-worker.mjs), which the requests are posted to:
+ * loading the library (its own protobufjs descriptor types, grpc-js and proto-loader) and
+ * building the index (decoding and re-encoding every file, comments included) is one task of
+ * 100–230 ms of CPU, and on the daemon's thread every tenant's call would wait behind it (issue
+ * 12: no request blocks the loop > 10 ms; bench flood's loop max was that task). The worker is
+ * started by the first reflection request or by `prepare`, whichever comes first.
+ *
  * Requests are not decoded with these descriptors: the daemon's services keep the package
  * definition loaded from the same .proto files (packages/contract/src/descriptor-set.test.ts
  * checks the two describe the same messages), so serving them changes nothing on the wire.
  */
-import type * as grpc from "@grpc/grpc-js";
-import type { PackageDefinition } from "@grpc/proto-loader";
-import { createRequire } from "node:module";
-// The library's protocol implementation itself (its ReflectionService only pairs two of them
-// with proto-loader loads of its own protos). Loaded when the index is built: loading it builds
-// protobufjs's descriptor.proto types (~50 ms of start-up CPU, CPU profile of `npm run bench --
-// restart --cpu-prof`).
+import * as grpc from "@grpc/grpc-js";
+import { Worker } from "node:worker_threads";
 import type { ReflectionV1Implementation } from "@grpc/reflection/build/src/implementations/reflection-v1.js";
 import { descriptorFiles, reflectionPackageDefinition, type DescriptorFile } from "@gmempool/contract";
 
-type ReflectionV1Module = typeof import("@grpc/reflection/build/src/implementations/reflection-v1.js");
-
-/**
- * The one definition that carries the files: never looked up by name, and its `format` and
- * `type` are never read (the enum shape is only the smallest the PackageDefinition type takes).
- */
-const FILES_ENTRY = "gmempool.reflection.files";
 const SERVICES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"] as const;
+const WORKER = new URL("./reflection-worker.mjs", import.meta.url);
 
 type ReflectionRequest = Parameters<ReflectionV1Implementation["handleServerReflectionRequest"]>[0];
+type ReflectionResponse = ReturnType<ReflectionV1Implementation["handleServerReflectionRequest"]>;
+
+/** What the worker posts: an answer to request `id` (or why it had none), or that it is ready. */
+type WorkerMessage = { readonly id: number; readonly response: ReflectionResponse } | { readonly id: number; readonly failure: string } | { readonly ready: true };
+
+interface Pending {
+  resolve(response: ReflectionResponse): void;
+  reject(error: Error): void;
+}
 
 /**
- * Both versions' ServerReflection on a server, answered by one implementation that is built when
- * first needed: building it (decoding and indexing every file) took ~35 ms of CPU cold, and
- * ReflectionService's own addToServer loads both reflection.protos with proto-loader besides
- * (~100 ms together, right after SERVING, when the VMMs reattach). Here the services are added
- * at once from the contract's reflection definition (generated JSON, no parsing), so reflection
- * answers from the first moment the daemon listens; `prepare` builds the index ahead of the
- * first request, off the restart's critical path (GmempoolProcess calls it a while after
- * serving). v1alpha's messages are v1's under another package: the library answers both with
- * the same code, as here.
+ * Both versions' ServerReflection on a server. The services are added at once from the
+ * contract's reflection definition (generated JSON, no parsing), so reflection answers from the
+ * first moment the daemon listens; the index is the worker's (file comment). v1alpha's messages
+ * are v1's under another package: the library answers both with the same code, as here.
  */
 export class Reflection {
   readonly #files: () => readonly DescriptorFile[];
-  #implementation: ReflectionV1Implementation | undefined;
+  #worker: Worker | undefined;
+  #nextId = 0;
+  readonly #pending = new Map<number, Pending>();
+  #closed = false;
 
   constructor(files: () => readonly DescriptorFile[] = descriptorFiles) {
     this.#files = files;
   }
 
-  /** Builds the index now, if no request has yet. Idempotent. */
+  /** Starts the index's worker now, if no request has yet. Idempotent. */
   prepare(): void {
     this.#answerer();
+  }
+
+  /** Stops the worker (server shutdown); requests still waiting end UNAVAILABLE. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const worker = this.#worker;
+    this.#worker = undefined;
+    this.#failAll(new Error("the daemon is shutting down"));
+    await worker?.terminate();
   }
 
   addToServer(server: Pick<grpc.Server, "addService">): void {
     const definition = reflectionPackageDefinition();
     for (const name of SERVICES) {
       server.addService(definition[name] as grpc.ServiceDefinition, {
-        ServerReflectionInfo: (stream: grpc.ServerDuplexStream<ReflectionRequest, object>) => {
-          stream.on("end", () => stream.end());
-          stream.on("data", (request: ReflectionRequest) => stream.write(this.#answerer().handleServerReflectionRequest(request)));
+        ServerReflectionInfo: (stream: grpc.ServerDuplexStream<ReflectionRequest, ReflectionResponse>) => {
+          // Answers go out in the order the requests came, and the stream ends after the last.
+          let answered = Promise.resolve();
+          let failed = false;
+          stream.on("data", (request: ReflectionRequest) => {
+            const answer = this.#ask(request);
+            answered = answered.then(async () => {
+              if (failed || stream.cancelled) return;
+              try {
+                stream.write(await answer);
+              } catch (error) {
+                failed = true;
+                stream.emit("error", { code: grpc.status.UNAVAILABLE, details: `reflection: ${error instanceof Error ? error.message : String(error)}` });
+              }
+            });
+          });
+          stream.on("end", () => {
+            void answered.then(() => {
+              if (!failed) stream.end();
+            });
+          });
         },
       });
     }
   }
 
-  #answerer(): ReflectionV1Implementation {
-    if (this.#implementation === undefined) {
-      const definition: PackageDefinition = {
-        [FILES_ENTRY]: { format: "Protocol Buffer 3 EnumDescriptorProto", type: {}, fileDescriptorProtos: this.#files().map((f) => f.bytes) },
-      };
-      const { ReflectionV1Implementation: Implementation } = createRequire(import.meta.url)("@grpc/reflection/build/src/implementations/reflection-v1.js") as ReflectionV1Module;
-      this.#implementation = new Implementation(definition);
-    }
-    return this.#implementation;
+  #ask(request: ReflectionRequest): Promise<ReflectionResponse> {
+    if (this.#closed) return Promise.reject(new Error("the daemon is shutting down"));
+    const worker = this.#answerer();
+    const id = this.#nextId++;
+    return new Promise<ReflectionResponse>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      worker.postMessage({ id, request });
+    });
+  }
+
+  #answerer(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const worker = new Worker(WORKER, { workerData: { files: this.#files().map((f) => f.bytes) } });
+    worker.on("message", (message: WorkerMessage) => {
+      if ("ready" in message) return;
+      const pending = this.#pending.get(message.id);
+      this.#pending.delete(message.id);
+      if ("response" in message) pending?.resolve(message.response);
+      else pending?.reject(new Error(message.failure));
+    });
+    // A worker that dies takes its index with it: the waiting requests fail, the next starts another.
+    const lost = (why: Error): void => {
+      if (this.#worker === worker) this.#worker = undefined;
+      this.#failAll(why);
+    };
+    worker.on("error", lost);
+    worker.on("exit", (code) => {
+      lost(new Error(`its worker exited (code ${code})`));
+    });
+    // It holds nothing a process exit could lose: it never keeps the daemon alive (unref after
+    // the listeners: adding a "message" listener refs the worker's port again).
+    worker.unref();
+    this.#worker = worker;
+    return worker;
+  }
+
+  #failAll(why: Error): void {
+    for (const pending of this.#pending.values()) pending.reject(why);
+    this.#pending.clear();
   }
 }
