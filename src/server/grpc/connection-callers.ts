@@ -69,6 +69,11 @@ export class ConnectionCallers {
     return tag;
   }
 
+  /** Whether the connection of `tag` is over a limit (its calls are answered with the refusal). */
+  isRefused(tag: string): boolean {
+    return this.#entries.get(tag)?.refused !== undefined;
+  }
+
   /** The caller of a call (anything with grpc-js's getPeer); throws the refusal of a refused connection. */
   callerOf(call: { getPeer(): string }): Caller {
     const entry = this.#entries.get(call.getPeer());

@@ -12,6 +12,7 @@ import { createServer, type Server as NetServer, type Socket } from "node:net";
 import type { Logger } from "pino";
 import type { CallerIdentity, PeerCredentials } from "../../daemon/pool-service.ts";
 import type { ConnectionCallers } from "./connection-callers.ts";
+import { TurnQueue } from "./turn-queue.ts";
 
 /** Reads SO_PEERCRED of an accepted unix socket (the composition root supplies it). */
 export type SocketPeerCredentials = (socket: Socket) => PeerCredentials;
@@ -41,6 +42,7 @@ export class UnixGrpcListener {
   readonly #options: UnixGrpcListenerOptions;
   readonly #server: NetServer;
   readonly #sockets = new Set<Socket>();
+  readonly #injections = new TurnQueue(2);
   #listening = false;
 
   constructor(options: UnixGrpcListenerOptions) {
@@ -66,10 +68,14 @@ export class UnixGrpcListener {
       return;
     }
     const caller = this.#options.service.identify(peer);
-    this.#options.callers.register(socket, caller);
+    const tag = this.#options.callers.register(socket, caller);
     this.#sockets.add(socket);
     socket.once("close", () => this.#sockets.delete(socket));
-    this.#options.injector.injectConnection(socket);
+    // grpc-js's set-up of a connection (its HTTP/2 session) is ~0.1 ms: a burst of accepts is
+    // handed over a slice per loop turn, and connections over a limit after the others.
+    this.#injections.push(() => {
+      if (!socket.destroyed) this.#options.injector.injectConnection(socket);
+    }, this.#options.callers.isRefused(tag) ? 1 : 0);
   }
 
   /** Binds `path` (which must not exist) and sets its mode. */
