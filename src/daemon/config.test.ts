@@ -2,6 +2,13 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError, DEFAULT_CONFIG, loadConfig, parseConfig, policyUpdateOf } from "./config.ts";
 
+/** Each value of `key` in `[section]` is refused with a ConfigError matching its pattern. */
+function assertRefused(section: string, key: string, cases: readonly [string, RegExp][]): void {
+  for (const [value, pattern] of cases) {
+    assert.throws(() => parseConfig(`[${section}]\n${key} = ${value}`), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), value);
+  }
+}
+
 describe("configuration", () => {
   test("an empty file is the embedded default", () => {
     assert.deepEqual(parseConfig(""), DEFAULT_CONFIG);
@@ -88,9 +95,7 @@ fsync = false
       ['"[::1]:65536"', /^metrics\.address: port "65536" in "\[::1\]:65536" is not a number in 1\.\.65535$/],
       ['"127.0.0.1:"', /^metrics\.address: port "" in "127\.0\.0\.1:" is not a number/],
     ];
-    for (const [value, pattern] of cases) {
-      assert.throws(() => parseConfig(`[metrics]\naddress = ${value}`), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), value);
-    }
+    assertRefused("metrics", "address", cases);
   });
 
   test("metrics.event_loop_resolution: a duration of 1 ms to 1 s (default 10 ms), else an error naming the key and the value", () => {
@@ -103,9 +108,7 @@ fsync = false
       ['"1us"', /^metrics\.event_loop_resolution: must be seconds or a duration like .*got "1us"$/],
       ["0.5", /^metrics\.event_loop_resolution: must be seconds or a duration like .*got 0\.5$/],
     ];
-    for (const [value, pattern] of cases) {
-      assert.throws(() => parseConfig(`[metrics]\nevent_loop_resolution = ${value}`), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), value);
-    }
+    assertRefused("metrics", "event_loop_resolution", cases);
   });
 
   test("limits.streams_per_connection: default 32, and above limits.watch_streams_per_uid so a connection at its Watch limit can still call", () => {

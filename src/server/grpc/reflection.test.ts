@@ -29,8 +29,8 @@ function reflectionClient(version: (typeof VERSIONS)[number], socket: string): R
   return new Client(`unix://${socket}`, grpc.credentials.createInsecure()) as unknown as ReflectionClient;
 }
 
-/** One request on its own stream, its one answer. */
-async function ask(client: ReflectionClient, request: object): Promise<ReflectionAnswer> {
+/** Requests written on one stream, then its end; every answer the stream brought. */
+async function askAll(client: ReflectionClient, requests: readonly object[]): Promise<ReflectionAnswer[]> {
   const call = client.ServerReflectionInfo();
   const answers: ReflectionAnswer[] = [];
   const ended = new Promise<void>((resolve, reject) => {
@@ -38,9 +38,15 @@ async function ask(client: ReflectionClient, request: object): Promise<Reflectio
     call.on("end", resolve);
     call.on("error", reject);
   });
-  call.write(request);
+  for (const request of requests) call.write(request);
   call.end();
   await ended;
+  return answers;
+}
+
+/** One request on its own stream, its one answer. */
+async function ask(client: ReflectionClient, request: object): Promise<ReflectionAnswer> {
+  const answers = await askAll(client, [request]);
   assert.equal(answers.length, 1);
   return answers[0]!;
 }
@@ -124,17 +130,8 @@ describe("reflection's index is built off the daemon's thread", () => {
     const h = await TransportHarness.start({ capacityUnits: 8 });
     const client = reflectionClient("v1alpha", h.paths.apiSocket);
     try {
-      const call = client.ServerReflectionInfo();
-      const answers: ReflectionAnswer[] = [];
-      const ended = new Promise<void>((resolve, reject) => {
-        call.on("data", (a: ReflectionAnswer) => answers.push(a));
-        call.on("end", resolve);
-        call.on("error", reject);
-      });
       const files = ["google/protobuf/timestamp.proto", "gmempool/v1/fd_channel.proto", "google/protobuf/duration.proto"];
-      for (const file of files) call.write({ fileByFilename: file });
-      call.end();
-      await ended;
+      const answers = await askAll(client, files.map((file) => ({ fileByFilename: file })));
       assert.deepEqual(answers.map((a) => servedFileNames(a)[0]), files);
     } finally {
       client.close();
