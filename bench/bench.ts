@@ -43,3 +43,8 @@ export function formatTable(rows: readonly (readonly string[])[]): string[] {
   if (lines.length > 1) lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   return lines;
 }
+
+/** Every value given to a repeatable flag (`--variant a --variant b` → ["a", "b"]), in order. */
+export function flagValues(args: readonly string[], name: string): string[] {
+  return args.flatMap((a, i) => (a === name && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+}

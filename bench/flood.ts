@@ -36,7 +36,7 @@ import { encodeFdMessage, readFdMessageHeader } from "../src/server/fd-channel/f
 import { DaemonProcess } from "../src/main/testing/daemon-process.ts";
 import { FdChannelClient, isCallFailure, TestClient } from "../src/main/testing/test-client.ts";
 import { sampleValue, scrapeMetrics } from "../src/server/testing/scrape-metrics.ts";
-import { formatTable, median, percentile, type Bench, type BenchResult } from "./bench.ts";
+import { flagValues, formatTable, median, percentile, type Bench, type BenchResult } from "./bench.ts";
 import { nodeWrapper } from "./node-wrapper.ts";
 
 const POOL_UNITS = 1 << 24;
@@ -53,9 +53,8 @@ interface Arguments {
 }
 
 function parse(args: readonly string[]): Arguments {
-  const values = (name: string): string[] => args.flatMap((a, i) => (a === name && args[i + 1] !== undefined ? [args[i + 1]!] : []));
-  const steps = values("--steps").flatMap((v) => v.split(",")).map(Number);
-  return { bin: values("--daemon").at(-1) ?? THIS_BIN, nodeArgs: values("--node-arg"), steps: new Set(steps.length > 0 ? steps : [1, 2, 3, 4, 5]) };
+  const steps = flagValues(args, "--steps").flatMap((v) => v.split(",")).map(Number);
+  return { bin: flagValues(args, "--daemon").at(-1) ?? THIS_BIN, nodeArgs: flagValues(args, "--node-arg"), steps: new Set(steps.length > 0 ? steps : [1, 2, 3, 4, 5]) };
 }
 
 interface Sample {

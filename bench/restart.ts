@@ -35,7 +35,7 @@ import { LinuxKernel } from "../src/kvm/linux-kernel.ts";
 import { DaemonProcess } from "../src/main/testing/daemon-process.ts";
 import { createArena } from "../src/main/testing/e2e-arena.ts";
 import { FdChannelClient, TestClient } from "../src/main/testing/test-client.ts";
-import { formatTable, median, percentile, type Bench, type BenchResult } from "./bench.ts";
+import { flagValues, formatTable, median, percentile, type Bench, type BenchResult } from "./bench.ts";
 import { nodeWrapper } from "./node-wrapper.ts";
 
 const ARENAS = 8;
@@ -51,11 +51,8 @@ interface Arguments {
 }
 
 function parse(args: readonly string[]): Arguments {
-  const value = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const variants = args.flatMap((a, i) => (a === "--variant" && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+  const value = (name: string): string | undefined => flagValues(args, name).at(-1);
+  const variants = flagValues(args, "--variant");
   return { leases: Number(value("--leases") ?? 10_000), rounds: Number(value("--rounds") ?? 20), variants: variants.length > 0 ? variants : ["bundle", "source"], cpuProfDir: value("--cpu-prof") };
 }
 

@@ -155,9 +155,9 @@ export class GmempoolServer {
       "grpc.max_receive_message_length": handlers.maxRequestMessageBytes,
       "grpc.max_send_message_length": options.maxResponseMessageBytes ?? DEFAULT_MAX_RESPONSE_MESSAGE_BYTES,
       // SETTINGS_MAX_CONCURRENT_STREAMS: node's http2 session starts every stream of one socket
-      // read in one task, ~0.8 ms of grpc-js call set-up each (CPU profile, bench flood): the
-      // limit bounds that burst. Clients queue calls past it; extra HEADERS are refused by
-      // nghttp2 before any JS runs (docs/server.md, "Streams per connection").
+      // read in one task, ~0.4 ms of call set-up each once the codecs are warm (CPU profile,
+      // bench flood): the limit bounds that burst. Clients queue calls past it; extra HEADERS
+      // are refused by nghttp2 before any JS runs (docs/server.md, "Streams per connection").
       "grpc.max_concurrent_streams": options.maxStreamsPerConnection ?? DEFAULT_CONFIG.limits.streamsPerConnection,
     });
     const definition = gmempoolPackageDefinition();

@@ -18,4 +18,3 @@ parentPort.on("message", ({ id, request }) => {
     parentPort.postMessage({ id, failure: error instanceof Error ? error.message : String(error) });
   }
 });
-parentPort.postMessage({ ready: true });

@@ -30,7 +30,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { Worker } from "node:worker_threads";
 import type { ReflectionV1Implementation } from "@grpc/reflection/build/src/implementations/reflection-v1.js";
-import { descriptorFiles, reflectionPackageDefinition, type DescriptorFile } from "@gmempool/contract";
+import { descriptorFiles, reflectionPackageDefinition } from "@gmempool/contract";
 
 const SERVICES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"] as const;
 const WORKER = new URL("./reflection-worker.mjs", import.meta.url);
@@ -38,8 +38,8 @@ const WORKER = new URL("./reflection-worker.mjs", import.meta.url);
 type ReflectionRequest = Parameters<ReflectionV1Implementation["handleServerReflectionRequest"]>[0];
 type ReflectionResponse = ReturnType<ReflectionV1Implementation["handleServerReflectionRequest"]>;
 
-/** What the worker posts: an answer to request `id` (or why it had none), or that it is ready. */
-type WorkerMessage = { readonly id: number; readonly response: ReflectionResponse } | { readonly id: number; readonly failure: string } | { readonly ready: true };
+/** What the worker posts: the answer to request `id`, or why it had none. */
+type WorkerMessage = { readonly id: number; readonly response: ReflectionResponse } | { readonly id: number; readonly failure: string };
 
 interface Pending {
   resolve(response: ReflectionResponse): void;
@@ -53,15 +53,10 @@ interface Pending {
  * are v1's under another package: the library answers both with the same code, as here.
  */
 export class Reflection {
-  readonly #files: () => readonly DescriptorFile[];
   #worker: Worker | undefined;
   #nextId = 0;
   readonly #pending = new Map<number, Pending>();
   #closed = false;
-
-  constructor(files: () => readonly DescriptorFile[] = descriptorFiles) {
-    this.#files = files;
-  }
 
   /** Starts the index's worker now, if no request has yet. Idempotent. */
   prepare(): void {
@@ -119,9 +114,8 @@ export class Reflection {
 
   #answerer(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(WORKER, { workerData: { files: this.#files().map((f) => f.bytes) } });
+    const worker = new Worker(WORKER, { workerData: { files: descriptorFiles().map((f) => f.bytes) } });
     worker.on("message", (message: WorkerMessage) => {
-      if ("ready" in message) return;
       const pending = this.#pending.get(message.id);
       this.#pending.delete(message.id);
       if ("response" in message) pending?.resolve(message.response);
