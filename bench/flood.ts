@@ -5,7 +5,14 @@
  * GetPoolStatus waits meanwhile (p50 / p99 / max of a probe every 5 ms), and the daemon's own
  * event-loop delay, max and p99 (prom-client's nodejs_eventloop_lag_{max,p99}_seconds, reset at
  * every scrape), at the 1 ms resolution the config sets (metrics.event_loop_resolution; an idle
- * loop reads ~1 ms): the two side by side show whether the daemon or this process was busy.
+ * loop reads ~1 ms): the two side by side show whether the daemon or this process was busy. The
+ * loop delay also counts time the daemon's thread waited for a CPU (this process and the
+ * flood's share the host's 2 cores); the daemon's busy stretches
+ * (gmempool_event_loop_busy_{max_,}seconds, src/server/loop-busy-monitor.ts) count only the
+ * time it ran: their max per step, and how many exceeded 10 ms. A stretch may hold many calls
+ * (every task of one loop turn, grpc-js's own work too); each call's own part is checked by the
+ * daemon, which logs a call whose start or answer held the loop over 10 ms
+ * (CALL_LOOP_HOLD_WARN_MS): "calls > 10 ms" counts those log lines per step.
  *
  * `--daemon BIN` runs another checkout's src/main/gmempool-bin.mjs (before/after in one session;
  * default this one's); `--node-arg` passes node flags to it (`--cpu-prof`,
@@ -63,6 +70,11 @@ interface Sample {
   readonly rssMiB: number;
   readonly loopMaxMs: number;
   readonly loopP99Ms: number;
+  readonly busyMaxMs: number;
+  /** Busy stretches over 10 ms during the step (from the busy histogram's counts). */
+  readonly busyOver10Ms: number;
+  /** The daemon's "a call held the event loop" warnings during the step: count, and the longest. */
+  readonly slowCalls: string;
   readonly probeP50Ms: number;
   readonly probeP99Ms: number;
   readonly probeMaxMs: number;
@@ -80,10 +92,25 @@ function daemonRssMiB(pid: number): number {
   return Number(/(\d+)/.exec(line ?? "")?.[1] ?? 0) / 1024;
 }
 
-/** The daemon's event-loop delay maximum and p99 since the last scrape (ms); the scrape resets them. */
-async function loopDelayMs(metricsSocket: string): Promise<{ max: number; p99: number }> {
+interface LoopFigures {
+  /** Event-loop delay maximum and p99 since the last scrape (ms); the scrape resets them. */
+  readonly max: number;
+  readonly p99: number;
+  /** Longest busy stretch since the last scrape (ms), reset likewise. */
+  readonly busyMax: number;
+  /** Busy stretches over 10 ms since the daemon started (a histogram's cumulative count). */
+  readonly busyOver10: number;
+}
+
+async function loopFigures(metricsSocket: string): Promise<LoopFigures> {
   const { text } = await scrapeMetrics({ socketPath: metricsSocket });
-  return { max: 1000 * sampleValue(text, "gmempool_nodejs_eventloop_lag_max_seconds"), p99: 1000 * sampleValue(text, "gmempool_nodejs_eventloop_lag_p99_seconds") };
+  const busy = "gmempool_event_loop_busy_seconds";
+  return {
+    max: 1000 * sampleValue(text, "gmempool_nodejs_eventloop_lag_max_seconds"),
+    p99: 1000 * sampleValue(text, "gmempool_nodejs_eventloop_lag_p99_seconds"),
+    busyMax: 1000 * sampleValue(text, "gmempool_event_loop_busy_max_seconds"),
+    busyOver10: sampleValue(text, `${busy}_count`) - sampleValue(text, `${busy}_bucket{le="0.01"}`),
+  };
 }
 
 /** Another tenant's GetPoolStatus every 5 ms while `work` runs: its latencies (ms). */
@@ -137,25 +164,40 @@ async function run(args: readonly string[]): Promise<BenchResult> {
   const probe = new TestClient({ apiSocket: daemon.paths.apiSocket });
   const tenant = new TestClient({ apiSocket: daemon.paths.apiSocket });
   const held: { sockets: Socket[]; channels: FdChannelClient[]; streams: grpc.ClientReadableStream<unknown>[]; fds: Fd[] } = { sockets: [], channels: [], streams: [], fds: [] };
+  let busyOver10Before = 0;
+  let logLinesBefore = 0;
+  const slowCalls = (): string => {
+    const held = daemon.log.slice(logLinesBefore).flatMap((line) => line.split("\n")).filter((line) => line.includes(`"a call held the event loop"`)).map((line) => JSON.parse(line) as { method: string; heldMs: number });
+    logLinesBefore = daemon.log.length;
+    if (held.length === 0) return "0";
+    const longest = held.reduce((a, b) => (b.heldMs > a.heldMs ? b : a));
+    return `${held.length} (${longest.method} ${longest.heldMs} ms)`;
+  };
   const sample = async (step: string, latencies: number[], answers: Answers | string): Promise<void> => {
-    const loop = await loopDelayMs(daemon.paths.metricsSocket);
+    const loop = await loopFigures(daemon.paths.metricsSocket);
     samples.push({
       step,
       fds: daemonFds(pid),
       rssMiB: daemonRssMiB(pid),
       loopMaxMs: loop.max,
       loopP99Ms: loop.p99,
+      busyMaxMs: loop.busyMax,
+      busyOver10Ms: loop.busyOver10 - busyOver10Before,
+      slowCalls: slowCalls(),
       probeP50Ms: latencies.length === 0 ? NaN : median(latencies),
       probeP99Ms: latencies.length === 0 ? NaN : percentile(latencies, 99),
       probeMaxMs: latencies.length === 0 ? NaN : Math.max(...latencies),
       answers: String(answers),
       endMonotonicUs: Number(process.hrtime.bigint() / 1000n),
     });
+    busyOver10Before = loop.busyOver10;
     process.stderr.write(`flood: ${step}: ${samples.at(-1)!.fds} fds, ${samples.at(-1)!.rssMiB.toFixed(0)} MiB\n`);
   };
   try {
     await tenant.call("GetPoolStatus", {});
-    await loopDelayMs(daemon.paths.metricsSocket);
+    // The start-up's stretches (module load, recovery) are not a tenant's: the first step starts after them.
+    busyOver10Before = (await loopFigures(daemon.paths.metricsSocket)).busyOver10;
+    slowCalls();
     await sample("start", await probed(probe, () => new Promise((r) => setTimeout(r, 500))), "-");
 
     // 1. Truncated control messages: sent raw (the kernel port refuses more than 16 fds), the
@@ -306,8 +348,8 @@ async function run(args: readonly string[]): Promise<BenchResult> {
     kernel.release();
   }
   const rows = [
-    ["step", "daemon fds", "RSS MiB", "loop max ms", "loop p99 ms", "probe p50 ms", "probe p99 ms", "probe max ms", "answers"],
-    ...samples.map((s) => [s.step, String(s.fds), s.rssMiB.toFixed(0), s.loopMaxMs.toFixed(1), s.loopP99Ms.toFixed(1), s.probeP50Ms.toFixed(2), s.probeP99Ms.toFixed(1), s.probeMaxMs.toFixed(1), s.answers]),
+    ["step", "daemon fds", "RSS MiB", "loop max ms", "loop p99 ms", "busy max ms", "busy > 10 ms", "calls > 10 ms", "probe p50 ms", "probe p99 ms", "probe max ms", "answers"],
+    ...samples.map((s) => [s.step, String(s.fds), s.rssMiB.toFixed(0), s.loopMaxMs.toFixed(1), s.loopP99Ms.toFixed(1), s.busyMaxMs.toFixed(1), String(s.busyOver10Ms), s.slowCalls, s.probeP50Ms.toFixed(2), s.probeP99Ms.toFixed(1), s.probeMaxMs.toFixed(1), s.answers]),
   ];
   const gcLines = daemon.log.filter((line) => line.startsWith("["));
   return {

@@ -21,6 +21,7 @@ import type { KernelPort } from "../kvm/kernel-port.ts";
 import { FdChannelServer } from "./fd-channel/fd-channel-server.ts";
 import type { FdTokenTable } from "./fd-channel/fd-token-table.ts";
 import type { ConnectionCallers, ConnectionLimits } from "./grpc/connection-callers.ts";
+import { warnIfHeld } from "./grpc/handler-context.ts";
 import { HealthService, type ServingStatus } from "./grpc/health-service.ts";
 import { Reflection } from "./grpc/reflection.ts";
 import { DEFAULT_SOCKET_MODE, UnixGrpcListener, type SocketPeerCredentials } from "./grpc/unix-grpc-listener.ts";
@@ -73,10 +74,10 @@ export interface GmempoolServerOptions {
   readonly maxStreamsPerConnection?: number;
 }
 
-function service(definition: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition {
+function service(definition: protoLoader.PackageDefinition, name: string, logger: Logger): grpc.ServiceDefinition {
   const d = definition[name];
   if (d === undefined || "format" in d) throw new Error(`${name} is not a service in the loaded protos`);
-  const tolerant = tolerantDeserializers(d);
+  const tolerant = tolerantDeserializers(d, (method, ms) => warnIfHeld(logger, method, "decode", ms));
   return phaseTimer === undefined ? tolerant : timedCodec(phaseTimer, tolerant);
 }
 
@@ -161,8 +162,8 @@ export class GmempoolServer {
       "grpc.max_concurrent_streams": options.maxStreamsPerConnection ?? DEFAULT_CONFIG.limits.streamsPerConnection,
     });
     const definition = gmempoolPackageDefinition();
-    this.grpc.addService(service(definition, "gmempool.v1.Pool"), handlers.pool);
-    this.grpc.addService(service(definition, "gmempool.v1.Admin"), handlers.admin);
+    this.grpc.addService(service(definition, "gmempool.v1.Pool", this.#logger), handlers.pool);
+    this.grpc.addService(service(definition, "gmempool.v1.Admin", this.#logger), handlers.admin);
     this.#health.addToServer(this.grpc);
     this.#reflection.addToServer(this.grpc);
     this.#injector = this.grpc.createConnectionInjector(grpc.ServerCredentials.createInsecure());

@@ -8,9 +8,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { DEFAULT_CONFIG } from "../daemon/config.ts";
 import type { DaemonObservability } from "../daemon/pool-service.ts";
+import { LoopBusyMonitor } from "./loop-busy-monitor.ts";
 
 /** RPC latency buckets, seconds: 50 µs .. 30 s (a 1-unit Allocate is ~0.3 ms, 1 GiB ~0.3 s). */
 const RPC_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Loop busy buckets, seconds: 1 ms .. 10 s around the 10 ms a request may hold the loop (issue 12). */
+const LOOP_BUSY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 10];
 /** Kernel call buckets, seconds: 10 µs .. 10 s (2 MiB fallocate ~0.2 ms; 1 GiB guest_memfd ~0.2 s). */
 const KERNEL_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 10];
 
@@ -41,6 +44,7 @@ export class ServerMetrics {
   readonly #observeRpc: ReturnType<typeof labelledObserver<"method" | "code">>;
   readonly #rpcErrors: Counter<"method">;
   readonly #unsubscribe: () => void;
+  readonly #loopBusy: LoopBusyMonitor | undefined;
 
   constructor(service: DaemonObservability, transport: TransportGauges, options: { readonly processMetrics?: boolean; readonly perArena?: boolean; readonly eventLoopResolutionMs?: number } = {}) {
     const registry = this.registry;
@@ -49,7 +53,9 @@ export class ServerMetrics {
       // period: it cannot read a delay below it (prom-client's default of 10 ms shows an idle
       // loop as 10 ms). metrics.event_loop_resolution; 1 ms to check "no call blocks the loop
       // > 10 ms" (issue 12, bench flood).
-      collectDefaultMetrics({ register: registry, prefix: "gmempool_", eventLoopMonitoringPrecision: options.eventLoopResolutionMs ?? DEFAULT_CONFIG.metrics.eventLoopResolutionMs });
+      const resolutionMs = options.eventLoopResolutionMs ?? DEFAULT_CONFIG.metrics.eventLoopResolutionMs;
+      collectDefaultMetrics({ register: registry, prefix: "gmempool_", eventLoopMonitoringPrecision: resolutionMs });
+      this.#loopBusy = this.#monitorLoopBusy(resolutionMs);
       // prom-client names three gauges like counters (gmempool_nodejs_active_{handles,requests,
       // resources}_total), which `promtool check metrics` lints: "non-counter metrics should not
       // have "_total" suffix". Each is the sum of its labelled sibling (…_active_handles{type}),
@@ -141,6 +147,34 @@ export class ServerMetrics {
     this.#rpcErrors = new Counter({ name: "gmempool_rpc_internal_errors_total", help: "Calls answered INTERNAL (daemon bugs or unclassified kernel errors)", labelNames: ["method"], registers: [registry] });
   }
 
+  /**
+   * The loop's busy stretches (loop-busy-monitor.ts): a histogram, and the longest since the last
+   * scrape (reset by the scrape, as prom-client's nodejs_eventloop_lag_max_seconds is).
+   */
+  #monitorLoopBusy(resolutionMs: number): LoopBusyMonitor {
+    const histogram = new Histogram({
+      name: "gmempool_event_loop_busy_seconds",
+      help: "Stretches in which the event loop was late and the daemon's thread was running (its own work, not waiting for a CPU), seconds",
+      buckets: LOOP_BUSY_BUCKETS,
+      registers: [this.registry],
+    });
+    let maxMs = 0;
+    new Gauge({
+      name: "gmempool_event_loop_busy_max_seconds",
+      help: "Longest stretch since the last scrape in which the event loop was late and the daemon's thread was running, seconds",
+      registers: [this.registry],
+      collect() {
+        this.set(maxMs / 1000);
+        maxMs = 0;
+      },
+    });
+    return new LoopBusyMonitor(resolutionMs, (busyMs) => {
+      if (busyMs <= 0) return;
+      histogram.observe(busyMs / 1000);
+      if (busyMs > maxMs) maxMs = busyMs;
+    });
+  }
+
   /** One finished RPC: its method name ("Allocate"), gRPC status name ("OK") and latency. */
   observeRpc(method: string, code: string, seconds: number): void {
     this.#observeRpc(`${method} ${code}`, { method, code }, seconds);
@@ -149,5 +183,6 @@ export class ServerMetrics {
 
   close(): void {
     this.#unsubscribe();
+    this.#loopBusy?.close();
   }
 }

@@ -25,16 +25,23 @@ function requestTypeName(method: ServiceDefinition[string]): string {
   return (requestType === undefined ? undefined : definitionTypeName(requestType)) ?? "request message";
 }
 
-/** `definition` with deserializers that return an UndecodableRequest instead of throwing. */
-export function tolerantDeserializers(definition: ServiceDefinition): ServiceDefinition {
+/**
+ * `definition` with deserializers that return an UndecodableRequest instead of throwing; each
+ * decode's time goes to `observeDecode` (the server's check of how long a call holds the loop:
+ * grpc-js decodes before the handler runs).
+ */
+export function tolerantDeserializers(definition: ServiceDefinition, observeDecode?: (method: string, ms: number) => void): ServiceDefinition {
   return Object.fromEntries(
     Object.entries(definition).map(([name, method]) => {
       const messageType = requestTypeName(method);
       const requestDeserialize = (bytes: Buffer): unknown => {
+        const started = performance.now();
         try {
           return method.requestDeserialize(bytes);
         } catch (error) {
           return new UndecodableRequest(name, messageType, error instanceof Error ? error.message : String(error));
+        } finally {
+          observeDecode?.(name, performance.now() - started);
         }
       };
       return [name, { ...method, requestDeserialize }];

@@ -17,6 +17,7 @@ import { DEFAULT_FD_TOKEN_TTL_MS, DEFAULT_MAX_PENDING_FD_TOKENS, FdTokenTable } 
 import { adminHandlers } from "./grpc/admin-handlers.ts";
 import { ConnectionCallers, type ConnectionLimits } from "./grpc/connection-callers.ts";
 import type { HandlerContext, RpcObserver } from "./grpc/handler-context.ts";
+import { TurnQueue } from "./grpc/turn-queue.ts";
 import { poolHandlers } from "./grpc/pool-handlers.ts";
 import { WatchRegistry } from "./grpc/watch-handler.ts";
 
@@ -69,6 +70,7 @@ export class ServiceHandlers {
       service: options.service,
       tokens: this.tokens,
       callers: this.callers,
+      admission: new TurnQueue(1),
       metrics,
       logger: options.logger.child({ component: "grpc" }),
       transport: {

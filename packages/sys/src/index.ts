@@ -26,4 +26,5 @@ export * from "./scm-rights.ts";
 export * from "./seqpacket.ts";
 export * from "./structs.ts";
 export * from "./syscall-check.ts";
+export * from "./thread-cpu-clock.ts";
 export * from "./vcpu.ts";

@@ -137,3 +137,5 @@ export const PIDFD_LINK = "anon_inode:[pidfd]";
 export const POLLIN = 0x1;
 /** readlink of a memfd starts with this ("/memfd:NAME (deleted)"). */
 export const MEMFD_LINK_PREFIX = "/memfd:";
+/** clock_gettime(2): CPU time consumed by the calling thread (include/uapi/linux/time.h). */
+export const CLOCK_THREAD_CPUTIME_ID = 3;

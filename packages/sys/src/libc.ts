@@ -62,6 +62,8 @@ export const libc = {
   pidfd_open: lib.func("int pidfd_open(int pid, unsigned int flags)") as KoffiFunc<(pid: number, flags: number) => number>,
   /** poll(2) on an array of struct pollfd { int fd; short events; short revents; } (8 bytes each). */
   poll: lib.func("int poll(void *fds, unsigned long nfds, int timeout)") as KoffiFunc<(fds: Buffer, nfds: number, timeout: number) => number>,
+  /** clock_gettime(2) into a struct timespec { int64 tv_sec; long tv_nsec; } (16 bytes). */
+  clock_gettime: lib.func("int clock_gettime(int clockid, void *tp)") as KoffiFunc<(clockid: number, tp: Buffer) => number>,
 };
 
 /** The errno of the libc call that just returned on this thread (see the file comment). */

@@ -5,7 +5,8 @@
  * status code, and sets `gmempool-replayed: true` on a replayed idempotent result.
  *
  * Deadlines and cancellation: grpc-js answers DEADLINE_EXCEEDED / CANCELLED to the client by
- * itself. A call already cancelled when its handler starts is not started; one that is running
+ * itself. A call already cancelled when its handler starts, or when the admission queue gets to
+ * it, is not started; one that is running
  * is left to finish (the daemon's mutations are atomic and journaled; a retry with the same
  * request_id tells the client what happened — pool.proto, "Status codes every RPC may return").
  */
@@ -17,6 +18,7 @@ import { statusForError } from "../error-status.ts";
 import { decodedRequest } from "../request-decoding.ts";
 import type { FdTokenTable } from "../fd-channel/fd-token-table.ts";
 import type { ConnectionCallers } from "./connection-callers.ts";
+import type { TurnQueue } from "./turn-queue.ts";
 import { REPLAYED_METADATA_KEY } from "@gmempool/contract";
 
 /** The transport's own parameters that GetCapabilities reports next to the daemon's. */
@@ -38,6 +40,11 @@ export interface HandlerContext<S = PoolService> {
   readonly service: S;
   readonly tokens: FdTokenTable;
   readonly callers: ConnectionCallers;
+  /**
+   * Where every call starts (turn-queue.ts): at once while this loop turn has budget, otherwise
+   * in a later turn, each caller's uid taking its turn.
+   */
+  readonly admission: TurnQueue<number>;
   readonly metrics: RpcObserver | undefined;
   readonly logger: Logger;
   readonly transport: TransportCapabilities;
@@ -50,6 +57,32 @@ export interface UnaryAnswer<Res> {
 }
 
 
+/**
+ * A call whose start (decode, the service's synchronous work) or answer (encode, the write to
+ * grpc-js) holds the event loop longer than this is logged as a warning, with its method and
+ * time: issue 12's bound (no request blocks the loop > 10 ms), checked on every call, and
+ * counted by bench flood.
+ */
+export const CALL_LOOP_HOLD_WARN_MS = 10;
+
+/** The parts of a call the daemon runs as one task each: the request's decode, its start, its answer. */
+export type CallPart = "decode" | "start" | "answer";
+
+/** Logs `part` of a call of `method` that held the loop `heldMs`, if that is over CALL_LOOP_HOLD_WARN_MS. */
+export function warnIfHeld(logger: Logger, method: string, part: CallPart, heldMs: number): void {
+  if (heldMs > CALL_LOOP_HOLD_WARN_MS) logger.warn({ method, part, heldMs: Math.round(heldMs * 10) / 10 }, "a call held the event loop");
+}
+
+/** Runs `part` of a call, and logs it if it held the loop over CALL_LOOP_HOLD_WARN_MS. */
+function holding(context: HandlerContext<unknown>, method: string, part: CallPart, run: () => void): void {
+  const started = performance.now();
+  try {
+    run();
+  } finally {
+    warnIfHeld(context.logger, method, part, performance.now() - started);
+  }
+}
+
 const STATUS_NAME = new Map<number, string>(Object.entries(status).filter((e): e is [string, number] => typeof e[1] === "number").map(([name, code]) => [code, name]));
 
 export function statusName(code: number): string {
@@ -58,7 +91,7 @@ export function statusName(code: number): string {
 
 /**
  * Wraps `run` as a grpc-js unary handler. `run` may be sync or async; whatever it throws
- * becomes a status through statusForError.
+ * becomes a status through statusForError. It starts through the admission queue.
  */
 export function unaryHandler<Req, Res>(
   context: HandlerContext<unknown>,
@@ -73,15 +106,11 @@ export function unaryHandler<Req, Res>(
       // Debug only (phase-timer.ts): handler entry to the answer handed to grpc-js.
       phaseTimer?.record(method, "server", timerStart);
     };
-    if (call.cancelled) {
-      finish(status.CANCELLED);
-      return;
-    }
     const fail = (error: unknown): void => {
       const failure = statusForError(error);
       if (failure.code === status.INTERNAL) context.logger.error({ err: error, method }, "internal error");
       finish(failure.code);
-      callback(failure);
+      holding(context, method, "answer", () => callback(failure));
     };
     const succeed = (answer: UnaryAnswer<Res>): void => {
       if (answer.replayed === true) {
@@ -90,20 +119,53 @@ export function unaryHandler<Req, Res>(
         call.sendMetadata(metadata);
       }
       finish(status.OK);
-      callback(null, answer.response);
+      holding(context, method, "answer", () => callback(null, answer.response));
     };
-    let answer: UnaryAnswer<Res> | Promise<UnaryAnswer<Res>>;
-    try {
-      // The transaction runner reads the RPC's name while `run` is synchronous (phase-timer.ts).
-      if (phaseTimer !== undefined) phaseTimer.rpc = method;
-      answer = run(context.callers.callerOf(call), decodedRequest(call.request));
-    } catch (error) {
-      fail(error);
-      return;
-    } finally {
-      if (phaseTimer !== undefined) phaseTimer.rpc = "-";
-    }
-    if (answer instanceof Promise) answer.then(succeed, fail);
-    else succeed(answer);
+    admitted(context, method, call, finish, fail, (caller) => {
+      let answer: UnaryAnswer<Res> | Promise<UnaryAnswer<Res>>;
+      try {
+        // The transaction runner reads the RPC's name while `run` is synchronous (phase-timer.ts).
+        if (phaseTimer !== undefined) phaseTimer.rpc = method;
+        answer = run(caller, decodedRequest(call.request));
+      } catch (error) {
+        fail(error);
+        return;
+      } finally {
+        if (phaseTimer !== undefined) phaseTimer.rpc = "-";
+      }
+      if (answer instanceof Promise) answer.then(succeed, fail);
+      else succeed(answer);
+    });
   };
+}
+
+/**
+ * Starts a call through the admission queue, keyed by its caller's uid: `start` runs with the
+ * caller unless the call was cancelled meanwhile (then it is finished CANCELLED, not started) or
+ * its connection has no caller (`fail`, at once). How long `start` holds the loop is checked
+ * (`holding`).
+ */
+export function admitted(
+  context: HandlerContext<unknown>,
+  method: string,
+  call: { readonly cancelled: boolean; getPeer(): string },
+  finish: (code: number) => void,
+  fail: (error: unknown) => void,
+  start: (caller: Caller) => void,
+): void {
+  if (call.cancelled) {
+    finish(status.CANCELLED);
+    return;
+  }
+  let caller: Caller;
+  try {
+    caller = context.callers.callerOf(call);
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  context.admission.admit(() => {
+    if (call.cancelled) finish(status.CANCELLED);
+    else holding(context, method, "start", () => start(caller));
+  }, caller.uid);
 }

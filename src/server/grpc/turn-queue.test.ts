@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { TurnQueue } from "./turn-queue.ts";
 
 /** Resolves once the queue has nothing left (polled each turn). */
-async function drained(queue: TurnQueue): Promise<void> {
+async function drained(queue: TurnQueue<unknown>): Promise<void> {
   while (queue.size > 0) await new Promise((resolve) => setImmediate(resolve));
 }
 
@@ -44,4 +44,17 @@ test("a burst is run a budget at a time: a timer due during it fires before the 
   assert.ok(doneWhenTimerFired <= 10, `${doneWhenTimerFired} jobs of 1 ms ran before a due timer (budget 2 ms)`);
   await drained(queue);
   assert.equal(done, jobs);
+});
+
+test("within a rank the keys take turns; admit runs a job at once only while nothing waits and the turn has budget", async () => {
+  const queue = new TurnQueue<string>(1, 2);
+  const ran: string[] = [];
+  queue.admit(() => ran.push("alone"), "a");
+  assert.deepEqual(ran, ["alone"], "a job admitted alone runs inside admit");
+  queue.admit(() => busyFor(3), "a");
+  for (let i = 1; i <= 3; i++) queue.admit(() => ran.push(`a${i}`), "a");
+  queue.admit(() => ran.push("b1"), "b");
+  assert.deepEqual(ran, ["alone"], "past the budget, jobs wait");
+  await drained(queue);
+  assert.deepEqual(ran, ["alone", "a1", "b1", "a2", "a3"]);
 });

@@ -18,7 +18,7 @@ import { decodedRequest } from "../request-decoding.ts";
 import type { WatchRequest__Output } from "@gmempool/contract/generated/gmempool/v1/WatchRequest";
 import type { WatchResponse } from "@gmempool/contract/generated/gmempool/v1/WatchResponse";
 import { POOL_EVENT_KIND, encodePoolEvent } from "@gmempool/contract";
-import { statusName, type HandlerContext } from "./handler-context.ts";
+import { admitted, statusName, type HandlerContext } from "./handler-context.ts";
 
 type WatchCall = ServerWritableStream<WatchRequest__Output, WatchResponse>;
 
@@ -35,6 +35,8 @@ export class WatchRegistry {
   readonly #context: HandlerContext<PoolReader>;
   /** Open streams -> the daemon's stream each reads. */
   readonly #open = new Map<WatchCall, WatchStream>();
+  /** Set by endAll: the message every later stream is ended with. */
+  #endedWith: string | undefined;
 
   constructor(context: HandlerContext<PoolReader>) {
     this.#context = context;
@@ -52,16 +54,31 @@ export class WatchRegistry {
       finished = true;
       this.#context.metrics?.observeRpc("Watch", statusName(code), Number(process.hrtime.bigint() - started) / 1e9);
     };
-    let watch: WatchStream;
-    try {
-      const caller = this.#context.callers.callerOf(call);
-      watch = this.#context.service.watch(caller, decodeWatchRequest(decodedRequest(call.request)));
-    } catch (error) {
+    const fail = (error: unknown): void => {
       const failure = statusForError(error);
       finish(failure.code);
       call.emit("error", failure);
-      return;
-    }
+    };
+    admitted(this.#context, "Watch", call, finish, fail, (caller) => {
+      // A stream the admission queue held past endAll would keep the server's shutdown waiting.
+      if (this.#endedWith !== undefined) {
+        finish(status.UNAVAILABLE);
+        call.emit("error", { code: status.UNAVAILABLE, details: this.#endedWith });
+        return;
+      }
+      let watch: WatchStream;
+      try {
+        watch = this.#context.service.watch(caller, decodeWatchRequest(decodedRequest(call.request)));
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      this.#stream(call, watch, finish);
+    });
+  }
+
+  /** Writes the daemon's events to the call until either ends. */
+  #stream(call: WatchCall, watch: WatchStream, finish: (code: number) => void): void {
     this.#open.set(call, watch);
     call.on("cancelled", () => {
       watch.close();
@@ -95,6 +112,7 @@ export class WatchRegistry {
 
   /** Ends every open stream with UNAVAILABLE (shutdown, after the daemon's drain). */
   endAll(message = "the daemon is shutting down; reconnect with backoff"): void {
+    this.#endedWith = message;
     for (const [call, watch] of [...this.#open]) {
       this.#open.delete(call);
       watch.close();
