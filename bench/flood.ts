@@ -167,11 +167,11 @@ async function run(args: readonly string[]): Promise<BenchResult> {
   let busyOver10Before = 0;
   let logLinesBefore = 0;
   const slowCalls = (): string => {
-    const held = daemon.log.slice(logLinesBefore).flatMap((line) => line.split("\n")).filter((line) => line.includes(`"a call held the event loop"`)).map((line) => JSON.parse(line) as { method: string; heldMs: number });
+    const held = daemon.log.slice(logLinesBefore).flatMap((line) => line.split("\n")).filter((line) => line.includes(`"a call held the event loop"`)).map((line) => JSON.parse(line) as { method: string; part: string; heldMs: number });
     logLinesBefore = daemon.log.length;
     if (held.length === 0) return "0";
     const longest = held.reduce((a, b) => (b.heldMs > a.heldMs ? b : a));
-    return `${held.length} (${longest.method} ${longest.heldMs} ms)`;
+    return `${held.length} (${longest.method} ${longest.part} ${longest.heldMs} ms)`;
   };
   const sample = async (step: string, latencies: number[], answers: Answers | string): Promise<void> => {
     const loop = await loopFigures(daemon.paths.metricsSocket);
