@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LoopBusyMonitor } from "./loop-busy-monitor.ts";
+import { busyFor } from "./testing/busy-for.ts";
 
 const RESOLUTION_MS = 1;
 const HOLD_MS = 80;
@@ -25,12 +26,7 @@ async function stretchesDuring(hold: () => void): Promise<number[]> {
 }
 
 test("a task that spins holds the loop: the stretch is read as busy", async () => {
-  const stretches = await stretchesDuring(() => {
-    const until = performance.now() + HOLD_MS;
-    while (performance.now() < until) {
-      // spin: CPU-bound work on the loop's thread
-    }
-  });
+  const stretches = await stretchesDuring(() => busyFor(HOLD_MS));
   // Not the whole HOLD_MS: on a shared 2-core host the spinning thread may itself wait for a CPU.
   assert.ok(Math.max(...stretches) >= 20, `longest busy stretch ${Math.max(...stretches).toFixed(1)} ms after spinning ${HOLD_MS} ms`);
 });

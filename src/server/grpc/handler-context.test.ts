@@ -14,6 +14,7 @@ import { callerIdentity } from "../../daemon/caller-identity.ts";
 import { ConnectionCallers } from "./connection-callers.ts";
 import { CALL_LOOP_HOLD_WARN_MS, unaryHandler, type HandlerContext } from "./handler-context.ts";
 import { TurnQueue } from "./turn-queue.ts";
+import { busyFor } from "../testing/busy-for.ts";
 
 class FakeSocket extends EventEmitter {
   destroy(): void {
@@ -21,12 +22,6 @@ class FakeSocket extends EventEmitter {
   }
 }
 
-function busyFor(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // spin: a handler that costs CPU
-  }
-}
 
 /** A HandlerContext whose log lines are kept, and one registered connection per uid. */
 function harness(uids: readonly number[]) {

@@ -5,18 +5,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TurnQueue } from "./turn-queue.ts";
+import { busyFor } from "../testing/busy-for.ts";
 
 /** Resolves once the queue has nothing left (polled each turn). */
 async function drained(queue: TurnQueue<unknown>): Promise<void> {
   while (queue.size > 0) await new Promise((resolve) => setImmediate(resolve));
 }
 
-function busyFor(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // spin: a job that costs CPU
-  }
-}
 
 test("jobs run later, in order, rank 0 before rank 1 whenever both wait", async () => {
   const queue = new TurnQueue(2);
