@@ -5,43 +5,32 @@
  * fds; the admin always gets in.
  */
 import assert from "node:assert/strict";
-import { EventEmitter } from "node:events";
 import { test } from "node:test";
-import type { Caller } from "../../daemon/pool-service.ts";
 import { isGmempoolError } from "../../pool/errors.ts";
-import { callerIdentity } from "../../daemon/caller-identity.ts";
 import { ConnectionCallers } from "./connection-callers.ts";
+import { FakeSocket, testCaller } from "../testing/tagged-connection.ts";
 
-class FakeSocket extends EventEmitter {
-  destroyed = false;
-  destroy(): void {
-    this.destroyed = true;
-    this.emit("close");
-  }
-}
-
-const caller = (uid: number, isAdmin = false): Caller => ({ uid, gid: uid, pid: 100 + uid, startTimeTicks: 1n, identity: callerIdentity(uid, 100 + uid, 1n), isAdmin });
 
 test("past limits.connections_per_uid a connection answers exhausted and is closed soon; other uids and the admin are served", async () => {
   const callers = new ConnectionCallers({ maxConnections: 8, maxConnectionsPerUid: 2, refusedLingerMs: 20 });
   const sockets = Array.from({ length: 7 }, () => new FakeSocket());
-  const tags = [caller(1001), caller(1001), caller(1001), caller(1002)].map((c, i) => callers.register(sockets[i]!, c));
+  const tags = [testCaller(1001), testCaller(1001), testCaller(1001), testCaller(1002)].map((c, i) => callers.register(sockets[i]!, c));
   assert.equal(callers.callerOf({ getPeer: () => tags[0]! }).uid, 1001);
   assert.throws(() => callers.callerOf({ getPeer: () => tags[2]! }), (e: unknown) => isGmempoolError(e, "exhausted") && /uid 1001 has 2 API connections open \(limits.connections_per_uid = 2\)/.test(e.message));
   assert.equal(callers.callerOf({ getPeer: () => tags[3]! }).uid, 1002);
   // 3 counted of 8, the last 4 kept for the admin: one more uid fits, then no other.
-  const fourth = callers.register(sockets[4]!, caller(1003));
+  const fourth = callers.register(sockets[4]!, testCaller(1003));
   assert.equal(callers.callerOf({ getPeer: () => fourth }).uid, 1003);
-  const fifth = callers.register(sockets[6]!, caller(1004));
+  const fifth = callers.register(sockets[6]!, testCaller(1004));
   assert.throws(() => callers.callerOf({ getPeer: () => fifth }), /4 API connections of callers other than the admin are open \(limits.connections = 8, the last 4 kept for the admin\)/);
-  const admin = callers.register(sockets[5]!, caller(0, true));
+  const admin = callers.register(sockets[5]!, testCaller(0, true));
   assert.equal(callers.callerOf({ getPeer: () => admin }).isAdmin, true);
   await new Promise((resolve) => setTimeout(resolve, 40));
   assert.equal(sockets[2]!.destroyed, true, "the refused connection is closed");
   assert.equal(sockets[0]!.destroyed, false);
   // Closing one of uid 1001's frees its place.
   sockets[0]!.destroy();
-  const again = callers.register(new FakeSocket(), caller(1001));
+  const again = callers.register(new FakeSocket(), testCaller(1001));
   assert.equal(callers.callerOf({ getPeer: () => again }).uid, 1001);
 });
 

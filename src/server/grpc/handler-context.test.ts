@@ -5,22 +5,14 @@
  * the loop over CALL_LOOP_HOLD_WARN_MS is logged with its method and part (issue 12).
  */
 import assert from "node:assert/strict";
-import { EventEmitter } from "node:events";
 import { Writable } from "node:stream";
 import { test } from "node:test";
 import { pino } from "pino";
-import type { Caller } from "../../daemon/pool-service.ts";
-import { callerIdentity } from "../../daemon/caller-identity.ts";
 import { ConnectionCallers } from "./connection-callers.ts";
 import { CALL_LOOP_HOLD_WARN_MS, unaryHandler, type HandlerContext } from "./handler-context.ts";
 import { TurnQueue } from "./turn-queue.ts";
 import { busyFor } from "../testing/busy-for.ts";
-
-class FakeSocket extends EventEmitter {
-  destroy(): void {
-    this.emit("close");
-  }
-}
+import { FakeSocket, testCaller } from "../testing/tagged-connection.ts";
 
 
 /** A HandlerContext whose log lines are kept, and one registered connection per uid. */
@@ -28,10 +20,7 @@ function harness(uids: readonly number[]) {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: "warn" }, new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(JSON.parse(chunk.toString("utf8")) as Record<string, unknown>); done(); } }));
   const callers = new ConnectionCallers();
-  const peers = new Map(uids.map((uid) => {
-    const caller: Caller = { uid, gid: uid, pid: 100 + uid, startTimeTicks: 1n, identity: callerIdentity(uid, 100 + uid, 1n), isAdmin: false };
-    return [uid, callers.register(new FakeSocket(), caller)];
-  }));
+  const peers = new Map(uids.map((uid) => [uid, callers.register(new FakeSocket(), testCaller(uid))]));
   const context = { service: undefined, tokens: undefined, callers, admission: new TurnQueue<number>(1), metrics: undefined, logger, transport: undefined } as unknown as HandlerContext<unknown>;
   /** A grpc-js unary call on `uid`'s connection, and the answer its callback gets. */
   const call = (uid: number) => {
