@@ -52,6 +52,27 @@ test("a call whose start holds the loop over the bound is logged with its method
   assert.ok(Number(held[0]!["heldMs"]) > CALL_LOOP_HOLD_WARN_MS);
 });
 
+test("a slow answer is logged once: as the answer when it came later, as the start when it was ready at once", async () => {
+  const { lines, context, call } = harness([1001]);
+  const later = unaryHandler(context, "Later", async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    return { response: "later" };
+  });
+  const now = unaryHandler(context, "Now", () => ({ response: "now" }));
+  for (const [handler, name] of [[later, "later"], [now, "now"]] as const) {
+    const c = call(1001);
+    // The answer's part includes handing it to grpc-js, which encodes and writes it: a slow one here.
+    handler(c.fake as never, (error: unknown, response?: unknown) => {
+      busyFor(CALL_LOOP_HOLD_WARN_MS + 5);
+      c.callback(error, response);
+    });
+    assert.equal(await c.answered, name);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const held = lines.filter((l) => l["msg"] === "a call held the event loop");
+  assert.deepEqual(held.map((l) => [l["method"], l["part"]]), [["Later", "answer"], ["Now", "start"]]);
+});
+
 test("a burst of one uid's calls is spread over loop turns, and another uid's call is not left behind it", async () => {
   const { context, call } = harness([1001, 1002]);
   const order: string[] = [];

@@ -58,14 +58,18 @@ export interface UnaryAnswer<Res> {
 
 
 /**
- * A call whose start (decode, the service's synchronous work) or answer (encode, the write to
- * grpc-js) holds the event loop longer than this is logged as a warning, with its method and
- * time: issue 12's bound (no request blocks the loop > 10 ms), checked on every call, and
- * counted by bench flood.
+ * A part of a call that holds the event loop longer than this is logged as a warning, with its
+ * method, the part and the time: issue 12's bound (no request blocks the loop > 10 ms), checked
+ * on every call, and counted by bench flood.
  */
 export const CALL_LOOP_HOLD_WARN_MS = 10;
 
-/** The parts of a call the daemon runs as one task each: the request's decode, its start, its answer. */
+/**
+ * The parts of a call that run as tasks of their own: the request's decode (grpc-js runs it
+ * before the handler), the call's start (the handler, the service's synchronous work, and the
+ * answer's encoding when the answer is ready then), and an answer that comes later (its
+ * encoding and the write to grpc-js, after the service's kernel work).
+ */
 export type CallPart = "decode" | "start" | "answer";
 
 /** Logs `part` of a call of `method` that held the loop `heldMs`, if that is over CALL_LOOP_HOLD_WARN_MS. */
@@ -110,7 +114,7 @@ export function unaryHandler<Req, Res>(
       const failure = statusForError(error);
       if (failure.code === status.INTERNAL) context.logger.error({ err: error, method }, "internal error");
       finish(failure.code);
-      holding(context, method, "answer", () => callback(failure));
+      callback(failure);
     };
     const succeed = (answer: UnaryAnswer<Res>): void => {
       if (answer.replayed === true) {
@@ -119,7 +123,7 @@ export function unaryHandler<Req, Res>(
         call.sendMetadata(metadata);
       }
       finish(status.OK);
-      holding(context, method, "answer", () => callback(null, answer.response));
+      callback(null, answer.response);
     };
     admitted(context, method, call, finish, fail, (caller) => {
       let answer: UnaryAnswer<Res> | Promise<UnaryAnswer<Res>>;
@@ -133,8 +137,12 @@ export function unaryHandler<Req, Res>(
       } finally {
         if (phaseTimer !== undefined) phaseTimer.rpc = "-";
       }
-      if (answer instanceof Promise) answer.then(succeed, fail);
-      else succeed(answer);
+      if (answer instanceof Promise) {
+        answer.then(
+          (later) => holding(context, method, "answer", () => succeed(later)),
+          (error: unknown) => holding(context, method, "answer", () => fail(error)),
+        );
+      } else succeed(answer);
     });
   };
 }
