@@ -43,6 +43,7 @@ import { encodeFdMessage, readFdMessageHeader } from "../src/server/fd-channel/f
 import { DaemonProcess } from "../src/main/testing/daemon-process.ts";
 import { FdChannelClient, isCallFailure, TestClient } from "../src/main/testing/test-client.ts";
 import { sampleValue, scrapeMetrics } from "../src/server/testing/scrape-metrics.ts";
+import { CALL_LOOP_HOLD_MESSAGE } from "../src/server/grpc/handler-context.ts";
 import { flagValues, formatTable, median, percentile, type Bench, type BenchResult } from "./bench.ts";
 import { nodeWrapper } from "./node-wrapper.ts";
 
@@ -73,7 +74,7 @@ interface Sample {
   readonly busyMaxMs: number;
   /** Busy stretches over 10 ms during the step (from the busy histogram's counts). */
   readonly busyOver10Ms: number;
-  /** The daemon's "a call held the event loop" warnings during the step: count, and the longest. */
+  /** The daemon's CALL_LOOP_HOLD_MESSAGE warnings during the step: count, and the longest. */
   readonly slowCalls: string;
   readonly probeP50Ms: number;
   readonly probeP99Ms: number;
@@ -167,7 +168,7 @@ async function run(args: readonly string[]): Promise<BenchResult> {
   let busyOver10Before = 0;
   let logLinesBefore = 0;
   const slowCalls = (): string => {
-    const held = daemon.log.slice(logLinesBefore).flatMap((line) => line.split("\n")).filter((line) => line.includes(`"a call held the event loop"`)).map((line) => JSON.parse(line) as { method: string; part: string; heldMs: number });
+    const held = daemon.log.slice(logLinesBefore).flatMap((line) => line.split("\n")).filter((line) => line.includes(`"${CALL_LOOP_HOLD_MESSAGE}"`)).map((line) => JSON.parse(line) as { method: string; part: string; heldMs: number });
     logLinesBefore = daemon.log.length;
     if (held.length === 0) return "0";
     const longest = held.reduce((a, b) => (b.heldMs > a.heldMs ? b : a));

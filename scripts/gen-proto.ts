@@ -8,7 +8,8 @@
 //   packages/contract/src/descriptor-set.ts): `buf build` of those protos plus grpc's health.proto
 //   (packages/contract/third_party/grpc/health/v1/health.proto), with their imports (the
 //   well-known types) and source info (comments) — buf's defaults, neither excluded;
-// - gmempool-protos.json and health-protos.json (PROTO_JSON_FILES), the same files parsed by
+// - gmempool-protos.json, health-protos.json and reflection-protos.json (PROTO_JSON_FILES), the
+//   API's and the third-party protos parsed by
 //   protobufjs as proto-loader parses them and saved as protobufjs JSON, from which
 //   packages/contract/src/package-definition.ts builds the runtime definitions without parsing.
 //

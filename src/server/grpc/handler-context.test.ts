@@ -9,7 +9,7 @@ import { Writable } from "node:stream";
 import { test } from "node:test";
 import { pino } from "pino";
 import { ConnectionCallers } from "./connection-callers.ts";
-import { CALL_LOOP_HOLD_WARN_MS, unaryHandler, type HandlerContext } from "./handler-context.ts";
+import { CALL_LOOP_HOLD_MESSAGE, CALL_LOOP_HOLD_WARN_MS, unaryHandler, type HandlerContext } from "./handler-context.ts";
 import { TurnQueue } from "./turn-queue.ts";
 import { busyFor } from "../testing/busy-for.ts";
 import { FakeSocket, testCaller } from "../testing/tagged-connection.ts";
@@ -45,7 +45,7 @@ test("a call whose start holds the loop over the bound is logged with its method
     assert.equal(await c.answered, name);
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const held = lines.filter((l) => l["msg"] === "a call held the event loop");
+  const held = lines.filter((l) => l["msg"] === CALL_LOOP_HOLD_MESSAGE);
   assert.equal(held.length, 1, JSON.stringify(lines));
   assert.equal(held[0]!["method"], "Slow");
   assert.equal(held[0]!["part"], "start");
@@ -69,7 +69,7 @@ test("a slow answer is logged once: as the answer when it came later, as the sta
     assert.equal(await c.answered, name);
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const held = lines.filter((l) => l["msg"] === "a call held the event loop");
+  const held = lines.filter((l) => l["msg"] === CALL_LOOP_HOLD_MESSAGE);
   assert.deepEqual(held.map((l) => [l["method"], l["part"]]), [["Later", "answer"], ["Now", "start"]]);
 });
 

@@ -63,6 +63,8 @@ export interface UnaryAnswer<Res> {
  * on every call, and counted by bench flood.
  */
 export const CALL_LOOP_HOLD_WARN_MS = 10;
+/** The warning's message (its fields: method, part, heldMs). */
+export const CALL_LOOP_HOLD_MESSAGE = "a call held the event loop";
 
 /**
  * The parts of a call that run as tasks of their own: the request's decode (grpc-js runs it
@@ -74,7 +76,7 @@ export type CallPart = "decode" | "start" | "answer";
 
 /** Logs `part` of a call of `method` that held the loop `heldMs`, if that is over CALL_LOOP_HOLD_WARN_MS. */
 export function warnIfHeld(logger: Logger, method: string, part: CallPart, heldMs: number): void {
-  if (heldMs > CALL_LOOP_HOLD_WARN_MS) logger.warn({ method, part, heldMs: Math.round(heldMs * 10) / 10 }, "a call held the event loop");
+  if (heldMs > CALL_LOOP_HOLD_WARN_MS) logger.warn({ method, part, heldMs: Math.round(heldMs * 10) / 10 }, CALL_LOOP_HOLD_MESSAGE);
 }
 
 /** Runs `part` of a call, and logs it if it held the loop over CALL_LOOP_HOLD_WARN_MS. */
